@@ -1,0 +1,91 @@
+/*
+ * keys.h — the site keyring and file-key wrapping.
+ *
+ * A key domain is "ORIGIN:category" (e.g. "JP:medical"). Its key protects
+ * the random per-file data keys of that domain. A keyring holds either a
+ * master secret (from which every domain key derives, HKDF-SHA256 with
+ * info "geofs domain " DOMAIN " v" VERSION) and/or explicit domain keys
+ * imported from another site. Domain keys have versions so `geoctl keys
+ * rotate` can move a domain to a new key; the keyring records each
+ * domain's current version (default 1).
+ *
+ * Keyring file (text, mode 0600, refused if group/other may read it):
+ *   geofs-keyring 1
+ *   master <64 hex>
+ *   domain JP:public 1 <64 hex>
+ *   current JP:personal 2
+ * Blank lines and lines starting with '#' are ignored.
+ *
+ * Secrets live in locked memory (mlock, MADV_DONTDUMP) and are wiped on
+ * free; no function here prints a key, and errors never contain one.
+ */
+#ifndef GEOFS_KEYS_H
+#define GEOFS_KEYS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "crypto.h"
+#include "geoid.h"
+
+#define KEYS_DOMAIN_MAX   80	/* "CC:" + category name + NUL */
+#define KEYS_WRAPPED_LEN  (AEAD_NONCE_LEN + AEAD_KEY_LEN + AEAD_TAG_LEN)
+
+struct keyring;
+
+/* Loads a keyring. -ENOENT (with a message naming `geoctl keys init`),
+ * -EPERM if group or others can read it, -EINVAL on bad content
+ * ("FILE:LINE: ..."), other -errno on I/O. */
+int keyring_load(const char *path, struct keyring **out, char *err, size_t errlen);
+
+/* New empty keyring in memory; with_master: with a fresh random master. */
+int keyring_new(bool with_master, struct keyring **out);
+
+/* Writes the keyring to path with mode 0600 (temp file + rename).
+ * exclusive: fail with -EEXIST if path exists. */
+int keyring_save(const struct keyring *kr, const char *path, bool exclusive,
+		 char *err, size_t errlen);
+
+void keyring_free(struct keyring *kr);		/* wipes; NULL ok */
+
+bool keyring_has_master(const struct keyring *kr);
+
+/* Derives or looks up the key of DOMAIN at VERSION. 0, -ENOKEY when this
+ * keyring cannot produce it, -EINVAL for a malformed domain. */
+int keyring_domain_key(const struct keyring *kr, const char *domain, uint32_t version,
+		       uint8_t key[AEAD_KEY_LEN]);
+
+/* Current version of a domain (1 unless rotated). */
+uint32_t keyring_current(const struct keyring *kr, const char *domain);
+
+/* Records a domain's current version (rotation). 0 or -ENOMEM/-EINVAL. */
+int keyring_set_current(struct keyring *kr, const char *domain, uint32_t version);
+
+/* Adds (or replaces) an explicit domain key. 0 or -ENOMEM/-EINVAL. */
+int keyring_add_domain(struct keyring *kr, const char *domain, uint32_t version,
+		       const uint8_t key[AEAD_KEY_LEN]);
+
+/* Calls fn for each explicit domain entry (never with key bytes). */
+void keyring_foreach_domain(const struct keyring *kr,
+			    void (*fn)(const char *domain, uint32_t version, void *arg), void *arg);
+
+/* True if domain is "CC:name" with a valid country code and a category
+ * name of [A-Za-z0-9_.-]{1,63}. */
+bool keys_domain_valid(const char *domain);
+
+/* Builds "CC:category" into out (KEYS_DOMAIN_MAX). */
+void keys_domain(char out[KEYS_DOMAIN_MAX], const char *origin, const char *category);
+
+/* Wraps a file's data key under a domain key. AAD binds the file id, the
+ * domain name and version. 0 or -EIO. */
+int keys_wrap(const uint8_t dkey[AEAD_KEY_LEN], const struct geo_id *fid,
+	      const char *domain, uint32_t version, const uint8_t fkey[AEAD_KEY_LEN],
+	      uint8_t out[KEYS_WRAPPED_LEN]);
+
+/* Unwraps; -EIO if the domain key, file id, domain or version is wrong. */
+int keys_unwrap(const uint8_t dkey[AEAD_KEY_LEN], const struct geo_id *fid,
+		const char *domain, uint32_t version, const uint8_t in[KEYS_WRAPPED_LEN],
+		uint8_t fkey[AEAD_KEY_LEN]);
+
+#endif

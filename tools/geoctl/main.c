@@ -1,0 +1,64 @@
+/*
+ * main.c — geoctl: dispatch to one cmd_<verb>.c per subcommand.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "geoctl.h"
+
+static const struct geoctl_verb verbs[] = {
+	{ "check", "validate a mount config and print the resolved policy", cmd_check },
+	{ "keys", "create, list, export, import and rotate keyring keys", cmd_keys },
+};
+
+void geoctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("geoctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+bool geoctl_wants_help(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return true;
+	}
+	return false;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: geoctl VERB [OPTIONS] [ARGS]\n\n"
+		"geoctl inspects and administers geofs: tags, placement, keys, audit.\n\n"
+		"Verbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\nRun `geoctl VERB --help` for a verb's options.\n"
+		"Exit status: 0 all well, 1 findings (e.g. misplaced files), 2 usage or runtime error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return GEOCTL_ERROR;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return GEOCTL_OK;
+	}
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(argv[1], verbs[i].name) == 0)
+			return verbs[i].run(argc - 1, argv + 1);
+	geoctl_err("unknown verb '%s' (see geoctl --help)", argv[1]);
+	return GEOCTL_ERROR;
+}
