@@ -1,0 +1,82 @@
+/*
+ * meta.h — the meta root: namespace, tags of directories, file stubs and
+ * manifests. It stays in the home country.
+ *
+ * Layout:
+ *   META/<the namespace>     directories, symlinks, FIFOs as they are; a
+ *                            regular file is a "stub": an empty sparse file
+ *                            whose size is the logical size (a hint for
+ *                            stat), whose mode/owner/times are the file's,
+ *                            with xattr user.geofs.id = file id (32 hex).
+ *                            Hard links are hard links of the stub.
+ *   directories carry        user.geofs.category, user.geofs.origin,
+ *                            user.geofs.tagset ("", "c", "o" or "co": which
+ *                            were set explicitly rather than inherited)
+ *   META/.geofs/format       "geofs-meta 1"
+ *   META/.geofs/manifests/ab/<32 hex>   the manifest of file id <hex>
+ *   META/.geofs/tmp/         temp files for atomic manifest replacement
+ *
+ * Paths from FUSE ("/a/b") are resolved under the root with openat2()
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS for the parent, so a symlink
+ * planted in the meta root can never lead outside it, and paths of any
+ * length up to PATH_MAX work.
+ */
+#ifndef GEOFS_META_H
+#define GEOFS_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "geoid.h"
+#include "manifest.h"
+
+#define META_DIR        ".geofs"
+#define META_XA_ID      "user.geofs.id"
+#define META_XA_CAT     "user.geofs.category"
+#define META_XA_ORIGIN  "user.geofs.origin"
+#define META_XA_TAGSET  "user.geofs.tagset"
+
+struct meta;
+
+/* Opens the meta root, creating .geofs/ (and the root itself if create).
+ * 0 or -errno with a message. */
+int meta_open(const char *path, bool create, struct meta **out, char *err, size_t errlen);
+void meta_close(struct meta *m);		/* NULL ok */
+
+int meta_rootfd(const struct meta *m);
+
+/* Splits a mount path into an opened parent directory and the last
+ * component. "/" gives the root's parent = root fd and name ".".
+ * Release *dirfd with meta_put_dir(). 0 or -errno (-ENOENT, -ENOTDIR,
+ * -ELOOP for a symlink in the meta root, -ENAMETOOLONG). */
+int meta_parent(struct meta *m, const char *path, int *dirfd, const char **name);
+void meta_put_dir(struct meta *m, int dirfd);
+
+/* Opens a directory of the namespace (O_RDONLY|O_DIRECTORY). -errno. */
+int meta_open_dir(struct meta *m, const char *path);
+
+/* True for the reserved name at the root (".geofs"). */
+bool meta_reserved(const char *path);
+
+/* Stub id from an open stub fd. 0, -ENODATA if it has none (not a geofs
+ * file), -EINVAL if malformed. */
+int meta_stub_id(int fd, struct geo_id *id);
+int meta_set_stub_id(int fd, const struct geo_id *id);
+
+/* Manifests by file id. load: 0, -ENOENT, -EINVAL (malformed; logged with
+ * the id and reason). store: temp + (fsync if durable) + rename (+ fsync of
+ * the directory if durable). */
+int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest **out);
+int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable);
+int meta_manifest_delete(struct meta *m, const struct geo_id *id);
+
+/* Calls fn for every manifest id present under .geofs/manifests. */
+int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg), void *arg);
+
+/* Directory tags on an open directory fd. get: 0 or -ENODATA when the
+ * directory has none (callers fall back to the parent / the defaults). */
+int meta_dir_tags_get(int dirfd, char cat[CFG_NAME_MAX], char origin[3], unsigned *flags);
+int meta_dir_tags_set(int dirfd, const char *cat, const char *origin, unsigned flags);
+
+#endif
