@@ -1,0 +1,158 @@
+/*
+ * core.h — one mounted geofs instance and the operations the FUSE front
+ * end (ops.c) calls. Nothing here includes FUSE: every operation takes the
+ * caller's identity as a struct geo_req and returns 0 / a count or -errno.
+ *
+ * The core is split by concern:
+ *   core.c     instance setup/teardown, tag resolution, access checks, audit
+ *   ns.c       namespace: getattr, mkdir, unlink, rename, link, ... readdir
+ *   fileops.c  open/create/read/write/flush/fsync/release on handles
+ *   gfile.c    per-inode content state (dirty shards, manifest, commit)
+ *   xattr.c    user.geo.* and plain user.* attributes, retagging rules
+ *   migrate.c  moving a file's shards to a compliant placement
+ */
+#ifndef GEOFS_CORE_H
+#define GEOFS_CORE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+
+#include "audit.h"
+#include "config.h"
+#include "keys.h"
+#include "meta.h"
+#include "scache.h"
+#include "store.h"
+
+#define GEO_MAX_GROUPS 64
+
+/* Who is asking: from the FUSE request context. */
+struct geo_req {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	int ngroups;		/* -1: unknown (not fetched) */
+	gid_t groups[GEO_MAX_GROUPS];
+};
+
+struct gfile;
+struct gtable;
+
+/* Counters for status/metrics (updated with atomics). */
+struct core_stats {
+	uint64_t opens, creates, reads, writes, bytes_read, bytes_written;
+	uint64_t denied, placement_refused, integrity_failures;
+};
+
+struct core {
+	struct geo_config *cfg;
+	struct keyring *keys;
+	struct meta *meta;
+	struct store *store;
+	struct audit *audit;
+	struct scache *cache;
+	struct gtable *files;		/* open files by id and by stub inode */
+	pthread_mutex_t ns_lock;	/* serialises link-count decisions */
+	bool have_admin_gid;
+	gid_t admin_gid;
+	struct core_stats stats;
+};
+
+/* An open file handle (one per open(2) of a regular file). */
+struct geo_handle {
+	struct gfile *gf;
+	int flags;			/* open flags */
+};
+
+/* ---- instance ---- */
+
+/* Loads config and keyring, opens meta root, backends and audit log.
+ * All problems are written to err (one per line). 0 or -errno. */
+int core_open(const char *config_path, struct core **out, char *err, size_t errlen);
+/* Starts what runs threads (the audit writer); call after daemonizing. */
+int core_start(struct core *c, char *err, size_t errlen);
+void core_close(struct core *c);
+
+/* Resolved tags of an entry; cat/origin are indices. */
+struct geo_tags {
+	int cat;
+	int origin;
+	unsigned flags;		/* MANIFEST_CAT_SET / MANIFEST_ORIGIN_SET */
+};
+
+/* Effective tags of the directory `dirpath` (walking up to the root, whose
+ * missing tags mean [defaults]). 0 or -errno. */
+int core_dir_tags(struct core *c, const char *dirpath, struct geo_tags *t);
+
+/* Tags of an open directory fd, falling back to the parent path's. */
+int core_dirfd_tags(struct core *c, int dirfd, const char *dirpath, struct geo_tags *t);
+
+/* True if the caller is root or in the configured admin group. */
+bool core_is_admin(struct core *c, const struct geo_req *r);
+
+/* Audit helper: records op on path with tags t (may be NULL). */
+void core_audit(struct core *c, const struct geo_req *r, const char *op, const char *intent,
+		const char *path, const char *path2, const struct geo_tags *t, int result,
+		const char *countries, const char *detail);
+
+/* 0 if this site may open files tagged t, else -EACCES (audited as
+ * access-denied by the caller's op). */
+int core_check_access(struct core *c, const struct geo_tags *t);
+
+/* 0 if placement for t is feasible at all (enough allowed backends), else
+ * -EACCES with a reason in why. */
+int core_check_placement(struct core *c, const struct geo_tags *t, char *why, size_t len);
+
+/* Parent directory path of path into buf ("/" for "/x"). */
+void core_dirname(const char *path, char *buf, size_t len);
+
+/* ---- namespace (ns.c) ---- */
+int core_getattr(struct core *c, const char *path, struct stat *st);
+int core_fgetattr(struct core *c, struct geo_handle *h, struct stat *st);
+int core_readlink(struct core *c, const char *path, char *buf, size_t size);
+int core_mknod(struct core *c, const struct geo_req *r, const char *path, mode_t mode, dev_t rdev);
+int core_mkdir(struct core *c, const struct geo_req *r, const char *path, mode_t mode);
+int core_unlink(struct core *c, const struct geo_req *r, const char *path);
+int core_rmdir(struct core *c, const struct geo_req *r, const char *path);
+int core_symlink(struct core *c, const struct geo_req *r, const char *target, const char *path);
+int core_rename(struct core *c, const struct geo_req *r, const char *from, const char *to,
+		unsigned flags);
+int core_link(struct core *c, const struct geo_req *r, const char *from, const char *to);
+int core_chmod(struct core *c, const char *path, mode_t mode);
+int core_chown(struct core *c, const char *path, uid_t uid, gid_t gid);
+int core_utimens(struct core *c, const char *path, const struct timespec tv[2]);
+int core_truncate(struct core *c, const struct geo_req *r, const char *path, off_t size);
+int core_statfs(struct core *c, struct statvfs *st);
+/* Opens a directory for listing; returns an fd (close with core_closedir). */
+int core_opendir(struct core *c, const char *path);
+/* Lists the directory; fill returns nonzero to stop. */
+int core_readdir(struct core *c, int dirfd, bool is_root,
+		 int (*fill)(void *buf, const char *name, const struct stat *st), void *buf);
+void core_closedir(struct core *c, int dirfd);
+
+/* ---- regular files (fileops.c) ---- */
+int core_open_file(struct core *c, const struct geo_req *r, const char *path, int flags,
+		   struct geo_handle **h, bool *keep_cache);
+int core_create(struct core *c, const struct geo_req *r, const char *path, mode_t mode,
+		int flags, struct geo_handle **h);
+long core_read(struct core *c, struct geo_handle *h, char *buf, size_t size, off_t off);
+long core_write(struct core *c, struct geo_handle *h, const char *buf, size_t size, off_t off);
+int core_ftruncate(struct core *c, struct geo_handle *h, off_t size);
+int core_fallocate(struct core *c, struct geo_handle *h, int mode, off_t off, off_t len);
+int core_flush(struct core *c, struct geo_handle *h);
+int core_fsync(struct core *c, struct geo_handle *h, bool datasync);
+int core_release(struct core *c, struct geo_handle *h);
+
+/* ---- attributes (xattr.c) ---- */
+long core_getxattr(struct core *c, const struct geo_req *r, const char *path, const char *name,
+		   char *buf, size_t size);
+int core_setxattr(struct core *c, const struct geo_req *r, const char *path, const char *name,
+		  const char *value, size_t size, int flags);
+long core_listxattr(struct core *c, const char *path, char *buf, size_t size);
+int core_removexattr(struct core *c, const struct geo_req *r, const char *path, const char *name);
+
+#endif

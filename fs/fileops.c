@@ -1,0 +1,249 @@
+/*
+ * fileops.c — regular files through handles: open and create (with the
+ * site-access and placement checks that must refuse early), read, write,
+ * truncate, flush/fsync (commit points) and release.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "gfile.h"
+#include "log.h"
+
+static const char *intent_of(int flags)
+{
+	switch (flags & O_ACCMODE) {
+	case O_RDONLY:
+		return (flags & O_TRUNC) ? "write" : "read";
+	case O_WRONLY:
+		return "write";
+	default:
+		return "read-write";
+	}
+}
+
+static bool writes(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+/* Checks that this site may open a file tagged t, and for writers that its
+ * data can be placed; audits a refusal. */
+static int admit(struct core *c, const struct geo_req *r, const char *op, const char *path,
+		 const struct geo_tags *t, int flags)
+{
+	char why[256] = "";
+	int rc = core_check_access(c, t);
+
+	if (rc) {
+		snprintf(why, sizeof(why), "site country %s may not access category %s",
+			 country_code(c->cfg->site_country), c->cfg->cats[t->cat].name);
+		core_audit(c, r, "access-denied", intent_of(flags), path, NULL, t, rc, NULL, why);
+		return rc;
+	}
+	if (writes(flags)) {
+		rc = core_check_placement(c, t, why, sizeof(why));
+		if (rc) {
+			__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
+			core_audit(c, r, "placement-refused", intent_of(flags), path, NULL, t, rc,
+				   NULL, why);
+		}
+	}
+	(void)op;
+	return rc;
+}
+
+static int new_handle(struct gfile *gf, int flags, struct geo_handle **h)
+{
+	*h = calloc(1, sizeof(**h));
+	if (!*h)
+		return -ENOMEM;
+	(*h)->gf = gf;
+	(*h)->flags = flags;
+	return 0;
+}
+
+int core_open_file(struct core *c, const struct geo_req *r, const char *path, int flags,
+		   struct geo_handle **h, bool *keep_cache)
+{
+	struct geo_tags t;
+	struct gfile *gf;
+	const char *name;
+	int dfd, sfd, rc;
+
+	if (meta_reserved(path))
+		return -ENOENT;
+	rc = meta_parent(c->meta, path, &dfd, &name);
+	if (rc)
+		return rc;
+	sfd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	rc = sfd < 0 ? -errno : 0;
+	meta_put_dir(c->meta, dfd);
+	if (rc)
+		return rc;
+	rc = gfile_get(c, sfd, &gf);
+	close(sfd);
+	if (rc) {
+		if (rc == -EACCES)
+			core_audit(c, r, "access-denied", intent_of(flags), path, NULL, NULL, rc,
+				   NULL, "this site's keyring lacks the file's key domain");
+		return rc;
+	}
+	gfile_tags(gf, &t);
+	rc = admit(c, r, "open", path, &t, flags);
+	if (!rc && (flags & O_TRUNC))
+		rc = gfile_truncate(c, gf, 0);
+	if (!rc)
+		rc = new_handle(gf, flags, h);
+	core_audit(c, r, "open", intent_of(flags), path, NULL, &t, rc, NULL, NULL);
+	if (rc) {
+		gfile_put(c, gf);
+		return rc;
+	}
+	__atomic_add_fetch(&c->stats.opens, 1, __ATOMIC_RELAXED);
+	if (keep_cache)
+		*keep_cache = false;
+	return 0;
+}
+
+/* Links the unnamed stub sfd at dfd/name (fails with EEXIST if taken). */
+static int link_stub(int sfd, int dfd, const char *name)
+{
+	char proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sfd);
+	return linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
+}
+
+/* Makes an unnamed stub in dfd owned by the caller (O_TMPFILE), so a file
+ * only ever appears in the namespace complete, with its id. */
+static int new_stub(int dfd, const struct geo_req *r, mode_t mode)
+{
+	struct stat pst;
+	gid_t gid = r->gid;
+	int fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(dfd, &pst) == 0 && (pst.st_mode & S_ISGID))
+		gid = pst.st_gid;
+	if (fchown(fd, r->uid, gid) < 0 || fchmod(fd, mode & 07777) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+int core_create(struct core *c, const struct geo_req *r, const char *path, mode_t mode,
+		int flags, struct geo_handle **h)
+{
+	char dir[4096];
+	struct geo_tags t;
+	struct gfile *gf = NULL;
+	const char *name;
+	int dfd, sfd = -1, rc;
+
+	if (meta_reserved(path))
+		return -EPERM;
+	core_dirname(path, dir, sizeof(dir));
+	rc = core_dir_tags(c, dir, &t);
+	if (rc)
+		return rc;
+	t.flags = 0;
+	rc = admit(c, r, "create", path, &t, O_WRONLY);
+	if (rc) {
+		core_audit(c, r, "create", "write", path, NULL, &t, rc, NULL, NULL);
+		return rc;
+	}
+	rc = meta_parent(c->meta, path, &dfd, &name);
+	if (rc)
+		return rc;
+	sfd = new_stub(dfd, r, mode);
+	rc = sfd < 0 ? sfd : gfile_create(c, sfd, &t, &gf);
+	if (!rc) {
+		rc = link_stub(sfd, dfd, name);
+		if (rc) {
+			gfile_mark_unlinked(gf);	/* never named: drop it entirely */
+			gfile_put(c, gf);
+			gf = NULL;
+		}
+	}
+	if (sfd >= 0)
+		close(sfd);
+	meta_put_dir(c->meta, dfd);
+	if (rc == -EEXIST && !(flags & O_EXCL))
+		return core_open_file(c, r, path, flags, h, NULL);
+	if (!rc)
+		rc = new_handle(gf, flags, h);
+	if (rc && gf)
+		gfile_put(c, gf);
+	core_audit(c, r, "create", "write", path, NULL, &t, rc, NULL, NULL);
+	if (!rc)
+		__atomic_add_fetch(&c->stats.creates, 1, __ATOMIC_RELAXED);
+	return rc;
+}
+
+long core_read(struct core *c, struct geo_handle *h, char *buf, size_t size, off_t off)
+{
+	long n = gfile_read(c, h->gf, buf, size, (uint64_t)off);
+
+	if (n > 0) {
+		__atomic_add_fetch(&c->stats.reads, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->stats.bytes_read, (uint64_t)n, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+long core_write(struct core *c, struct geo_handle *h, const char *buf, size_t size, off_t off)
+{
+	long n = gfile_write(c, h->gf, buf, size, (uint64_t)off, h->flags & O_APPEND);
+
+	if (n > 0) {
+		__atomic_add_fetch(&c->stats.writes, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&c->stats.bytes_written, (uint64_t)n, __ATOMIC_RELAXED);
+	}
+	return n;
+}
+
+int core_ftruncate(struct core *c, struct geo_handle *h, off_t size)
+{
+	if (size < 0)
+		return -EINVAL;
+	return gfile_truncate(c, h->gf, (uint64_t)size);
+}
+
+int core_fallocate(struct core *c, struct geo_handle *h, int mode, off_t off, off_t len)
+{
+	if (mode != 0)
+		return -EOPNOTSUPP;
+	if (off < 0 || len <= 0)
+		return -EINVAL;
+	/* Backends cannot reserve space: extend the size; holes store nothing. */
+	if ((uint64_t)off + (uint64_t)len > gfile_size(h->gf))
+		return gfile_truncate(c, h->gf, (uint64_t)off + (uint64_t)len);
+	return 0;
+}
+
+int core_flush(struct core *c, struct geo_handle *h)
+{
+	return gfile_commit(c, h->gf, c->cfg->durable_close);
+}
+
+int core_fsync(struct core *c, struct geo_handle *h, bool datasync)
+{
+	(void)datasync;
+	return gfile_commit(c, h->gf, true);
+}
+
+int core_release(struct core *c, struct geo_handle *h)
+{
+	gfile_put(c, h->gf);
+	free(h);
+	return 0;
+}

@@ -1,0 +1,591 @@
+/*
+ * gfile.c — per-inode state: the table of loaded files, loading a file's
+ * manifest and key, creation, retagging, and the commit protocol.
+ * Content I/O is in shardio.c, status and migration in placement.c.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "gfile_int.h"
+#include "log.h"
+#include "policy.h"
+
+#define NBUCKETS 256
+
+struct gtable {
+	pthread_mutex_t lock;
+	struct gfile *by_id[NBUCKETS];
+	struct gfile *by_ino[NBUCKETS];
+};
+
+struct gtable *gtable_new(void)
+{
+	struct gtable *t = calloc(1, sizeof(*t));
+
+	if (t)
+		pthread_mutex_init(&t->lock, NULL);
+	return t;
+}
+
+void gtable_free(struct gtable *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static unsigned id_bucket(const struct geo_id *id)
+{
+	return id->b[0] % NBUCKETS;
+}
+
+static unsigned ino_bucket(dev_t dev, ino_t ino)
+{
+	return (unsigned)((ino * 2654435761u) ^ dev) % NBUCKETS;
+}
+
+static void table_insert(struct gtable *t, struct gfile *gf)
+{
+	unsigned a = id_bucket(&gf->id), b = ino_bucket(gf->dev, gf->ino);
+
+	gf->next_id = t->by_id[a];
+	t->by_id[a] = gf;
+	gf->next_ino = t->by_ino[b];
+	t->by_ino[b] = gf;
+}
+
+static void table_remove(struct gtable *t, struct gfile *gf)
+{
+	struct gfile **pp;
+
+	for (pp = &t->by_id[id_bucket(&gf->id)]; *pp; pp = &(*pp)->next_id)
+		if (*pp == gf) {
+			*pp = gf->next_id;
+			break;
+		}
+	for (pp = &t->by_ino[ino_bucket(gf->dev, gf->ino)]; *pp; pp = &(*pp)->next_ino)
+		if (*pp == gf) {
+			*pp = gf->next_ino;
+			break;
+		}
+}
+
+static struct gfile *table_find_ino(struct gtable *t, dev_t dev, ino_t ino)
+{
+	for (struct gfile *gf = t->by_ino[ino_bucket(dev, ino)]; gf; gf = gf->next_ino)
+		if (gf->dev == dev && gf->ino == ino)
+			return gf;
+	return NULL;
+}
+
+static struct gfile *table_find_id(struct gtable *t, const struct geo_id *id)
+{
+	for (struct gfile *gf = t->by_id[id_bucket(id)]; gf; gf = gf->next_id)
+		if (geoid_equal(&gf->id, id))
+			return gf;
+	return NULL;
+}
+
+struct gfile *gfile_find_ino(struct core *c, dev_t dev, ino_t ino)
+{
+	struct gfile *gf;
+
+	pthread_mutex_lock(&c->files->lock);
+	gf = table_find_ino(c->files, dev, ino);
+	if (gf)
+		gf->refs++;
+	pthread_mutex_unlock(&c->files->lock);
+	return gf;
+}
+
+int gf_backend(struct core *c, const struct manifest *mf, int local)
+{
+	if (local < 0 || local >= mf->nbackends)
+		return -1;
+	int b = config_backend(c->cfg, mf->bnames[local]);
+	return b < 0 ? -1 : b;
+}
+
+static void gfile_free(struct gfile *gf)
+{
+	if (!gf)
+		return;
+	for (int i = 0; i < gf->ndirty; i++)
+		free(gf->dirty[i].buf);
+	free(gf->dirty);
+	free(gf->old);
+	manifest_free(gf->mf);
+	crypto_wipe(gf->key, sizeof(gf->key));
+	if (gf->stubfd >= 0)
+		close(gf->stubfd);
+	pthread_mutex_destroy(&gf->lock);
+	free(gf);
+}
+
+static struct gfile *gfile_alloc(int stubfd)
+{
+	struct gfile *gf = calloc(1, sizeof(*gf));
+	struct stat st;
+
+	if (!gf)
+		return NULL;
+	pthread_mutex_init(&gf->lock, NULL);
+	/* Our own read-write descriptor, whatever mode the caller's has. */
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", stubfd);
+	gf->stubfd = open(proc, O_RDWR | O_CLOEXEC);
+	if (gf->stubfd < 0 || fstat(gf->stubfd, &st) < 0) {
+		gfile_free(gf);
+		return NULL;
+	}
+	gf->dev = st.st_dev;
+	gf->ino = st.st_ino;
+	gf->refs = 1;
+	return gf;
+}
+
+/* Resolves a manifest's tags against the config. A category the config no
+ * longer declares falls back to the default category (fail closed). */
+static void manifest_tags(struct core *c, const struct manifest *mf, struct geo_tags *t)
+{
+	t->cat = config_category(c->cfg, mf->category);
+	if (t->cat < 0) {
+		log_warn("a file uses undeclared category '%s'; treating it as '%s'",
+			 mf->category, c->cfg->cats[c->cfg->default_category].name);
+		t->cat = c->cfg->default_category;
+	}
+	t->origin = country_index(mf->origin);
+	if (t->origin < 0)
+		t->origin = c->cfg->default_origin;
+	t->flags = mf->flags & (MANIFEST_CAT_SET | MANIFEST_ORIGIN_SET);
+}
+
+static void tags_domain(struct core *c, const struct geo_tags *t, char dom[KEYS_DOMAIN_MAX])
+{
+	keys_domain(dom, country_code(t->origin), c->cfg->cats[t->cat].name);
+}
+
+/* Gets the key of the manifest's domain at its version. -EACCES without. */
+static int manifest_domain_key(struct core *c, const struct manifest *mf, uint8_t dkey[AEAD_KEY_LEN])
+{
+	char dom[KEYS_DOMAIN_MAX];
+
+	keys_domain(dom, mf->origin, mf->category);
+	int rc = keyring_domain_key(c->keys, dom, mf->key_version, dkey);
+	return rc == -ENOKEY ? -EACCES : rc;
+}
+
+/* Unwraps the file key (first use needing content). Caller holds gf->lock
+ * or owns gf exclusively. -EACCES without the domain key. */
+static int unwrap_key(struct core *c, struct gfile *gf)
+{
+	uint8_t dkey[AEAD_KEY_LEN];
+	char dom[KEYS_DOMAIN_MAX];
+	int rc;
+
+	if (gf->have_key)
+		return 0;
+	rc = manifest_domain_key(c, gf->mf, dkey);
+	if (rc)
+		return rc;
+	keys_domain(dom, gf->mf->origin, gf->mf->category);
+	rc = keys_unwrap(dkey, &gf->id, dom, gf->mf->key_version, gf->mf->wrapped_key, gf->key);
+	crypto_wipe(dkey, sizeof(dkey));
+	if (rc) {
+		log_err("file key of manifest in domain %s does not authenticate", dom);
+		return -EIO;
+	}
+	gf->have_key = true;
+	return 0;
+}
+
+static int load(struct core *c, struct gfile *gf)
+{
+	int rc = meta_manifest_load(c->meta, &gf->id, &gf->mf);
+
+	if (rc)
+		return rc == -ENOENT || rc == -EINVAL ? -EIO : rc;
+	gf->disk_gen = gf->mf->generation;
+	manifest_tags(c, gf->mf, &gf->tags);
+	return 0;
+}
+
+/* Finds or loads the file of stubfd, without its key. */
+static int get_loaded(struct core *c, int stubfd, struct gfile **out)
+{
+	struct gfile *gf, *other;
+	struct geo_id id;
+	struct stat st;
+	int rc;
+
+	if (fstat(stubfd, &st) < 0)
+		return -errno;
+	gf = gfile_find_ino(c, st.st_dev, st.st_ino);
+	if (gf) {
+		*out = gf;
+		return 0;
+	}
+	rc = meta_stub_id(stubfd, &id);
+	if (rc)
+		return rc == -ENODATA || rc == -EINVAL ? -EIO : rc;
+	gf = gfile_alloc(stubfd);
+	if (!gf)
+		return -ENOMEM;
+	gf->id = id;
+	rc = load(c, gf);
+	if (rc) {
+		gfile_free(gf);
+		return rc;
+	}
+	/* Somebody may have loaded it meanwhile: keep theirs. */
+	pthread_mutex_lock(&c->files->lock);
+	other = table_find_ino(c->files, gf->dev, gf->ino);
+	if (!other)
+		other = table_find_id(c->files, &gf->id);
+	if (other) {
+		other->refs++;
+		pthread_mutex_unlock(&c->files->lock);
+		gfile_free(gf);
+		*out = other;
+		return 0;
+	}
+	table_insert(c->files, gf);
+	pthread_mutex_unlock(&c->files->lock);
+	*out = gf;
+	return 0;
+}
+
+int gfile_get_meta(struct core *c, int stubfd, struct gfile **out)
+{
+	return get_loaded(c, stubfd, out);
+}
+
+int gfile_get(struct core *c, int stubfd, struct gfile **out)
+{
+	struct gfile *gf;
+	int rc = get_loaded(c, stubfd, &gf);
+
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&gf->lock);
+	rc = unwrap_key(c, gf);
+	pthread_mutex_unlock(&gf->lock);
+	if (rc) {
+		gfile_put(c, gf);
+		return rc;
+	}
+	*out = gf;
+	return 0;
+}
+
+/* Wraps gf->key under the domain of tags t into mf. */
+static int wrap_key(struct core *c, struct gfile *gf, struct manifest *mf, const struct geo_tags *t)
+{
+	char dom[KEYS_DOMAIN_MAX];
+	uint8_t dkey[AEAD_KEY_LEN], wrapped[KEYS_WRAPPED_LEN];
+	uint32_t ver;
+	int rc;
+
+	tags_domain(c, t, dom);
+	ver = keyring_current(c->keys, dom);
+	rc = keyring_domain_key(c->keys, dom, ver, dkey);
+	if (rc)
+		return rc == -ENOKEY ? -EACCES : rc;
+	rc = keys_wrap(dkey, &gf->id, dom, ver, gf->key, wrapped);
+	crypto_wipe(dkey, sizeof(dkey));
+	if (rc)
+		return rc;
+	memcpy(mf->wrapped_key, wrapped, sizeof(wrapped));
+	mf->key_version = ver;
+	snprintf(mf->category, sizeof(mf->category), "%s", c->cfg->cats[t->cat].name);
+	memcpy(mf->origin, country_code(t->origin), 3);
+	mf->flags = (uint8_t)t->flags;
+	return 0;
+}
+
+int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gfile **out)
+{
+	struct gfile *gf = gfile_alloc(stubfd);
+	int rc;
+
+	if (!gf)
+		return -ENOMEM;
+	gf->mf = manifest_new();
+	rc = gf->mf ? 0 : -ENOMEM;
+	if (!rc)
+		rc = crypto_random(gf->id.b, sizeof(gf->id.b));
+	if (!rc)
+		rc = crypto_random(gf->key, sizeof(gf->key));
+	if (rc)
+		goto fail;
+	gf->have_key = true;
+	gf->mf->id = gf->id;
+	gf->mf->shard_size = c->cfg->shard_size;
+	gf->mf->generation = 1;
+	gf->tags = *t;
+	rc = wrap_key(c, gf, gf->mf, t);
+	if (!rc)
+		rc = meta_manifest_store(c->meta, gf->mf, false);
+	if (!rc)
+		rc = meta_set_stub_id(gf->stubfd, &gf->id);
+	if (rc)
+		goto fail;
+	gf->disk_gen = gf->mf->generation;
+	pthread_mutex_lock(&c->files->lock);
+	table_insert(c->files, gf);
+	pthread_mutex_unlock(&c->files->lock);
+	*out = gf;
+	return 0;
+fail:
+	if (gf->mf && gf->mf->generation)
+		meta_manifest_delete(c->meta, &gf->id);
+	gfile_free(gf);
+	return rc;
+}
+
+/* Deletes every object a manifest references (best effort). */
+static void delete_objects(struct core *c, const struct manifest *mf)
+{
+	for (uint64_t i = 0; i < mf->nshards; i++) {
+		const struct shard_ref *r = &mf->shards[i];
+		for (int k = 0; k < r->nrep; k++) {
+			int b = gf_backend(c, mf, r->rep[k].backend);
+			if (b >= 0)
+				store_delete(c->store, b, &r->rep[k].oid);
+		}
+	}
+}
+
+int gfile_destroy_id(struct core *c, const struct geo_id *id)
+{
+	struct manifest *mf;
+	int rc = meta_manifest_load(c->meta, id, &mf);
+
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	rc = meta_manifest_delete(c->meta, id);
+	if (!rc)
+		delete_objects(c, mf);
+	manifest_free(mf);
+	return rc;
+}
+
+static void delete_superseded(struct core *c, struct gfile *gf, const struct manifest *keep);
+
+void gfile_mark_unlinked(struct gfile *gf)
+{
+	gf->unlinked = true;	/* read under the table lock in gfile_put */
+}
+
+void gfile_put(struct core *c, struct gfile *gf)
+{
+	bool last, unlinked;
+
+	pthread_mutex_lock(&c->files->lock);
+	last = --gf->refs == 0;
+	unlinked = gf->unlinked;
+	pthread_mutex_unlock(&c->files->lock);
+	if (!last)
+		return;
+	if (unlinked) {
+		struct stat st;
+		/* A link made after the unlink (by another name) keeps it. */
+		if (fstat(gf->stubfd, &st) == 0 && st.st_nlink > 0)
+			unlinked = false;
+	}
+	if (unlinked) {
+		if (meta_manifest_delete(c->meta, &gf->id) == 0) {
+			delete_objects(c, gf->mf);
+			delete_superseded(c, gf, NULL);
+		}
+	} else {
+		int rc = gfile_commit(c, gf, c->cfg->durable_close);
+		if (rc)
+			log_err("writing back a file on last close failed: %s", strerror(-rc));
+	}
+	pthread_mutex_lock(&c->files->lock);
+	if (gf->refs == 0) {
+		table_remove(c->files, gf);
+		pthread_mutex_unlock(&c->files->lock);
+		gfile_free(gf);
+		return;
+	}
+	pthread_mutex_unlock(&c->files->lock);	/* reopened meanwhile */
+}
+
+uint64_t gfile_size(struct gfile *gf)
+{
+	pthread_mutex_lock(&gf->lock);
+	uint64_t size = gf->mf->size;
+	pthread_mutex_unlock(&gf->lock);
+	return size;
+}
+
+void gfile_tags(struct gfile *gf, struct geo_tags *t)
+{
+	pthread_mutex_lock(&gf->lock);
+	*t = gf->tags;
+	pthread_mutex_unlock(&gf->lock);
+}
+
+int gfile_stubfd(struct gfile *gf)
+{
+	return gf->stubfd;
+}
+
+int gf_supersede(struct gfile *gf, struct shard_ref *ref)
+{
+	if (gf->nold + ref->nrep > gf->oldcap) {
+		size_t cap = gf->oldcap ? gf->oldcap * 2 : 16;
+		while (cap < gf->nold + ref->nrep)
+			cap *= 2;
+		struct oldobj *n = realloc(gf->old, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		gf->old = n;
+		gf->oldcap = cap;
+	}
+	for (int k = 0; k < ref->nrep; k++) {
+		gf->old[gf->nold].backend = ref->rep[k].backend;
+		gf->old[gf->nold].oid = ref->rep[k].oid;
+		gf->nold++;
+	}
+	memset(ref, 0, sizeof(*ref));
+	gf->changed = true;
+	return 0;
+}
+
+/* True if the manifest references object oid on backend name. */
+static bool references(const struct manifest *mf, const char *bname, const struct geo_id *oid)
+{
+	for (uint64_t i = 0; i < mf->nshards; i++) {
+		const struct shard_ref *r = &mf->shards[i];
+		for (int k = 0; k < r->nrep; k++)
+			if (geoid_equal(&r->rep[k].oid, oid) &&
+			    strcmp(mf->bnames[r->rep[k].backend], bname) == 0)
+				return true;
+	}
+	return false;
+}
+
+/* Deletes superseded objects unless `keep` (the manifest another mount
+ * committed meanwhile) still references them. */
+static void delete_superseded(struct core *c, struct gfile *gf, const struct manifest *keep)
+{
+	for (size_t i = 0; i < gf->nold; i++) {
+		const char *bname = gf->mf->bnames[gf->old[i].backend];
+		int b = config_backend(c->cfg, bname);
+		if (b < 0 || (keep && references(keep, bname, &gf->old[i].oid)))
+			continue;
+		store_delete(c->store, b, &gf->old[i].oid);
+	}
+	gf->nold = 0;
+}
+
+static int sync_backends(struct core *c, struct gfile *gf)
+{
+	for (int b = 0; b < c->cfg->nbackends; b++) {
+		if (!(gf->put_mask & (UINT64_C(1) << b)))
+			continue;
+		int rc = store_sync(c->store, b);
+		if (rc)
+			return rc;
+	}
+	gf->put_mask = 0;
+	return 0;
+}
+
+/* Stub size and mtime follow the logical file, so stat needs no manifest. */
+static void update_stub(struct gfile *gf)
+{
+	struct stat st;
+
+	if (fstat(gf->stubfd, &st) == 0 && (uint64_t)st.st_size != gf->mf->size) {
+		if (ftruncate(gf->stubfd, (off_t)gf->mf->size) == 0)
+			gf->mtime_pending = false;
+	}
+	if (gf->mtime_pending) {
+		struct timespec ts[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_NOW } };
+		futimens(gf->stubfd, ts);
+		gf->mtime_pending = false;
+	}
+}
+
+int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
+{
+	struct manifest *disk = NULL;
+	int rc = gf_flush_dirty(c, gf);
+
+	if (rc)
+		return rc;
+	if (!gf->changed) {
+		update_stub(gf);
+		return durable ? sync_backends(c, gf) : 0;
+	}
+	if (durable) {
+		rc = sync_backends(c, gf);
+		if (rc)
+			return rc;
+	}
+	/* Another mount may have committed since we loaded: never delete what
+	 * its manifest references, and move the generation past it. */
+	flock(gf->stubfd, LOCK_EX);
+	if (meta_manifest_load(c->meta, &gf->id, &disk) == 0 && disk->generation != gf->disk_gen) {
+		if (disk->generation > gf->mf->generation)
+			gf->mf->generation = disk->generation;
+	} else {
+		manifest_free(disk);
+		disk = NULL;
+	}
+	gf->mf->generation++;
+	rc = meta_manifest_store(c->meta, gf->mf, durable);
+	flock(gf->stubfd, LOCK_UN);
+	if (rc) {
+		gf->mf->generation--;
+		manifest_free(disk);
+		return rc;
+	}
+	gf->disk_gen = gf->mf->generation;
+	gf->changed = false;
+	update_stub(gf);
+	if (durable)
+		fsync(gf->stubfd);
+	delete_superseded(c, gf, disk);
+	manifest_free(disk);
+	return 0;
+}
+
+int gfile_commit(struct core *c, struct gfile *gf, bool durable)
+{
+	pthread_mutex_lock(&gf->lock);
+	int rc = gf_commit_locked(c, gf, durable);
+	pthread_mutex_unlock(&gf->lock);
+	return rc;
+}
+
+int gfile_retag(struct core *c, struct gfile *gf, const struct geo_tags *t)
+{
+	int rc;
+
+	pthread_mutex_lock(&gf->lock);
+	rc = unwrap_key(c, gf);
+	if (!rc)
+		rc = wrap_key(c, gf, gf->mf, t);
+	if (!rc) {
+		gf->tags = *t;
+		gf->changed = true;
+		rc = gf_commit_locked(c, gf, true);
+	}
+	pthread_mutex_unlock(&gf->lock);
+	return rc;
+}

@@ -1,0 +1,89 @@
+/*
+ * gfile.h — the per-inode content state of a regular file.
+ *
+ * One struct gfile exists per file (per file id) while any handle of this
+ * mount has it open or an operation works on it; every handle shares it, so
+ * two descriptors (or threads) see each other's writes. It holds the
+ * in-memory manifest, the file's data key, and the dirty shard buffers,
+ * under its own mutex. Committing writes pending shards as objects, then
+ * the manifest atomically, then deletes objects the new manifest no longer
+ * references (never one the on-disk manifest still references, which
+ * covers a commit by another mount in between).
+ *
+ * Lock order: table lock, then a gfile's lock; never the reverse.
+ */
+#ifndef GEOFS_GFILE_H
+#define GEOFS_GFILE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core.h"
+
+struct gtable *gtable_new(void);
+void gtable_free(struct gtable *t);
+
+/* Takes a reference on the file whose stub is open as stubfd (O_RDWR; the
+ * gfile keeps its own dup). Loads manifest and key on first use.
+ * -EIO if the stub has no id or the manifest is missing/damaged, -EACCES if
+ * the keyring lacks the file's key domain. Release with gfile_put(). */
+int gfile_get(struct core *c, int stubfd, struct gfile **out);
+
+/* Like gfile_get but without unwrapping the key: for tags, placement and
+ * status, which a site may see even for content it cannot open. Content
+ * calls (read, write, truncate, migrate) on such a gfile unwrap on demand
+ * and fail with -EACCES where the keyring lacks the domain. */
+int gfile_get_meta(struct core *c, int stubfd, struct gfile **out);
+
+/* Creates a new file's id, data key and manifest (stored before returning)
+ * for stubfd, which must not be linked into the namespace yet. */
+int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gfile **out);
+
+/* The gfile already loaded for stub inode (dev, ino), with a reference, or
+ * NULL. Used by getattr to report sizes of files being written. */
+struct gfile *gfile_find_ino(struct core *c, dev_t dev, ino_t ino);
+
+/* Drops a reference. The last one commits pending changes (errors are
+ * logged: callers wanting them call gfile_commit first) and, if the file
+ * was unlinked meanwhile, deletes its manifest and objects. */
+void gfile_put(struct core *c, struct gfile *gf);
+
+long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64_t off);
+/* append: write at the current end of file, whatever off says. */
+long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size, uint64_t off,
+		 bool append);
+int gfile_truncate(struct core *c, struct gfile *gf, uint64_t size);
+
+/* Writes pending shards and the manifest. durable: also syncs objects,
+ * manifest and directory so a power cut cannot lose them. */
+int gfile_commit(struct core *c, struct gfile *gf, bool durable);
+
+uint64_t gfile_size(struct gfile *gf);
+void gfile_tags(struct gfile *gf, struct geo_tags *t);
+int gfile_stubfd(struct gfile *gf);
+
+/* Changes the file's tags: rewraps its key under the new domain and
+ * commits. Shards stay where they are (status may become misplaced).
+ * -EACCES if this keyring lacks the new domain. */
+int gfile_retag(struct core *c, struct gfile *gf, const struct geo_tags *t);
+
+/* Moves shards that sit where the policy forbids (or all, with spread) to
+ * compliant backends, verifying each copy, then commits durably and deletes
+ * the old objects. -EACCES if no compliant placement exists. */
+int gfile_migrate(struct core *c, struct gfile *gf, bool spread);
+
+/* "ok" or "misplaced <reason>" into buf. */
+void gfile_status(struct core *c, struct gfile *gf, char *buf, size_t len);
+
+/* user.geo.placement text, and the full user.geo.info text (see xattrs.h). */
+void gfile_placement(struct core *c, struct gfile *gf, char *buf, size_t len);
+int gfile_info(struct core *c, struct gfile *gf, char *buf, size_t len);
+
+/* Marks the file as having lost its last name: the last put deletes it. */
+void gfile_mark_unlinked(struct gfile *gf);
+
+/* Deletes the manifest and every object of a file that is not open. */
+int gfile_destroy_id(struct core *c, const struct geo_id *id);
+
+#endif

@@ -1,0 +1,232 @@
+/*
+ * main.c — the geofs daemon: options, loading and checking everything
+ * before mounting (so errors reach the terminal and the exit status), then
+ * mount, daemonize, serve, and unwind in reverse order.
+ *
+ *   geofs -c CONFIG MOUNTPOINT [-f] [-o OPTIONS]
+ *   geofs CONFIG MOUNTPOINT -o OPTIONS          (mount.fuse3 / fstab form)
+ */
+#include <errno.h>
+#include <fuse.h>
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core.h"
+#include "log.h"
+#include "ops.h"
+
+#ifndef GEOFS_VERSION
+#define GEOFS_VERSION "0.1"
+#endif
+
+struct options {
+	char *config;
+	char *loglevel;
+	char *pos[3];		/* positional arguments in order */
+	int npos;
+	int help, version;
+};
+
+enum { KEY_HELP, KEY_VERSION };
+
+static const struct fuse_opt geofs_opts[] = {
+	{ "-c %s", offsetof(struct options, config), 0 },
+	{ "--config=%s", offsetof(struct options, config), 0 },
+	{ "config=%s", offsetof(struct options, config), 0 },
+	{ "loglevel=%s", offsetof(struct options, loglevel), 0 },
+	{ "--loglevel=%s", offsetof(struct options, loglevel), 0 },
+	FUSE_OPT_KEY("-h", KEY_HELP),
+	FUSE_OPT_KEY("--help", KEY_HELP),
+	FUSE_OPT_KEY("-V", KEY_VERSION),
+	FUSE_OPT_KEY("--version", KEY_VERSION),
+	FUSE_OPT_END
+};
+
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *out)
+{
+	struct options *o = data;
+
+	switch (key) {
+	case KEY_HELP:
+		o->help = 1;
+		return 0;
+	case KEY_VERSION:
+		o->version = 1;
+		return 0;
+	case FUSE_OPT_KEY_NONOPT:
+		if (o->npos < 3)
+			o->pos[o->npos] = strdup(arg);
+		o->npos++;
+		return 0;	/* placed back after parsing */
+	default:
+		return 1;
+	}
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s -c CONFIG MOUNTPOINT [-f] [-o OPTIONS]\n"
+	       "       %s CONFIG MOUNTPOINT [-o OPTIONS]   (as called by mount -t fuse.geofs)\n\n"
+	       "geofs mounts one namespace over storage backends in several countries and\n"
+	       "keeps every file's bytes inside the countries its data category allows.\n"
+	       "File content is split into shards, each LZ4-compressed and AES-256-GCM\n"
+	       "encrypted, stored only on backends whose country the policy allows.\n\n"
+	       "geofs options:\n"
+	       "    -c CONFIG, --config=CONFIG, -o config=CONFIG\n"
+	       "                           the mount config (see geofs.conf(5), README)\n"
+	       "    -o loglevel=LEVEL      error, warning, info (default) or debug\n"
+	       "    -f                     stay in the foreground, log to stderr\n"
+	       "    -h, --help             this help\n"
+	       "    -V, --version          print the version\n\n"
+	       "Always on: default_permissions (the kernel checks modes). Use -o allow_other\n"
+	       "to let users other than the mounting one in.\n\n"
+	       "Before the first mount create the keyring:  geoctl keys init -c CONFIG\n"
+	       "Check a config:                             geoctl check -c CONFIG\n\n"
+	       "FUSE options:\n", prog, prog);
+	fuse_lib_help(NULL);
+}
+
+/* Waits for SIGHUP and reopens the audit log (logrotate). */
+static void *signal_thread(void *arg)
+{
+	struct core *c = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		log_info("SIGHUP: reopening the audit log");
+		int rc = audit_reopen(c->audit);
+		if (rc)
+			log_err("reopening the audit log failed: %s", strerror(-rc));
+	}
+	return NULL;
+}
+
+static int add_default_opts(struct fuse_args *args, const struct core *c)
+{
+	char opt[256];
+
+	snprintf(opt, sizeof(opt), "-odefault_permissions,fsname=geofs:%s,subtype=geofs",
+		 c->cfg->site_name);
+	return fuse_opt_add_arg(args, opt);
+}
+
+/* Runs the mounted filesystem until it is unmounted. */
+static int serve(struct fuse_args *args, struct core *c, const char *mnt, int foreground)
+{
+	struct fuse_loop_config *loop = NULL;
+	struct fuse *fuse;
+	pthread_t sigthr;
+	sigset_t set;
+	char err[CFG_ERR_MAX];
+	int rc = 1;
+
+	fuse = fuse_new(args, &geo_ops, sizeof(geo_ops), c);
+	if (!fuse)
+		return 1;
+	if (fuse_mount(fuse, mnt) != 0)
+		goto out_destroy;
+	if (!foreground)
+		log_to_syslog("geofs");
+	if (fuse_daemonize(foreground) != 0)
+		goto out_unmount;
+	if (core_start(c, err, sizeof(err)) != 0) {
+		log_err("%s", err);
+		goto out_unmount;
+	}
+	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+		goto out_unmount;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	pthread_create(&sigthr, NULL, signal_thread, c);
+	pthread_detach(sigthr);
+	loop = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_max_threads(loop, 16);
+	rc = fuse_loop_mt(fuse, loop) ? 1 : 0;
+	fuse_loop_cfg_destroy(loop);
+	fuse_remove_signal_handlers(fuse_get_session(fuse));
+out_unmount:
+	fuse_unmount(fuse);
+out_destroy:
+	fuse_destroy(fuse);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct options o = { 0 };
+	struct core *c = NULL;
+	char err[CFG_ERR_MAX] = "";
+	const char *mnt;
+	int rc = 1;
+
+	umask(0);	/* new entries get exactly the modes callers asked for */
+	if (fuse_opt_parse(&args, &o, geofs_opts, opt_proc) != 0)
+		goto out;
+	if (o.help) {
+		usage(argv[0]);
+		rc = 0;
+		goto out;
+	}
+	if (o.version) {
+		printf("geofs %s (FUSE %s)\n", GEOFS_VERSION, fuse_pkgversion());
+		rc = 0;
+		goto out;
+	}
+	if (o.loglevel) {
+		enum log_level lvl;
+		if (log_parse_level(o.loglevel, &lvl) != 0) {
+			fprintf(stderr, "geofs: loglevel '%s': expected error, warning, info or debug\n",
+				o.loglevel);
+			goto out;
+		}
+		log_set_level(lvl);
+	}
+	/* Positional: MOUNTPOINT with -c, else CONFIG MOUNTPOINT. */
+	if (!o.config && o.npos == 2) {
+		o.config = o.pos[0];
+		o.pos[0] = NULL;
+		mnt = o.pos[1];
+	} else if (o.config && o.npos == 1) {
+		mnt = o.pos[0];
+	} else {
+		fprintf(stderr, "geofs: expected -c CONFIG MOUNTPOINT or CONFIG MOUNTPOINT "
+				"(see geofs --help)\n");
+		goto out;
+	}
+	if (fuse_opt_add_arg(&args, mnt) != 0 || fuse_parse_cmdline(&args, &cmd) != 0)
+		goto out;
+	rc = core_open(o.config, &c, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "geofs: cannot mount with %s:\n%s\n", o.config, err);
+		rc = 1;
+		goto out;
+	}
+	rc = 1;
+	if (add_default_opts(&args, c) != 0)
+		goto out;
+	rc = serve(&args, c, cmd.mountpoint, cmd.foreground);
+out:
+	core_close(c);
+	free(cmd.mountpoint);
+	for (int i = 0; i < 3; i++)
+		free(o.pos[i]);
+	free(o.config);
+	free(o.loglevel);
+	fuse_opt_free_args(&args);
+	return rc;
+}

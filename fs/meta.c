@@ -1,0 +1,472 @@
+/*
+ * meta.c — the meta root: path resolution beneath the root, stub ids,
+ * directory tags, and atomic manifest files (see meta.h).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "log.h"
+#include "meta.h"
+
+#define META_FORMAT "geofs-meta 1\n"
+
+struct meta {
+	int root;		/* the namespace root */
+	int mdir;		/* .geofs/manifests */
+	int tmp;		/* .geofs/tmp */
+};
+
+static int mkdir_at(int dirfd, const char *name, mode_t mode)
+{
+	if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int open_dir_at(int dirfd, const char *name)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+static int write_format(int gfd)
+{
+	int fd = openat(gfd, "format", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -errno;
+	if (write(fd, META_FORMAT, sizeof(META_FORMAT) - 1) < 0) {
+		int rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return close(fd) < 0 ? -errno : 0;
+}
+
+int meta_open(const char *path, bool create, struct meta **out, char *err, size_t errlen)
+{
+	struct meta *m = calloc(1, sizeof(*m));
+	int gfd = -1, rc;
+
+	if (!m)
+		return -ENOMEM;
+	m->root = m->mdir = m->tmp = -1;
+	if (create && mkdir(path, 0755) < 0 && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "meta root %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	m->root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (m->root < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "meta root %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = mkdir_at(m->root, META_DIR, 0700);
+	if (!rc)
+		rc = gfd = open_dir_at(m->root, META_DIR);
+	if (rc >= 0)
+		rc = mkdir_at(gfd, "manifests", 0700);
+	if (!rc)
+		rc = mkdir_at(gfd, "tmp", 0700);
+	if (!rc)
+		rc = write_format(gfd);
+	if (!rc)
+		rc = m->mdir = open_dir_at(gfd, "manifests");
+	if (rc >= 0)
+		rc = m->tmp = open_dir_at(gfd, "tmp");
+	if (rc < 0) {
+		snprintf(err, errlen, "meta root %s: cannot set up %s/: %s", path, META_DIR,
+			 strerror(-rc));
+		goto fail;
+	}
+	close(gfd);
+	*out = m;
+	return 0;
+fail:
+	if (gfd >= 0)
+		close(gfd);
+	meta_close(m);
+	return rc;
+}
+
+void meta_close(struct meta *m)
+{
+	if (!m)
+		return;
+	if (m->root >= 0)
+		close(m->root);
+	if (m->mdir >= 0)
+		close(m->mdir);
+	if (m->tmp >= 0)
+		close(m->tmp);
+	free(m);
+}
+
+int meta_rootfd(const struct meta *m)
+{
+	return m->root;
+}
+
+bool meta_reserved(const char *path)
+{
+	size_t n = strlen(META_DIR);
+
+	return path[0] == '/' && strncmp(path + 1, META_DIR, n) == 0 &&
+	       (path[n + 1] == '\0' || path[n + 1] == '/');
+}
+
+static int openat2_beneath(int dirfd, const char *rel)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS |
+			   RESOLVE_NO_XDEV,
+	};
+	long fd = syscall(SYS_openat2, dirfd, rel, &how, sizeof(how));
+
+	return fd < 0 ? -errno : (int)fd;
+}
+
+/* Opens the directory `rel` (length len, no leading '/') beneath the root,
+ * in chunks shorter than PATH_MAX so any depth works. */
+static int open_beneath(struct meta *m, const char *rel, size_t len)
+{
+	char chunk[PATH_MAX];
+	int fd = m->root;
+
+	while (len) {
+		size_t n = len;
+
+		if (n >= sizeof(chunk)) {
+			/* Cut at the last '/' that fits. */
+			n = sizeof(chunk) - 1;
+			while (n && rel[n] != '/')
+				n--;
+			if (!n) {
+				if (fd != m->root)
+					close(fd);
+				return -ENAMETOOLONG;
+			}
+		}
+		memcpy(chunk, rel, n);
+		chunk[n] = '\0';
+		int nfd = openat2_beneath(fd, chunk);
+		if (fd != m->root)
+			close(fd);
+		if (nfd < 0)
+			return nfd;
+		fd = nfd;
+		rel += n;
+		len -= n;
+		while (len && *rel == '/') {
+			rel++;
+			len--;
+		}
+	}
+	return fd;
+}
+
+int meta_parent(struct meta *m, const char *path, int *dirfd, const char **name)
+{
+	const char *slash;
+	int fd;
+
+	if (path[0] != '/')
+		return -EINVAL;
+	if (path[1] == '\0') {
+		*dirfd = m->root;
+		*name = ".";
+		return 0;
+	}
+	slash = strrchr(path, '/');
+	if (strlen(slash + 1) > NAME_MAX)
+		return -ENAMETOOLONG;
+	*name = slash + 1;
+	if (slash == path) {
+		*dirfd = m->root;
+		return 0;
+	}
+	fd = open_beneath(m, path + 1, (size_t)(slash - path - 1));
+	if (fd < 0)
+		return fd;
+	*dirfd = fd;
+	return 0;
+}
+
+void meta_put_dir(struct meta *m, int dirfd)
+{
+	if (dirfd >= 0 && dirfd != m->root)
+		close(dirfd);
+}
+
+int meta_open_dir(struct meta *m, const char *path)
+{
+	const char *name;
+	int dfd, fd, rc = meta_parent(m, path, &dfd, &name);
+
+	if (rc)
+		return rc;
+	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	rc = fd < 0 ? -errno : fd;
+	meta_put_dir(m, dfd);
+	return rc;
+}
+
+int meta_stub_id(int fd, struct geo_id *id)
+{
+	char hex[GEO_HEX_LEN + 1];
+	ssize_t n = fgetxattr(fd, META_XA_ID, hex, GEO_HEX_LEN);
+
+	if (n < 0)
+		return errno == ENODATA || errno == ENOTSUP ? -ENODATA : -errno;
+	if (n != GEO_HEX_LEN)
+		return -EINVAL;
+	hex[n] = '\0';
+	return geoid_parse(hex, id);
+}
+
+int meta_set_stub_id(int fd, const struct geo_id *id)
+{
+	char hex[GEO_HEX_LEN + 1];
+
+	geoid_hex(id, hex);
+	return fsetxattr(fd, META_XA_ID, hex, GEO_HEX_LEN, 0) < 0 ? -errno : 0;
+}
+
+/* "ab/<hex>" for a manifest id. */
+static void manifest_relpath(const struct geo_id *id, char out[3 + GEO_HEX_LEN + 1])
+{
+	char hex[GEO_HEX_LEN + 1];
+
+	geoid_hex(id, hex);
+	snprintf(out, 3 + GEO_HEX_LEN + 1, "%.2s/%s", hex, hex);
+}
+
+static int read_file(int fd, uint8_t **out, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t done = 0;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size > (off_t)1 << 30)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (done < (size_t)st.st_size) {
+		ssize_t n = pread(fd, buf + done, (size_t)st.st_size - done, (off_t)done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int rc = n < 0 ? -errno : -EIO;
+			free(buf);
+			return rc;
+		}
+		done += (size_t)n;
+	}
+	*out = buf;
+	*len = done;
+	return 0;
+}
+
+int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest **out)
+{
+	char rel[3 + GEO_HEX_LEN + 1], why[128] = "";
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int fd, rc;
+
+	manifest_relpath(id, rel);
+	fd = openat(m->mdir, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = read_file(fd, &buf, &len);
+	close(fd);
+	if (rc)
+		return rc;
+	rc = manifest_parse(buf, len, out, why, sizeof(why));
+	free(buf);
+	if (rc) {
+		log_err("manifest %s is damaged: %s", rel + 3, why);
+		return -EINVAL;
+	}
+	if (!geoid_equal(&(*out)->id, id)) {
+		log_err("manifest %s holds the id of another file", rel + 3);
+		manifest_free(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable)
+{
+	char rel[3 + GEO_HEX_LEN + 1], tmp[GEO_HEX_LEN + 32];
+	struct geo_id nonce;
+	uint8_t *buf;
+	size_t len, done = 0;
+	int fd, rc;
+
+	rc = manifest_serialize(mf, &buf, &len);
+	if (rc)
+		return rc;
+	manifest_relpath(&mf->id, rel);
+	crypto_random(nonce.b, sizeof(nonce.b));
+	geoid_hex(&nonce, tmp);
+	strcat(tmp, ".tmp");
+	fd = openat(m->tmp, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out_free;
+	}
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			break;
+		}
+		done += (size_t)n;
+	}
+	if (!rc && durable && fdatasync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && !rc)
+		rc = -errno;
+	if (rc)
+		goto out_unlink;
+	if (renameat(m->tmp, tmp, m->mdir, rel) < 0) {
+		rc = -errno;
+		if (rc == -ENOENT) {
+			char sub[3] = { rel[0], rel[1], '\0' };
+			rc = mkdir_at(m->mdir, sub, 0700);
+			if (!rc && renameat(m->tmp, tmp, m->mdir, rel) < 0)
+				rc = -errno;
+		}
+		if (rc)
+			goto out_unlink;
+	}
+	if (durable) {
+		char sub[3] = { rel[0], rel[1], '\0' };
+		int dfd = open_dir_at(m->mdir, sub);
+		if (dfd >= 0) {
+			if (fsync(dfd) < 0)
+				rc = -errno;
+			close(dfd);
+		}
+	}
+	goto out_free;
+out_unlink:
+	unlinkat(m->tmp, tmp, 0);
+out_free:
+	free(buf);
+	return rc;
+}
+
+int meta_manifest_delete(struct meta *m, const struct geo_id *id)
+{
+	char rel[3 + GEO_HEX_LEN + 1];
+
+	manifest_relpath(id, rel);
+	return unlinkat(m->mdir, rel, 0) < 0 ? -errno : 0;
+}
+
+int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg), void *arg)
+{
+	int dfd = dup(m->mdir), rc = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return -errno;
+	}
+	rewinddir(d);
+	while (!rc && (de = readdir(d))) {
+		int sfd;
+		DIR *sd;
+		struct dirent *se;
+
+		if (de->d_name[0] == '.' || strlen(de->d_name) != 2)
+			continue;
+		sfd = open_dir_at(m->mdir, de->d_name);
+		if (sfd < 0)
+			continue;
+		sd = fdopendir(sfd);
+		if (!sd) {
+			close(sfd);
+			continue;
+		}
+		while (!rc && (se = readdir(sd))) {
+			struct geo_id id;
+			if (geoid_parse(se->d_name, &id) == 0)
+				rc = fn(&id, arg);
+		}
+		closedir(sd);
+	}
+	closedir(d);
+	return rc;
+}
+
+static int get_str_xattr(int fd, const char *name, char *buf, size_t len)
+{
+	ssize_t n = fgetxattr(fd, name, buf, len - 1);
+
+	if (n < 0)
+		return errno == ENODATA || errno == ENOTSUP ? -ENODATA : -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int meta_dir_tags_get(int dirfd, char cat[CFG_NAME_MAX], char origin[3], unsigned *flags)
+{
+	char set[8];
+	int rc = get_str_xattr(dirfd, META_XA_CAT, cat, CFG_NAME_MAX);
+
+	if (!rc)
+		rc = get_str_xattr(dirfd, META_XA_ORIGIN, origin, 3);
+	if (rc)
+		return rc;
+	*flags = 0;
+	if (get_str_xattr(dirfd, META_XA_TAGSET, set, sizeof(set)) == 0) {
+		if (strchr(set, 'c'))
+			*flags |= MANIFEST_CAT_SET;
+		if (strchr(set, 'o'))
+			*flags |= MANIFEST_ORIGIN_SET;
+	}
+	return 0;
+}
+
+int meta_dir_tags_set(int dirfd, const char *cat, const char *origin, unsigned flags)
+{
+	char set[3] = "";
+	int n = 0;
+
+	if (flags & MANIFEST_CAT_SET)
+		set[n++] = 'c';
+	if (flags & MANIFEST_ORIGIN_SET)
+		set[n++] = 'o';
+	set[n] = '\0';
+	if (fsetxattr(dirfd, META_XA_CAT, cat, strlen(cat), 0) < 0 ||
+	    fsetxattr(dirfd, META_XA_ORIGIN, origin, strlen(origin), 0) < 0 ||
+	    fsetxattr(dirfd, META_XA_TAGSET, set, (size_t)n, 0) < 0)
+		return -errno;
+	return 0;
+}
