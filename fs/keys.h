@@ -35,7 +35,8 @@
 struct keyring;
 
 /* Loads a keyring. -ENOENT (with a message naming `geoctl keys init`),
- * -EPERM if group or others can read it, -EINVAL on bad content
+ * -EPERM if group or others have any access to it (read, or write: a
+ * planted key is as bad as a leaked one), -EINVAL on bad content
  * ("FILE:LINE: ..."), other -errno on I/O. */
 int keyring_load(const char *path, struct keyring **out, char *err, size_t errlen);
 
@@ -46,6 +47,10 @@ int keyring_new(bool with_master, struct keyring **out);
  * exclusive: fail with -EEXIST if path exists. */
 int keyring_save(const struct keyring *kr, const char *path, bool exclusive,
 		 char *err, size_t errlen);
+
+/* Writes the keyring text (the format above) to an open descriptor, e.g.
+ * `geoctl keys export` to a pipe. 0 or -errno. */
+int keyring_write(const struct keyring *kr, int fd);
 
 void keyring_free(struct keyring *kr);		/* wipes; NULL ok */
 

@@ -29,6 +29,13 @@
 
 #define MANIFEST_MAX_BACKENDS 255
 #define MANIFEST_MAX_SHARDS   (UINT64_C(1) << 32)	/* 4 Gi shards */
+/* Highest stored shard index + 1 the dense in-memory table may reach: a
+ * file may be up to MANIFEST_MAX_SHARDS shards long, but data can only be
+ * written in its first MANIFEST_MAX_DENSE shards (4 TiB at 1 MiB shards);
+ * manifest_reserve() past it is -EFBIG. Bounds what a hostile manifest
+ * of a few bytes can make manifest_parse() allocate (~370 MB of untouched
+ * address space). */
+#define MANIFEST_MAX_DENSE    (UINT64_C(1) << 22)
 
 /* flags: which tags were set on the file itself rather than inherited */
 #define MANIFEST_CAT_SET     0x01
@@ -58,7 +65,9 @@ struct manifest {
 	uint8_t wrapped_key[KEYS_WRAPPED_LEN];
 	int nbackends;
 	char bnames[MANIFEST_MAX_BACKENDS][CFG_NAME_MAX];
-	uint64_t nshards;	/* entries in shards[] (>= shards covering size) */
+	uint64_t nshards;	/* entries in shards[]; every index >= nshards is a
+				 * hole (parse stops at the highest stored shard,
+				 * so nshards may be < the shards covering size) */
 	uint64_t cap;		/* allocated entries */
 	struct shard_ref *shards;
 };
@@ -70,14 +79,19 @@ void manifest_free(struct manifest *m);	/* NULL ok */
 /* Deep copy. NULL on ENOMEM. */
 struct manifest *manifest_dup(const struct manifest *m);
 
-/* Makes shards[] hold at least n entries (new ones are holes). 0/-ENOMEM. */
+/* Makes shards[] hold at least n entries (new ones are holes).
+ * 0, -ENOMEM, or -EFBIG if n > MANIFEST_MAX_DENSE. */
 int manifest_reserve(struct manifest *m, uint64_t n);
 
 /* Index of a backend name in the manifest's table, adding it if needed.
- * Returns the index or -ENOSPC when the table is full. */
+ * Returns the index, -ENOSPC when the table is full, or -EINVAL for an
+ * empty or over-long (>= CFG_NAME_MAX) name. */
 int manifest_backend(struct manifest *m, const char *name);
 
-/* Serializes into a malloc'ed buffer (*out, *len). 0 or -ENOMEM. */
+/* Serializes into a malloc'ed buffer (*out, *len). 0, -ENOMEM, or -EINVAL
+ * if m would not parse back (bad name, origin or shard size, a stored
+ * shard past the end of the file, a replica's backend index out of range):
+ * drop shards past EOF on truncate before serializing. */
 int manifest_serialize(const struct manifest *m, uint8_t **out, size_t *len);
 
 /* Parses a serialized manifest. 0, or -EINVAL with a short reason in err
