@@ -27,13 +27,10 @@ static const char *intent_of(int flags)
 	}
 }
 
-static bool writes(int flags)
-{
-	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
-}
-
-/* Checks that this site may open a file tagged t, and for writers that its
- * data can be placed; audits a refusal. */
+/* Checks that this site may open a file tagged t, and for a create that
+ * its data can be placed at all (an existing file opened for writing is
+ * refused on its first write() instead, which is where it would store);
+ * audits a refusal. */
 static int admit(struct core *c, const struct geo_req *r, const char *op, const char *path,
 		 const struct geo_tags *t, int flags)
 {
@@ -46,7 +43,7 @@ static int admit(struct core *c, const struct geo_req *r, const char *op, const 
 		core_audit(c, r, "access-denied", intent_of(flags), path, NULL, t, rc, NULL, why);
 		return rc;
 	}
-	if (writes(flags)) {
+	if (strcmp(op, "create") == 0) {
 		rc = core_check_placement(c, t, why, sizeof(why));
 		if (rc) {
 			__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
@@ -54,7 +51,6 @@ static int admit(struct core *c, const struct geo_req *r, const char *op, const 
 				   NULL, why);
 		}
 	}
-	(void)op;
 	return rc;
 }
 

@@ -40,9 +40,13 @@ static void *geo_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->use_ino = 1;
 	cfg->nullpath_ok = 1;
 	cfg->hard_remove = 1;
-	/* Short timeouts: several mounts may share one meta root. */
+	/* Names may be cached briefly; attributes not at all: the high-level
+	 * API gives each name of a hard-linked file its own kernel inode, and
+	 * other mounts of the meta root change sizes, so the size must come
+	 * from here whenever the kernel asks (it does so on stat and on reads
+	 * that reach past the size it knows). */
 	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 1.0;
+	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;

@@ -6,8 +6,10 @@
  * Tag rules: a value must be a declared category / an ISO 3166-1 alpha-2
  * code (else EINVAL). The entry's owner may tighten (new store and access
  * sets each a subset of the old, same origin); anything else needs root or
- * the admin group (else EPERM). A file retagged to tags under which no
- * backend may hold it is refused with EACCES.
+ * the admin group (else EPERM). A retag never moves data: shards left
+ * where the new tags forbid make the file misplaced until it is migrated
+ * (where no compliant placement exists, migration and new writes fail
+ * with EACCES).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -214,12 +216,8 @@ static int apply_tags(struct core *c, struct entry *e, const struct geo_tags *t1
 		return meta_dir_tags_set(e->fd, c->cfg->cats[t1->cat].name, country_code(t1->origin),
 					 t1->flags);
 	struct gfile *gf;
-	char why[256];
-	int rc = core_check_placement(c, t1, why, sizeof(why));
+	int rc = gfile_get_meta(c, e->fd, &gf);
 
-	if (rc)
-		return rc;
-	rc = gfile_get_meta(c, e->fd, &gf);
 	if (rc)
 		return rc;
 	rc = gfile_retag(c, gf, t1);
