@@ -29,6 +29,15 @@
  *        backend_bytes=tokyo-1:123,seoul-1:456   stored bytes per backend (files)
  *        status=ok|misplaced <reason>            (files; last line)
  *
+ * On the root directory of the mount only:
+ *   user.geo.stats      ro  the daemon's status as one JSON object (site,
+ *                           policy, backends with state/objects/bytes/free,
+ *                           counters since mount, cache hit rate): what
+ *                           `geoctl status MOUNT` shows
+ *   user.geo.reload     wo  any value: reread the config (as SIGHUP does);
+ *                           fails with EINVAL, keeping the old config, when
+ *                           the new one is invalid (errors go to the log)
+ *
  * Other user.* names are plain xattrs kept in the meta root; the prefix
  * user.geofs. is reserved for geofs's own bookkeeping in the meta root and
  * is neither visible nor settable through the mount.
@@ -43,6 +52,8 @@
 #define XA_STATUS     "user.geo.status"
 #define XA_MIGRATE    "user.geo.migrate"
 #define XA_INFO       "user.geo.info"
+#define XA_STATS      "user.geo.stats"
+#define XA_RELOAD     "user.geo.reload"
 #define XA_RESERVED   "user.geofs."
 
 #endif
