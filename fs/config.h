@@ -16,7 +16,7 @@
  *               durability (close|fsync, default close)
  *   [backend N] path, country (required), weight (1..1000, default 1),
  *               drain (yes|no, default no)
- *   [category N] store_in, access_from (lists), replicas (1..8, default 1),
+ *   [category N] store_in, access_from (lists), replicas (1..CFG_MAX_REPLICAS, default 1),
  *               compress (lz4|off, default [data] compress)
  *   [defaults]  category, origin (country code or "site"), admin_group
  *   [status]    metrics_path (optional, Prometheus textfile)

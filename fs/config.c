@@ -1,0 +1,1208 @@
+/*
+ * config.c — the mount config: INI parsing, validation, resolution.
+ *
+ * One pass over the lines fills a struct geo_config through a table of
+ * sections, each with a table of keys and a parse function per key; a second
+ * pass checks what only the whole file can tell (required keys, `site`
+ * items, [defaults], duplicate paths, whether `replicas` can ever be met).
+ * Every problem is appended to the caller's buffer as "FILE:LINE: message;
+ * expected ..." and parsing goes on, so one run shows them all.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define LINE_MAX_LEN  8192		/* longest accepted line, bytes */
+#define FILE_MAX_LEN  (4u << 20)	/* largest accepted config file */
+#define MSG_MAX       1024		/* one formatted problem */
+#define SHOW_MAX      48		/* how much of a bad value is echoed */
+#define KEYS_MAX      8			/* keys per section */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define CODE_EXPECT   "an ISO 3166-1 alpha-2 code such as JP"
+#define LIST_EXPECT   "a comma-separated list of ISO 3166-1 alpha-2 codes such as JP, origin, site, or * alone"
+#define NAME_EXPECT   "1..63 characters from A-Z a-z 0-9 _ . -"
+
+struct parser;
+
+/* A word accepted by a two-way choice key, and the bool it stands for. */
+struct word {
+	const char *word;
+	bool value;
+};
+
+struct key_def {
+	const char *name;
+	bool required;
+	bool (*parse)(struct parser *p, const char *val, void *field);
+	size_t offset, width;		/* of the field in the section's struct */
+	const char *expect;		/* what a valid value looks like */
+	uint64_t lo, hi;		/* range for numbers and sizes */
+	const struct word *words;	/* for choice keys, NULL-terminated */
+};
+
+enum sec_kind { SEC_SINGLE, SEC_BACKEND, SEC_CATEGORY };
+
+struct section_def {
+	const char *name;
+	enum sec_kind kind;
+	bool required;
+	const struct key_def *keys;
+	size_t nkeys;
+};
+
+/* One section as written: where it started, where each key was set. */
+struct sect_inst {
+	int line;			/* header line; 0 if never declared */
+	int keyline[KEYS_MAX];		/* line each key was set on, or 0 */
+	bool bad;			/* a problem was reported inside */
+};
+
+struct parser {
+	const char *file;
+	char *err;
+	size_t errlen, errused;
+	int nerr;
+	bool oom;
+	int line;
+	char *dir;			/* absolute directory of the file */
+	struct geo_config *cfg;
+	const struct section_def *sec;	/* NULL: skip keys until next header */
+	struct sect_inst *inst;
+	void *base;			/* struct the current section fills */
+	const char *sec_name;		/* NAME of [backend NAME] etc. */
+	const struct key_def *key;	/* key being parsed */
+	bool skipping;			/* after a bad header: ignore its keys */
+	struct sect_inst single[16];	/* by index in sections[] */
+	struct sect_inst backend[CFG_MAX_BACKENDS];
+	struct sect_inst cat[CFG_MAX_CATEGORIES];
+	struct cfg_cspec *site_items[2 * CFG_MAX_CATEGORIES];
+	int nsite_items;
+	bool origin_is_site;
+	char defcat[CFG_NAME_MAX];
+};
+
+/* ---- problems ------------------------------------------------------------ */
+
+static void problem_at(struct parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Appends "FILE:LINE: message\n" whole, or not at all if it does not fit. */
+static void problem_at(struct parser *p, int line, const char *fmt, ...)
+{
+	char msg[MSG_MAX];
+	va_list ap;
+	int n;
+
+	p->nerr++;
+	if (p->inst && line == p->line)
+		p->inst->bad = true;
+	n = snprintf(msg, sizeof(msg), "%s:%d: ", p->file, line);
+	if (n >= 0 && (size_t)n < sizeof(msg)) {
+		va_start(ap, fmt);
+		vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+		va_end(ap);
+	}
+	n = (int)strlen(msg);
+	if (p->err && p->errused + (size_t)n + 2 <= p->errlen) {
+		memcpy(p->err + p->errused, msg, (size_t)n);
+		p->errused += (size_t)n;
+		p->err[p->errused++] = '\n';
+		p->err[p->errused] = '\0';
+	}
+}
+
+#define problem(p, ...) problem_at((p), (p)->line, __VA_ARGS__)
+
+/* A printable, bounded copy of a value for messages. */
+static const char *shown(const char *s, char buf[SHOW_MAX + 4])
+{
+	size_t i;
+
+	for (i = 0; s[i] && i < SHOW_MAX; i++)
+		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+	strcpy(buf + i, s[i] ? "..." : "");
+	return buf;
+}
+
+static void bad_value(struct parser *p, const char *val, const char *why)
+{
+	char b[SHOW_MAX + 4];
+
+	problem(p, "bad %s '%s'%s%s; expected %s", p->key->name, shown(val, b),
+		why ? ": " : "", why ? why : "", p->key->expect);
+}
+
+/* ---- value parsers ------------------------------------------------------- */
+
+static char *trim(char *s)
+{
+	char *end;
+
+	s += strspn(s, " \t");
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	return s;
+}
+
+/* dir + "/" + rel, in a new string. */
+static char *join(const char *dir, const char *rel)
+{
+	char *out;
+	size_t n = strlen(dir);
+
+	if (asprintf(&out, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", rel) < 0)
+		return NULL;
+	return out;
+}
+
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	return n >= 1 && n < CFG_NAME_MAX &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
+}
+
+static bool is_lower_code(const char *s)
+{
+	char up[3] = { (char)(s[0] & ~0x20), (char)(s[1] & ~0x20), '\0' };
+
+	return s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z' && !s[2] &&
+	       country_index(up) >= 0;
+}
+
+/* Country index of an upper-case code, or -1 after reporting why not. */
+static int country_or_report(struct parser *p, const char *val, const char *expect)
+{
+	char b[SHOW_MAX + 4];
+	int idx = country_index(val);
+
+	if (idx >= 0)
+		return idx;
+	problem(p, "bad country '%s'%s%s: %s; expected %s", shown(val, b),
+		strcmp(p->key->name, "country") ? " in " : "",
+		strcmp(p->key->name, "country") ? p->key->name : "",
+		is_lower_code(val) ? "country codes are written in upper case" :
+				     "not an ISO 3166-1 alpha-2 code", expect);
+	return -1;
+}
+
+static bool parse_country(struct parser *p, const char *val, void *field)
+{
+	int idx = country_or_report(p, val, p->key->expect);
+
+	*(int *)field = idx;
+	return idx >= 0;
+}
+
+static bool parse_name(struct parser *p, const char *val, void *field)
+{
+	if (!valid_name(val)) {
+		bad_value(p, val, NULL);
+		return false;
+	}
+	strcpy(field, val);
+	return true;
+}
+
+/* Length of the parent of dir[0..n), an absolute path; "/" stays "/". */
+static size_t parent_len(const char *dir, size_t n)
+{
+	const char *slash = memrchr(dir, '/', n);
+	size_t k = slash ? (size_t)(slash - dir) : 0;
+
+	return k ? k : 1;
+}
+
+/* Makes a relative path absolute against the config file's directory. */
+static char *resolve_path(struct parser *p, const char *val)
+{
+	size_t n = strlen(p->dir);
+	char *out;
+
+	if (val[0] == '/')
+		return strdup(val);
+	/* p->dir has no symlinks when it exists (realpath), so leading
+	 * "./" and "../" can be folded into it without changing the meaning. */
+	for (;;) {
+		if (val[0] == '.' && (val[1] == '/' || !val[1])) {
+			val += 1 + strspn(val + 1, "/");
+		} else if (val[0] == '.' && val[1] == '.' && (val[2] == '/' || !val[2])) {
+			val += 2 + strspn(val + 2, "/");
+			n = parent_len(p->dir, n);
+		} else {
+			break;
+		}
+	}
+	if (asprintf(&out, "%.*s%s%s", (int)n, p->dir, *val && n > 1 ? "/" : "", val) < 0)
+		return NULL;
+	return out;
+}
+
+static bool parse_path(struct parser *p, const char *val, void *field)
+{
+	char *path = resolve_path(p, val);
+
+	if (!path) {
+		p->oom = true;
+		return false;
+	}
+	*(char **)field = path;
+	return true;
+}
+
+/* Decimal digits only: no sign, no spaces, no overflow. */
+static int parse_digits(const char **s, uint64_t *out)
+{
+	uint64_t v = 0;
+	const char *c = *s;
+
+	if (*c < '0' || *c > '9')
+		return -EINVAL;
+	for (; *c >= '0' && *c <= '9'; c++) {
+		if (v > (UINT64_MAX - (unsigned)(*c - '0')) / 10)
+			return -EINVAL;
+		v = v * 10 + (unsigned)(*c - '0');
+	}
+	*s = c;
+	*out = v;
+	return 0;
+}
+
+int config_parse_size(const char *s, uint64_t *out)
+{
+	static const char units[] = "KMG";
+	uint64_t v;
+	const char *u;
+	int shift = 0;
+
+	if (!s || parse_digits(&s, &v) < 0)
+		return -EINVAL;
+	if (*s) {
+		u = strchr(units, *s & ~0x20);
+		if (!u || !*u || s[1])
+			return -EINVAL;
+		shift = 10 * (int)(u - units + 1);
+		if (v > (UINT64_MAX >> shift))
+			return -EINVAL;
+	}
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static bool ranged(struct parser *p, const char *val, bool size, uint64_t *v)
+{
+	const char *s = val;
+	int rc = size ? config_parse_size(val, v) : parse_digits(&s, v);
+
+	if (rc < 0 || (!size && *s)) {
+		bad_value(p, val, size ? "not a size" : "not a number");
+		return false;
+	}
+	if (*v < p->key->lo || *v > p->key->hi) {
+		bad_value(p, val, "out of range");
+		return false;
+	}
+	return true;
+}
+
+/* Stores a range-checked number into a 4- or 8-byte integer field. */
+static void store_number(const struct key_def *key, void *field, uint64_t v)
+{
+	uint32_t v32 = (uint32_t)v;
+
+	if (key->width == sizeof(uint64_t))
+		memcpy(field, &v, sizeof(v));
+	else
+		memcpy(field, &v32, sizeof(v32));
+}
+
+static bool parse_number(struct parser *p, const char *val, void *field)
+{
+	uint64_t v;
+
+	if (!ranged(p, val, false, &v))
+		return false;
+	store_number(p->key, field, v);
+	return true;
+}
+
+static bool parse_size(struct parser *p, const char *val, void *field)
+{
+	uint64_t v;
+
+	if (!ranged(p, val, true, &v))
+		return false;
+	store_number(p->key, field, v);
+	return true;
+}
+
+static bool parse_choice(struct parser *p, const char *val, void *field)
+{
+	for (const struct word *w = p->key->words; w->word; w++) {
+		if (strcasecmp(val, w->word) == 0) {
+			*(bool *)field = w->value;
+			return true;
+		}
+	}
+	bad_value(p, val, NULL);
+	return false;
+}
+
+/* One list item: `*`, `origin`, `site` or a country code. */
+static bool parse_item(struct parser *p, const char *item, struct cfg_cspec *spec, bool *site)
+{
+	char b[SHOW_MAX + 4];
+	int idx;
+
+	if (strcmp(item, "*") == 0) {
+		spec->any = true;
+	} else if (strcmp(item, "origin") == 0) {
+		spec->origin = true;
+	} else if (strcmp(item, "site") == 0) {
+		*site = true;
+	} else if (strlen(item) == 2 && strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 2) {
+		if ((idx = country_or_report(p, item, CODE_EXPECT)) < 0)
+			return false;
+		cset_add(&spec->set, idx);
+	} else if (!*item) {
+		problem(p, "empty item in %s; expected " LIST_EXPECT, p->key->name);
+		return false;
+	} else {
+		problem(p, "unknown item '%s' in %s; expected " LIST_EXPECT,
+			shown(item, b), p->key->name);
+		return false;
+	}
+	return true;
+}
+
+static bool parse_list(struct parser *p, const char *val, void *field)
+{
+	struct cfg_cspec *spec = field;
+	char buf[LINE_MAX_LEN + 1];
+	bool ok = true, site = false;
+	int items = 0;
+
+	memset(spec, 0, sizeof(*spec));
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+	     tok = strtok_r(NULL, ",", &save), items++)
+		ok &= parse_item(p, trim(tok), spec, &site);
+	if (ok && (strstr(val, ",,") || val[0] == ',' || val[strlen(val) - 1] == ','))
+		ok = parse_item(p, "", spec, &site);
+	if (ok && spec->any && items > 1) {
+		problem(p, "'*' cannot be combined with other items in %s; expected * alone or a list without *",
+			p->key->name);
+		ok = false;
+	}
+	if (ok && site && p->nsite_items < (int)(sizeof(p->site_items) / sizeof(p->site_items[0])))
+		p->site_items[p->nsite_items++] = spec;
+	return ok;
+}
+
+/* [defaults] category: only a name now; it may be declared further down. */
+static bool parse_defcat(struct parser *p, const char *val, void *field)
+{
+	return parse_name(p, val, p->defcat);
+}
+
+static bool parse_origin(struct parser *p, const char *val, void *field)
+{
+	if (strcmp(val, "site") == 0) {
+		p->origin_is_site = true;
+		return true;
+	}
+	return parse_country(p, val, field);
+}
+
+/* ---- the tables ---------------------------------------------------------- */
+
+static const struct word bool_words[] = {
+	{ "yes", true }, { "no", false }, { "true", true }, { "false", false },
+	{ "on", true }, { "off", false }, { NULL, false },
+};
+static const struct word compress_words[] = { { "lz4", true }, { "off", false }, { NULL, false } };
+static const struct word durability_words[] = { { "close", true }, { "fsync", false }, { NULL, false } };
+
+/* Offset and size of a field, the two key_def members they fill. */
+#define FIELD(type, f) offsetof(type, f), sizeof(((type *)0)->f)
+#define G(f) FIELD(struct geo_config, f)
+#define B(f) FIELD(struct cfg_backend, f)
+#define C(f) FIELD(struct cfg_category, f)
+
+static const struct key_def site_keys[] = {
+	{ "name", true, parse_name, G(site_name), NAME_EXPECT, 0, 0, NULL },
+	{ "country", true, parse_country, G(site_country), CODE_EXPECT, 0, 0, NULL },
+};
+static const struct key_def meta_keys[] = {
+	{ "path", true, parse_path, G(meta_path), "a directory path", 0, 0, NULL },
+	{ "country", false, parse_country, G(meta_country), CODE_EXPECT, 0, 0, NULL },
+};
+static const struct key_def keys_keys[] = {
+	{ "keyring", true, parse_path, G(keyring_path), "a keyring file path", 0, 0, NULL },
+};
+static const struct key_def audit_keys[] = {
+	{ "path", false, parse_path, G(audit_path), "a log file path", 0, 0, NULL },
+	{ "sync_ms", false, parse_number, G(audit_sync_ms), "milliseconds from 0 to 60000", 0, 60000, NULL },
+};
+static const struct key_def data_keys[] = {
+	{ "shard_size", false, parse_size, G(shard_size), "a size from 64K to 16M such as 1M",
+	  CFG_SHARD_MIN, CFG_SHARD_MAX, NULL },
+	{ "compress", false, parse_choice, G(compress), "lz4 or off", 0, 0, compress_words },
+	{ "cache_size", false, parse_size, G(cache_size), "a size such as 64M", 0, UINT64_MAX, NULL },
+	{ "durability", false, parse_choice, G(durable_close), "close or fsync", 0, 0, durability_words },
+};
+static const struct key_def backend_keys[] = {
+	{ "path", true, parse_path, B(path), "a directory path", 0, 0, NULL },
+	{ "country", true, parse_country, B(country), CODE_EXPECT, 0, 0, NULL },
+	{ "weight", false, parse_number, B(weight), "a number from 1 to 1000", 1, 1000, NULL },
+	{ "drain", false, parse_choice, B(drain), "yes or no", 0, 0, bool_words },
+};
+static const struct key_def category_keys[] = {
+	{ "store_in", true, parse_list, C(store_in), LIST_EXPECT, 0, 0, NULL },
+	{ "access_from", true, parse_list, C(access_from), LIST_EXPECT, 0, 0, NULL },
+	{ "replicas", false, parse_number, C(replicas), "a number from 1 to " STR(CFG_MAX_REPLICAS),
+	  1, CFG_MAX_REPLICAS, NULL },
+	{ "compress", false, parse_choice, C(compress), "lz4 or off", 0, 0, compress_words },
+};
+static const struct key_def defaults_keys[] = {
+	{ "category", false, parse_defcat, 0, 0, "the name of a declared category", 0, 0, NULL },
+	{ "origin", false, parse_origin, G(default_origin), CODE_EXPECT ", or site", 0, 0, NULL },
+	{ "admin_group", false, parse_name, G(admin_group), "a group name of " NAME_EXPECT, 0, 0, NULL },
+};
+static const struct key_def status_keys[] = {
+	{ "metrics_path", false, parse_path, G(metrics_path), "a file path", 0, 0, NULL },
+};
+
+#define NKEYS(keys) (sizeof(keys) / sizeof(keys[0]))
+#define SEC(name, kind, req, keys) { name, kind, req, keys, NKEYS(keys) }
+
+enum { S_SITE, S_META, S_KEYS, S_AUDIT, S_DATA, S_BACKEND, S_CATEGORY, S_DEFAULTS, S_STATUS };
+
+static const struct section_def sections[] = {
+	[S_SITE] = SEC("site", SEC_SINGLE, true, site_keys),
+	[S_META] = SEC("meta", SEC_SINGLE, true, meta_keys),
+	[S_KEYS] = SEC("keys", SEC_SINGLE, true, keys_keys),
+	[S_AUDIT] = SEC("audit", SEC_SINGLE, false, audit_keys),
+	[S_DATA] = SEC("data", SEC_SINGLE, false, data_keys),
+	[S_BACKEND] = SEC("backend", SEC_BACKEND, true, backend_keys),
+	[S_CATEGORY] = SEC("category", SEC_CATEGORY, true, category_keys),
+	[S_DEFAULTS] = SEC("defaults", SEC_SINGLE, false, defaults_keys),
+	[S_STATUS] = SEC("status", SEC_SINGLE, false, status_keys),
+};
+#define NSECTIONS ((int)(sizeof(sections) / sizeof(sections[0])))
+
+_Static_assert(NSECTIONS <= 16, "struct parser: single[] too small");
+_Static_assert(sizeof(unsigned) == sizeof(uint32_t) && sizeof(int) == sizeof(uint32_t),
+	       "store_number() writes 4-byte fields");
+_Static_assert(NKEYS(data_keys) <= KEYS_MAX && NKEYS(backend_keys) <= KEYS_MAX &&
+	       NKEYS(category_keys) <= KEYS_MAX, "struct sect_inst: keyline[] too small");
+
+#define SECTIONS_EXPECT "[site], [meta], [keys], [audit], [data], [backend NAME], " \
+			"[category NAME], [defaults] or [status]"
+
+/* ---- lines --------------------------------------------------------------- */
+
+/* "[backend tokyo-1]" or "[data]", for messages. */
+static const char *sect_label(const struct section_def *def, const char *name,
+			      char *buf, size_t len)
+{
+	snprintf(buf, len, "[%s%s%s]", def->name, name ? " " : "", name ? name : "");
+	return buf;
+}
+
+/* "path, country, ..." of a section's keys, or only its required ones. */
+static void list_keys(const struct section_def *def, bool required, char *buf, size_t len)
+{
+	size_t pos = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < def->nkeys && pos < len; i++)
+		if (!required || def->keys[i].required)
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", pos ? ", " : "",
+						def->keys[i].name);
+}
+
+static void set_key(struct parser *p, const char *key, const char *val)
+{
+	const struct section_def *def = p->sec;
+	char b[SHOW_MAX + 4], label[CFG_NAME_MAX + 16], keys[128];
+
+	for (size_t i = 0; i < def->nkeys; i++) {
+		if (strcmp(def->keys[i].name, key))
+			continue;
+		p->key = &def->keys[i];
+		if (p->inst->keyline[i]) {
+			problem(p, "duplicate key '%s' in %s, first set at line %d; expected each key once per section",
+				key, sect_label(def, p->sec_name, label, sizeof(label)),
+				p->inst->keyline[i]);
+			return;
+		}
+		p->inst->keyline[i] = p->line;
+		if (!*val)
+			problem(p, "%s is empty; expected %s", key, p->key->expect);
+		else
+			p->key->parse(p, val, (char *)p->base + p->key->offset);
+		return;
+	}
+	list_keys(def, false, keys, sizeof(keys));
+	problem(p, "unknown key '%s' in %s; expected one of: %s", shown(key, b),
+		sect_label(def, p->sec_name, label, sizeof(label)), keys);
+}
+
+/* Index of an earlier [backend NAME] / [category NAME] of that name, or -1. */
+static int find_named(const struct geo_config *cfg, enum sec_kind kind, const char *name)
+{
+	int n = kind == SEC_BACKEND ? cfg->nbackends : cfg->ncats;
+
+	for (int i = 0; i < n; i++)
+		if (!strcmp(kind == SEC_BACKEND ? cfg->backends[i].name : cfg->cats[i].name, name))
+			return i;
+	return -1;
+}
+
+/* Starts a new backend or category with its defaults; sets base and name. */
+static void init_named(struct parser *p, enum sec_kind kind, int i, const char *name)
+{
+	if (kind == SEC_BACKEND) {
+		struct cfg_backend *b = &p->cfg->backends[i];
+
+		*b = (struct cfg_backend){ .country = -1, .weight = 1, .line = p->line };
+		strcpy(b->name, name);
+		p->base = b;
+		p->sec_name = b->name;
+	} else {
+		struct cfg_category *c = &p->cfg->cats[i];
+
+		*c = (struct cfg_category){ .replicas = 1, .line = p->line };
+		strcpy(c->name, name);
+		p->base = c;
+		p->sec_name = c->name;
+	}
+}
+
+static struct sect_inst *open_named(struct parser *p, const struct section_def *def,
+				    const char *name)
+{
+	char b[SHOW_MAX + 4];
+	bool backend = def->kind == SEC_BACKEND;
+	int *n = backend ? &p->cfg->nbackends : &p->cfg->ncats;
+	int max = backend ? CFG_MAX_BACKENDS : CFG_MAX_CATEGORIES, dup;
+	struct sect_inst *insts = backend ? p->backend : p->cat;
+
+	if (!valid_name(name)) {
+		problem(p, "bad section name '%s' in [%s]; expected [%s NAME] with NAME of " NAME_EXPECT,
+			shown(name, b), def->name, def->name);
+		return NULL;
+	}
+	if ((dup = find_named(p->cfg, def->kind, name)) >= 0) {
+		problem(p, "duplicate section [%s %s], first declared at line %d; expected each %s name once",
+			def->name, name, insts[dup].line, def->name);
+		return NULL;
+	}
+	if (*n >= max) {
+		problem(p, "too many [%s] sections; expected at most %d", def->name, max);
+		return NULL;
+	}
+	init_named(p, def->kind, *n, name);
+	return &insts[(*n)++];
+}
+
+static struct sect_inst *open_single(struct parser *p, const struct section_def *def,
+				     const char *name)
+{
+	struct sect_inst *inst = &p->single[def - sections];
+
+	if (*name) {
+		problem(p, "section [%s] takes no name; expected [%s]", def->name, def->name);
+		return NULL;
+	}
+	if (inst->line) {
+		problem(p, "duplicate section [%s], first declared at line %d; expected each section once",
+			def->name, inst->line);
+		return NULL;
+	}
+	p->base = p->cfg;
+	p->sec_name = NULL;
+	return inst;
+}
+
+/* Handles "[kind]" or "[kind NAME]"; on error, keys up to the next header
+ * are skipped so one mistake gives one message. */
+static void section_header(struct parser *p, char *s)
+{
+	char b[SHOW_MAX + 4];
+	size_t n = strlen(s);
+	char *kind, *name;
+
+	p->sec = NULL;
+	p->inst = NULL;
+	p->skipping = true;
+	if (s[n - 1] != ']') {
+		problem(p, "section header '%s' does not end with ]; expected [section] or [section NAME] alone on the line",
+			shown(s, b));
+		return;
+	}
+	s[n - 1] = '\0';
+	kind = trim(s + 1);
+	name = kind + strcspn(kind, " \t");
+	if (*name)
+		*name++ = '\0';
+	name = trim(name);
+	for (int i = 0; i < NSECTIONS; i++) {
+		const struct section_def *def = &sections[i];
+
+		if (strcmp(kind, def->name))
+			continue;
+		p->inst = def->kind == SEC_SINGLE ? open_single(p, def, name) : open_named(p, def, name);
+		if (p->inst) {
+			p->inst->line = p->line;
+			p->sec = def;
+		}
+		return;
+	}
+	problem(p, "unknown section [%s]; expected " SECTIONS_EXPECT, shown(kind, b));
+}
+
+static void parse_line(struct parser *p, char *line)
+{
+	char b[SHOW_MAX + 4];
+	char *s = trim(line), *eq;
+
+	if (!*s || *s == '#' || *s == ';')
+		return;
+	if (*s == '[') {
+		section_header(p, s);
+		return;
+	}
+	eq = strchr(s, '=');
+	if (!eq || eq == s) {
+		problem(p, "'%s' is neither a [section] header nor key = value; expected one of those, or a # comment",
+			shown(s, b));
+		return;
+	}
+	*eq = '\0';
+	if (p->inst)
+		set_key(p, trim(s), trim(eq + 1));
+	else if (!p->skipping)
+		problem(p, "key '%s' outside any section; expected a [section] header first",
+			shown(trim(s), b));
+}
+
+/* Splits the text into bounded, NUL-free lines and parses each. */
+static int parse_text(struct parser *p, const char *text, size_t len)
+{
+	char *line = malloc(LINE_MAX_LEN + 1);
+	size_t pos = 0;
+
+	if (!line)
+		return -ENOMEM;
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;
+	for (p->line = 1; pos < len; p->line++) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t n = (nl ? (size_t)(nl - text) : len) - pos;
+
+		if (n && text[pos + n - 1] == '\r')
+			n--;
+		if (n > LINE_MAX_LEN) {
+			problem(p, "line is %zu bytes long; expected at most %d", n, LINE_MAX_LEN);
+		} else if (memchr(text + pos, '\0', n)) {
+			problem(p, "line contains a NUL byte; expected text");
+		} else {
+			memcpy(line, text + pos, n);
+			line[n] = '\0';
+			parse_line(p, line);
+		}
+		pos = nl ? (size_t)(nl - text) + 1 : len;
+	}
+	p->inst = NULL;
+	free(line);
+	return 0;
+}
+
+/* ---- whole-file checks --------------------------------------------------- */
+
+/* Line where `key` was set in a section instance, or 0. */
+static int keyline(const struct sect_inst *inst, int sec, const char *key)
+{
+	const struct section_def *def = &sections[sec];
+
+	for (size_t i = 0; i < def->nkeys; i++)
+		if (!strcmp(def->keys[i].name, key))
+			return inst->keyline[i];
+	return 0;
+}
+
+static void check_keys(struct parser *p, const struct section_def *def,
+		       struct sect_inst *inst, const char *name)
+{
+	char label[CFG_NAME_MAX + 16];
+
+	for (size_t i = 0; i < def->nkeys; i++) {
+		if (!def->keys[i].required || inst->keyline[i])
+			continue;
+		problem_at(p, inst->line, "missing key '%s' in %s; expected %s = %s",
+			   def->keys[i].name, sect_label(def, name, label, sizeof(label)),
+			   def->keys[i].name, def->keys[i].expect);
+		inst->bad = true;
+	}
+}
+
+/* How many instances of section s were declared. */
+static int instances(const struct parser *p, int s)
+{
+	switch (sections[s].kind) {
+	case SEC_BACKEND:
+		return p->cfg->nbackends;
+	case SEC_CATEGORY:
+		return p->cfg->ncats;
+	default:
+		return p->single[s].line != 0;
+	}
+}
+
+/* Instance i of section s (0 for a single section), and its NAME or NULL. */
+static struct sect_inst *instance(struct parser *p, int s, int i, const char **name)
+{
+	switch (sections[s].kind) {
+	case SEC_BACKEND:
+		*name = p->cfg->backends[i].name;
+		return &p->backend[i];
+	case SEC_CATEGORY:
+		*name = p->cfg->cats[i].name;
+		return &p->cat[i];
+	default:
+		*name = NULL;
+		return &p->single[s];
+	}
+}
+
+static void check_required(struct parser *p)
+{
+	char req[128], label[CFG_NAME_MAX + 16];
+
+	for (int s = 0; s < NSECTIONS; s++) {
+		const struct section_def *def = &sections[s];
+		bool single = def->kind == SEC_SINGLE;
+		int n = instances(p, s);
+
+		if (!n && def->required) {
+			list_keys(def, true, req, sizeof(req));
+			sect_label(def, single ? NULL : "NAME", label, sizeof(label));
+			problem_at(p, 0, "missing section %s; expected %s %s section setting %s",
+				   label, single ? "a" : "at least one", label, req);
+		}
+		for (int i = 0; i < n; i++) {
+			const char *name;
+			struct sect_inst *inst = instance(p, s, i, &name);
+
+			check_keys(p, def, inst, name);
+		}
+	}
+}
+
+/* Countries a list allows for a file of `origin` (-1: ignore `origin`). */
+static void cspec_set(const struct cfg_cspec *spec, int origin, struct cset *out)
+{
+	if (spec->any) {
+		cset_fill(out);
+		return;
+	}
+	*out = spec->set;
+	if (spec->origin)
+		cset_add(out, origin);
+}
+
+/* Fills what the file left out: values that follow the site or [data]. */
+static void resolve_defaults(struct parser *p)
+{
+	struct geo_config *cfg = p->cfg;
+
+	for (int i = 0; i < cfg->ncats; i++)
+		if (!keyline(&p->cat[i], S_CATEGORY, "compress"))
+			cfg->cats[i].compress = cfg->compress;
+	if (cfg->site_country < 0)
+		return;		/* already reported */
+	for (int i = 0; i < p->nsite_items; i++)
+		cset_add(&p->site_items[i]->set, cfg->site_country);
+	if (!keyline(&p->single[S_META], S_META, "country"))
+		cfg->meta_country = cfg->site_country;
+	if (p->origin_is_site || !keyline(&p->single[S_DEFAULTS], S_DEFAULTS, "origin"))
+		cfg->default_origin = cfg->site_country;
+}
+
+/* Fail closed: the category allowing the fewest storage countries for the
+ * default origin, then the fewest site countries, then the first declared. */
+static int most_restrictive(const struct geo_config *cfg)
+{
+	int best = -1, best_store = 0, best_access = 0;
+
+	for (int i = 0; i < cfg->ncats; i++) {
+		struct cset s, a;
+		int ns, na;
+
+		cspec_set(&cfg->cats[i].store_in, cfg->default_origin, &s);
+		cspec_set(&cfg->cats[i].access_from, cfg->default_origin, &a);
+		ns = cset_count(&s);
+		na = cset_count(&a);
+		if (best < 0 || ns < best_store || (ns == best_store && na < best_access)) {
+			best = i;
+			best_store = ns;
+			best_access = na;
+		}
+	}
+	return best;
+}
+
+static void resolve_default_category(struct parser *p)
+{
+	struct geo_config *cfg = p->cfg;
+	char names[MSG_MAX / 2];
+	size_t pos = 0;
+
+	if (!p->defcat[0]) {
+		if (cfg->default_origin >= 0)
+			cfg->default_category = most_restrictive(cfg);
+		return;
+	}
+	cfg->default_category = config_category(cfg, p->defcat);
+	if (cfg->default_category >= 0 || !cfg->ncats)
+		return;
+	names[0] = '\0';
+	for (int i = 0; i < cfg->ncats && pos < sizeof(names); i++)
+		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s",
+					i ? ", " : "", cfg->cats[i].name);
+	problem_at(p, keyline(&p->single[S_DEFAULTS], S_DEFAULTS, "category"),
+		   "unknown category '%s' in [defaults]; expected one of: %s", p->defcat, names);
+}
+
+/* Same directory, ignoring trailing slashes. */
+static bool same_path(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	while (na > 1 && a[na - 1] == '/')
+		na--;
+	while (nb > 1 && b[nb - 1] == '/')
+		nb--;
+	return na == nb && memcmp(a, b, na) == 0;
+}
+
+static void check_backend_paths(struct parser *p)
+{
+	const struct geo_config *cfg = p->cfg;
+
+	for (int j = 0; j < cfg->nbackends; j++) {
+		for (int i = 0; i < j; i++) {
+			if (!cfg->backends[i].path || !cfg->backends[j].path ||
+			    !same_path(cfg->backends[i].path, cfg->backends[j].path))
+				continue;
+			problem_at(p, keyline(&p->backend[j], S_BACKEND, "path"),
+				   "backend %s uses the same path as backend %s (line %d); expected a distinct directory per backend",
+				   cfg->backends[j].name, cfg->backends[i].name,
+				   keyline(&p->backend[i], S_BACKEND, "path"));
+			p->backend[j].bad = true;
+			break;
+		}
+	}
+}
+
+/* Non-draining backends in countries `store` allows. */
+static int count_in(const struct geo_config *cfg, const struct cset *store)
+{
+	int n = 0;
+
+	for (int i = 0; i < cfg->nbackends; i++)
+		n += !cfg->backends[i].drain && cset_has(store, cfg->backends[i].country);
+	return n;
+}
+
+/* The most backends that qualify for category c, over every origin. Only an
+ * origin where some backend sits can add to the fixed part of the list. */
+static int max_qualifying(const struct geo_config *cfg, const struct cfg_category *c)
+{
+	struct cset s;
+	int best;
+
+	cspec_set(&c->store_in, -1, &s);
+	best = count_in(cfg, &s);
+	for (int i = 0; c->store_in.origin && i < cfg->nbackends; i++) {
+		int n;
+
+		cspec_set(&c->store_in, cfg->backends[i].country, &s);
+		n = count_in(cfg, &s);
+		best = n > best ? n : best;
+	}
+	return best;
+}
+
+static void check_replicas(struct parser *p)
+{
+	const struct geo_config *cfg = p->cfg;
+	char allowed[MSG_MAX / 2];
+
+	for (int i = 0; i < cfg->nbackends; i++)
+		if (p->backend[i].bad)
+			return;		/* counts would be wrong; already reported */
+	for (int i = 0; i < cfg->ncats; i++) {
+		const struct cfg_category *c = &cfg->cats[i];
+		int max = max_qualifying(cfg, c), line = keyline(&p->cat[i], S_CATEGORY, "replicas");
+		bool set = !cset_empty(&c->store_in.set);
+
+		if (p->cat[i].bad || max >= c->replicas || cfg->site_country < 0)
+			continue;
+		cset_format(&c->store_in.set, allowed, sizeof(allowed));
+		problem_at(p, line ? line : c->line,
+			   "category %s wants %d replica%s but at most %d non-draining backend%s could ever qualify (store_in: %s%s%s); expected replicas <= %d or more backends in allowed countries",
+			   c->name, c->replicas, c->replicas == 1 ? "" : "s", max, max == 1 ? "" : "s",
+			   c->store_in.origin ? "origin" : "", c->store_in.origin && set ? "," : "",
+			   set ? allowed : "", max);
+	}
+}
+
+static void validate(struct parser *p)
+{
+	check_required(p);
+	resolve_defaults(p);
+	resolve_default_category(p);
+	check_backend_paths(p);
+	check_replicas(p);
+}
+
+/* ---- reporting in line order --------------------------------------------- */
+
+struct msg_ref {
+	long line;
+	size_t off, len;
+};
+
+static int msg_cmp(const void *a, const void *b)
+{
+	const struct msg_ref *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/* Reorders the collected "FILE:LINE: ..." messages by line (stable), so
+ * problems found by the whole-file checks land among the others. */
+static void sort_problems(struct parser *p)
+{
+	size_t n = 0, skip = strlen(p->file) + 1, pos = 0;
+	struct msg_ref *refs;
+	char *copy;
+
+	for (size_t i = 0; i < p->errused; i++)
+		n += p->err[i] == '\n';
+	refs = calloc(n ? n : 1, sizeof(*refs));
+	copy = malloc(p->errused + 1);
+	if (!refs || !copy)
+		goto out;
+	memcpy(copy, p->err, p->errused + 1);
+	for (size_t i = 0, off = 0; i < n; i++) {
+		size_t len = (size_t)(strchr(copy + off, '\n') - (copy + off)) + 1;
+
+		refs[i] = (struct msg_ref){ strtol(copy + off + skip, NULL, 10), off, len };
+		off += len;
+	}
+	qsort(refs, n, sizeof(*refs), msg_cmp);
+	for (size_t i = 0; i < n; i++, pos += refs[i - 1].len)
+		memcpy(p->err + pos, copy + refs[i].off, refs[i].len);
+out:
+	free(refs);
+	free(copy);
+}
+
+/* ---- entry points -------------------------------------------------------- */
+
+/* Absolute directory holding `file`, against the working directory. */
+static char *config_dir(const char *file)
+{
+	const char *slash;
+	char *cwd, *dir, *real;
+
+	while (file[0] == '.' && file[1] == '/')
+		file += 2 + strspn(file + 2, "/");
+	slash = strrchr(file, '/');
+	if (file[0] == '/') {
+		dir = strndup(file, slash == file ? 1 : (size_t)(slash - file));
+	} else if (!(cwd = get_current_dir_name()) || !slash) {
+		dir = cwd;
+	} else {
+		real = strndup(file, (size_t)(slash - file));
+		dir = real ? join(cwd, real) : NULL;
+		free(real);
+		free(cwd);
+	}
+	real = dir ? realpath(dir, NULL) : NULL;
+	if (real) {
+		free(dir);
+		dir = real;
+	}
+	return dir;
+}
+
+static struct geo_config *config_new(const char *name)
+{
+	struct geo_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (!cfg)
+		return NULL;
+	cfg->file = strdup(name);
+	cfg->site_country = cfg->meta_country = cfg->default_origin = -1;
+	cfg->default_category = -1;
+	cfg->audit_sync_ms = 1000;
+	cfg->shard_size = 1u << 20;
+	cfg->compress = true;
+	cfg->cache_size = 64u << 20;
+	cfg->durable_close = true;
+	if (!cfg->file) {
+		free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+int config_parse(const char *name, const char *text, size_t len,
+		 struct geo_config **out, char *err, size_t errlen)
+{
+	struct parser *p = calloc(1, sizeof(*p));
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (!name)
+		name = "config";
+	if (!p)
+		goto out_nomem;
+	*p = (struct parser){ .file = name, .err = err, .errlen = errlen };
+	p->cfg = config_new(name);
+	p->dir = config_dir(name);
+	if (!p->cfg || !p->dir || parse_text(p, text ? text : "", text ? len : 0) < 0)
+		goto out_free;
+	validate(p);
+	if (p->oom)
+		goto out_free;
+	rc = p->nerr ? -EINVAL : 0;
+	if (rc && p->err && p->errused)
+		sort_problems(p);
+	if (!rc) {
+		*out = p->cfg;
+		p->cfg = NULL;
+	}
+out_free:
+	config_free(p->cfg);
+	free(p->dir);
+	free(p);
+out_nomem:
+	if (rc == -ENOMEM && err && errlen)
+		snprintf(err, errlen, "%s: %s\n", name, strerror(ENOMEM));
+	return rc;
+}
+
+/* Reads the whole file (at most FILE_MAX_LEN bytes) into a new buffer;
+ * -errno on failure, -EFBIG if it is larger. */
+static int read_file(const char *file, char **buf, size_t *len)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC), rc = 0;
+	size_t cap = 0, n = 0;
+	char *b = NULL;
+
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			char *nb;
+
+			if (cap > FILE_MAX_LEN) {
+				rc = -EFBIG;
+				break;
+			}
+			cap = cap ? (cap * 2 < FILE_MAX_LEN + 1 ? cap * 2 : FILE_MAX_LEN + 1) : 4096;
+			if (!(nb = realloc(b, cap))) {
+				rc = -ENOMEM;
+				break;
+			}
+			b = nb;
+		}
+		r = read(fd, b + n, cap - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			rc = r < 0 ? -errno : 0;
+			break;
+		}
+		n += (size_t)r;
+	}
+	close(fd);
+	if (rc < 0) {
+		free(b);
+		return rc;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int config_load(const char *file, struct geo_config **out, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	rc = read_file(file, &text, &len);
+	if (rc < 0) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s%s\n", file, strerror(-rc),
+				 rc == -EFBIG ? " (a mount config is at most 4 MiB)" : "");
+		return rc;
+	}
+	rc = config_parse(file, text, len, out, err, errlen);
+	free(text);
+	return rc;
+}
+
+void config_free(struct geo_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (int i = 0; i < cfg->nbackends; i++)
+		free(cfg->backends[i].path);
+	free(cfg->file);
+	free(cfg->meta_path);
+	free(cfg->keyring_path);
+	free(cfg->audit_path);
+	free(cfg->metrics_path);
+	free(cfg);
+}
+
+int config_category(const struct geo_config *cfg, const char *name)
+{
+	int i = name ? find_named(cfg, SEC_CATEGORY, name) : -1;
+
+	return i >= 0 ? i : -ENOENT;
+}
+
+int config_backend(const struct geo_config *cfg, const char *name)
+{
+	int i = name ? find_named(cfg, SEC_BACKEND, name) : -1;
+
+	return i >= 0 ? i : -ENOENT;
+}
