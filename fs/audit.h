@@ -7,6 +7,11 @@
  *    "path":"/a/b.jpg","category":"media","origin":"JP","result":"ok",
  *    "countries":["JP"],"detail":"...","prev":"<sha256 hex of previous line>"}
  * result is "ok", "denied" (EACCES/EPERM) or "error:<ERRNO NAME>".
+ * intent, path2 and detail are left out when NULL; site, op, path, category
+ * and origin are null when NULL. Strings are JSON-escaped; a byte that is
+ * not part of valid UTF-8 (names are bytes) is written as \u0080..\u00ff,
+ * which audit_rec_parse() turns back into that byte, so every line is valid
+ * JSON and paths round-trip exactly.
  * `prev` of the very first line of a chain is 64 zeros; the chain continues
  * across reopen and rotation (the last line's hash is read back at open).
  *
@@ -57,7 +62,10 @@ void audit_record(struct audit *a, const struct audit_event *ev);
 int audit_flush(struct audit *a);
 
 /* Reopens the file at the same path (after logrotate renamed it); the new
- * file's first record carries the hash of the old file's last line. */
+ * file's first record carries the hash of the old file's last line.
+ * Blocks until done (queued records go to the old file first): call it from
+ * a thread, never from inside a signal handler. 0 or -errno (the old file
+ * then stays in use). */
 int audit_reopen(struct audit *a);
 
 /* Flushes and closes; NULL ok. */
@@ -72,5 +80,47 @@ void audit_close(struct audit *a);
  * (may be NULL) receives the hash of the last line, to chain files. */
 long audit_verify_file(const char *path, const char *prev_hex, bool allow_any_start,
 		       char last_hex[65], char *why, size_t whylen);
+
+/* Longest line audit_open() ever writes (fields are capped to fit) and the
+ * longest a reader accepts. */
+#define AUDIT_LINE_MAX		(1u << 20)
+#define AUDIT_REC_COUNTRIES_MAX	64
+
+enum audit_line_kind {
+	AUDIT_LINE_OK,		/* a line ended by '\n' */
+	AUDIT_LINE_TORN,	/* the file's last bytes, with no '\n' after them */
+	AUDIT_LINE_LONG,	/* longer than AUDIT_LINE_MAX: only its start is given */
+};
+
+/* Calls fn for each line of the file at path, in order, with lineno from 1
+ * and the line without its '\n'. Memory stays bounded whatever the file
+ * holds. Stops when fn returns nonzero and returns that value; else 0 at
+ * the end of the file, or -errno if it cannot be read. */
+int audit_read_lines(const char *path,
+		     int (*fn)(void *ctx, long lineno, const char *line, size_t len,
+			       enum audit_line_kind kind),
+		     void *ctx);
+
+/* One parsed record. Strings are decoded (\u0080..\u00ff give back the raw
+ * byte they stand for) and NUL-free; absent or null fields are NULL, absent
+ * integers -1. All strings live in mem, freed by audit_rec_free(). */
+struct audit_rec {
+	const char *time, *site, *process, *op, *intent, *path, *path2;
+	const char *category, *origin, *result, *detail, *prev;
+	long long uid, gid, pid;
+	const char *countries[AUDIT_REC_COUNTRIES_MAX];
+	unsigned ncountries;
+	char *mem;
+};
+
+/* Strictly parses one line (len bytes, no '\n') as a record: a flat JSON
+ * object with every field audit_open() always writes, correctly typed,
+ * no duplicate field, and "prev":"<64 lower-case hex>" as its last field.
+ * Unknown fields (strings, integers, null, arrays of strings) are skipped.
+ * Safe on any input (it is fuzzed). 0, -EINVAL with the reason in why
+ * (rec is then empty), or -ENOMEM. Free with audit_rec_free(). */
+int audit_rec_parse(const char *line, size_t len, struct audit_rec *rec,
+		    char *why, size_t whylen);
+void audit_rec_free(struct audit_rec *rec);	/* NULL ok */
 
 #endif
