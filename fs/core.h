@@ -10,6 +10,13 @@
  *   gfile.c    per-inode content state (dirty shards, manifest, commit)
  *   xattr.c    user.geo.* and plain user.* attributes, retagging rules
  *   migrate.c  moving a file's shards to a compliant placement
+ *   reload.c   rereading the config while mounted (SIGHUP, user.geo.reload)
+ *   stats.c    status (user.geo.stats) and Prometheus metrics
+ *
+ * Locking: cfg, keys, store and the admin group may be swapped by a reload.
+ * Every call from the front end runs between core_enter() and core_leave(),
+ * which hold reload_lock shared; core_reload() takes it exclusively. Core
+ * code therefore reads c->cfg, c->keys and c->store freely.
  */
 #ifndef GEOFS_CORE_H
 #define GEOFS_CORE_H
@@ -41,6 +48,7 @@ struct geo_req {
 
 struct gfile;
 struct gtable;
+struct stats;
 
 /* Counters for status/metrics (updated with atomics). */
 struct core_stats {
@@ -49,17 +57,22 @@ struct core_stats {
 };
 
 struct core {
-	struct geo_config *cfg;
-	struct keyring *keys;
+	pthread_rwlock_t reload_lock;	/* see "Locking" above */
+	pthread_mutex_t reload_serial;	/* one reload at a time */
+	char *config_path;		/* absolute, reread by a reload */
+	struct geo_config *cfg;		/* reload_lock */
+	struct keyring *keys;		/* reload_lock */
 	struct meta *meta;
-	struct store *store;
+	struct store *store;		/* reload_lock */
 	struct audit *audit;
 	struct scache *cache;
 	struct gtable *files;		/* open files by id and by stub inode */
+	struct workers *workers;	/* shard encode/store and prefetch */
 	pthread_mutex_t ns_lock;	/* serialises link-count decisions */
-	bool have_admin_gid;
-	gid_t admin_gid;
+	bool have_admin_gid;		/* reload_lock */
+	gid_t admin_gid;		/* reload_lock */
 	struct core_stats stats;
+	struct stats *mon;		/* status and metrics state (stats.c) */
 };
 
 /* An open file handle (one per open(2) of a regular file). */
@@ -71,11 +84,24 @@ struct geo_handle {
 /* ---- instance ---- */
 
 /* Loads config and keyring, opens meta root, backends and audit log.
+ * Every backend must be present and carry its marker (marker.h).
  * All problems are written to err (one per line). 0 or -errno. */
 int core_open(const char *config_path, struct core **out, char *err, size_t errlen);
-/* Starts what runs threads (the audit writer); call after daemonizing. */
+/* Starts what runs threads (the audit writer, the status thread); call
+ * after daemonizing. */
 int core_start(struct core *c, char *err, size_t errlen);
+/* Stops the threads (writing the metrics file a last time) and frees. */
 void core_close(struct core *c);
+
+/* Brackets every call from the front end: holds reload_lock shared, so a
+ * reload waits for calls in progress and new calls wait for the reload.
+ * Never nest (a reload waiting between two would deadlock). */
+void core_enter(struct core *c);
+void core_leave(struct core *c);
+
+/* The admin group of cfg resolved to a gid (*have false if unset or
+ * unknown, with a warning in the latter case). */
+void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid);
 
 /* Resolved tags of an entry; cat/origin are indices. */
 struct geo_tags {

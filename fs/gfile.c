@@ -126,6 +126,7 @@ static void gfile_free(struct gfile *gf)
 	crypto_wipe(gf->key, sizeof(gf->key));
 	if (gf->stubfd >= 0)
 		close(gf->stubfd);
+	pthread_cond_destroy(&gf->cond);
 	pthread_mutex_destroy(&gf->lock);
 	free(gf);
 }
@@ -138,6 +139,7 @@ static struct gfile *gfile_alloc(int stubfd)
 	if (!gf)
 		return NULL;
 	pthread_mutex_init(&gf->lock, NULL);
+	pthread_cond_init(&gf->cond, NULL);
 	/* Our own read-write descriptor, whatever mode the caller's has. */
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", stubfd);
@@ -404,6 +406,9 @@ void gfile_put(struct core *c, struct gfile *gf)
 			unlinked = false;
 	}
 	if (unlinked) {
+		pthread_mutex_lock(&gf->lock);
+		gf_wait_inflight(gf);
+		pthread_mutex_unlock(&gf->lock);
 		if (meta_manifest_delete(c->meta, &gf->id) == 0) {
 			delete_objects(c, gf->mf);
 			delete_superseded(c, gf, NULL);
@@ -588,4 +593,29 @@ int gfile_retag(struct core *c, struct gfile *gf, const struct geo_tags *t)
 	}
 	pthread_mutex_unlock(&gf->lock);
 	return rc;
+}
+
+void gtable_foreach(struct gtable *t, void (*fn)(struct gfile *gf, void *arg), void *arg)
+{
+	pthread_mutex_lock(&t->lock);
+	for (int i = 0; i < NBUCKETS; i++)
+		for (struct gfile *gf = t->by_id[i]; gf; gf = gf->next_id)
+			fn(gf, arg);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void gfile_rebind(struct core *c, struct gfile *gf, const struct geo_config *old)
+{
+	uint64_t mask = 0;
+
+	pthread_mutex_lock(&gf->lock);
+	gf_wait_inflight(gf);		/* jobs snapshot tags and use the old store */
+	manifest_tags(c, gf->mf, &gf->tags);
+	for (int b = 0; b < old->nbackends; b++) {
+		int nb = config_backend(c->cfg, old->backends[b].name);
+		if ((gf->put_mask & (UINT64_C(1) << b)) && nb >= 0)
+			mask |= UINT64_C(1) << nb;
+	}
+	gf->put_mask = mask;
+	pthread_mutex_unlock(&gf->lock);
 }

@@ -26,6 +26,22 @@ struct oldobj {
 	struct geo_id oid;
 };
 
+/* Jobs (flushjob, prefetch) hold no reference on their gfile: a gfile is
+ * freed only after its last reference is dropped AND gf_wait_inflight()
+ * saw no job left, so a job never outlives it. */
+
+/* A shard being encoded and stored by a worker. Its buffer stays readable
+ * (reads copy from it) until the worker installs the new ref. */
+struct flushjob {
+	struct core *c;
+	struct gfile *gf;
+	uint64_t index;
+	uint8_t *buf;
+	size_t len;
+	struct geo_tags tags;		/* snapshot at submission */
+	struct flushjob *next;
+};
+
 struct gfile {
 	struct geo_id id;
 	dev_t dev;
@@ -49,6 +65,13 @@ struct gfile {
 	bool changed;		/* manifest differs from disk */
 	uint64_t put_mask;	/* backends written since the last durable commit */
 	bool mtime_pending;	/* data changed since the stub's mtime was set */
+	struct flushjob *inflight;	/* shards being written by workers */
+	int ninflight;
+	int async_err;		/* first error of a worker, reported at commit */
+	pthread_cond_t cond;	/* signalled when an inflight job ends */
+	uint64_t ra_next;	/* next shard index to prefetch */
+	uint64_t last_read;	/* shard of the previous read + 1 */
+	int nprefetch;		/* prefetch jobs not yet finished */
 };
 
 /* Config index of a manifest-local backend, or -1 if not configured. */
@@ -63,16 +86,28 @@ int gf_supersede(struct gfile *gf, struct shard_ref *ref);
  * good (audited). */
 int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out);
 
-/* Encodes len bytes of shard idx and stores `replicas` copies on allowed
- * backends; fills *ref. -EACCES / -ENOSPC / -EIO; nothing is left behind
- * on failure. */
-int gf_place(struct core *c, struct gfile *gf, uint64_t idx, const uint8_t *data, size_t len,
-	     struct shard_ref *ref);
+/* Where one shard's replicas went: config backend indices and ids. */
+struct placed {
+	uint64_t gen;
+	uint32_t objlen;
+	int n;
+	int b[CFG_MAX_REPLICAS];
+	struct geo_id oid[CFG_MAX_REPLICAS];
+};
 
-/* Stores `want` more replicas of an encoded object on allowed backends not
- * in exclude (bit per config backend), appending them to ref. */
-int gf_place_copies(struct core *c, struct gfile *gf, const uint8_t *obj, size_t n,
-		    struct shard_ref *ref, int want, uint64_t exclude);
+/* Stores `want` more copies of an encoded object for a file tagged t on
+ * allowed backends not in exclude (bit per config backend), appending to
+ * p. Needs no gfile lock. -EACCES / -ENOSPC / -errno; on failure the
+ * copies this call made are removed again. */
+int gf_store_copies(struct core *c, const struct geo_tags *t, const uint8_t *obj, size_t n,
+		    int want, uint64_t exclude, struct placed *p);
+
+/* Appends p's copies to ref's replicas (manifest-local backend indices)
+ * and notes the backends for the next durable commit. gf->lock held. */
+int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct shard_ref *ref);
+
+/* Waits (gf->lock held) until no worker writes a shard of gf. */
+void gf_wait_inflight(struct gfile *gf);
 
 /* gfile_commit with gf->lock held. */
 int gf_commit_locked(struct core *c, struct gfile *gf, bool durable);

@@ -257,7 +257,10 @@ static int migrate_shard(struct core *c, struct gfile *gf, uint64_t idx, bool sp
 	if (n < 0)
 		return (int)n;
 	nref.objlen = (uint32_t)n;
-	rc = gf_place_copies(c, gf, obj, (size_t)n, &nref, want - nref.nrep, keep_mask);
+	struct placed p = { .gen = nref.gen, .objlen = nref.objlen };
+	rc = gf_store_copies(c, &gf->tags, obj, (size_t)n, want - nref.nrep, keep_mask, &p);
+	if (!rc)
+		rc = gf_install(c, gf, &p, &nref);
 	if (rc)
 		return rc;
 	rc = gf_supersede(gf, &drop);

@@ -16,7 +16,7 @@ struct entry {
 	size_t len;
 	struct entry *hnext;		/* hash chain */
 	struct entry *prev, *next;	/* LRU list, head = most recent */
-	uint8_t data[];
+	uint8_t *data;			/* malloc'ed, owned */
 };
 
 struct scache {
@@ -44,6 +44,7 @@ void scache_free(struct scache *c)
 		return;
 	for (struct entry *e = c->head, *n; e; e = n) {
 		n = e->next;
+		free(e->data);
 		free(e);
 	}
 	pthread_mutex_destroy(&c->lock);
@@ -105,6 +106,7 @@ static void evict(struct scache *c, struct entry *e)
 	find(c, &e->id, e->index, e->gen, true);
 	lru_unlink(c, e);
 	c->used -= e->len;
+	free(e->data);
 	free(e);
 }
 
@@ -132,25 +134,33 @@ bool scache_read(struct scache *c, const struct geo_id *id, uint64_t index, uint
 	return true;
 }
 
-void scache_insert(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen,
-		   const void *data, size_t len)
+bool scache_contains(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen)
+{
+	pthread_mutex_lock(&c->lock);
+	bool hit = find(c, id, index, gen, false) != NULL;
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+void scache_insert_owned(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen,
+			 uint8_t *data, size_t len)
 {
 	struct entry *e;
 	unsigned b;
 
-	if (len > c->capacity)
+	if (len > c->capacity || !(e = malloc(sizeof(*e)))) {
+		free(data);
 		return;
-	e = malloc(sizeof(*e) + len);
-	if (!e)
-		return;
+	}
 	e->id = *id;
 	e->index = index;
 	e->gen = gen;
 	e->len = len;
-	memcpy(e->data, data, len);
+	e->data = data;
 	pthread_mutex_lock(&c->lock);
 	if (find(c, id, index, gen, false)) {
 		pthread_mutex_unlock(&c->lock);
+		free(data);
 		free(e);
 		return;
 	}
@@ -162,6 +172,17 @@ void scache_insert(struct scache *c, const struct geo_id *id, uint64_t index, ui
 	lru_push(c, e);
 	c->used += len;
 	pthread_mutex_unlock(&c->lock);
+}
+
+void scache_insert(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen,
+		   const void *data, size_t len)
+{
+	uint8_t *copy;
+
+	if (len > c->capacity || !(copy = malloc(len ? len : 1)))
+		return;
+	memcpy(copy, data, len);
+	scache_insert_owned(c, id, index, gen, copy, len);
 }
 
 void scache_stats(struct scache *c, uint64_t *hits, uint64_t *misses)

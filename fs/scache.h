@@ -25,9 +25,16 @@ void scache_free(struct scache *c);		/* NULL ok */
 bool scache_read(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen,
 		 void *out, size_t off, size_t len);
 
+/* True if the shard is cached (no recency update, no counters). */
+bool scache_contains(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen);
+
 /* Inserts a copy of a decoded shard (evicting least recently used ones). */
 void scache_insert(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen,
 		   const void *data, size_t len);
+
+/* Same, taking ownership of a malloc'ed buffer (freed if not kept). */
+void scache_insert_owned(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen,
+			 uint8_t *data, size_t len);
 
 /* Hit and miss counters since creation. */
 void scache_stats(struct scache *c, uint64_t *hits, uint64_t *misses);

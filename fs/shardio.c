@@ -1,8 +1,10 @@
 /*
- * shardio.c — a file's content through its shards: reading (cache, then
- * replicas in turn, each authenticated), writing into per-file dirty shard
- * buffers, truncation, and writing shards out as objects on allowed
- * backends.
+ * shardio.c — a file's content through its shards: reading (dirty and
+ * in-flight buffers, the shard cache, then replicas in turn, each
+ * authenticated), writing into per-file dirty shard buffers, truncation,
+ * and handing full shards to the worker pool, which encodes them and stores
+ * the replicas on allowed backends while the writer goes on. Sequential
+ * readers get the next shards decoded ahead into the cache.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,20 +16,23 @@
 #include "gfile_int.h"
 #include "log.h"
 #include "policy.h"
+#include "workers.h"
 
-/* Dirty shards kept per file before the least recently used is written
- * out: bounded in bytes, so small shards allow more of them. */
-#define DIRTY_BYTES (32u << 20)
+/* Per file: dirty bytes kept before the least recently used shard is
+ * written, shards in flight at once, and shards decoded ahead. */
+#define DIRTY_BYTES     (32u << 20)
+#define INFLIGHT_BYTES  (8u << 20)
+#define READAHEAD_BYTES (4u << 20)
 
 static uint32_t ssize(const struct gfile *gf)
 {
 	return gf->mf->shard_size;
 }
 
-static size_t dirty_max(const struct gfile *gf)
+static size_t per_bytes(const struct gfile *gf, size_t bytes, size_t min)
 {
-	size_t n = DIRTY_BYTES / ssize(gf);
-	return n < 2 ? 2 : n;
+	size_t n = bytes / ssize(gf);
+	return n < min ? min : n;
 }
 
 /* Bytes of shard idx that lie inside the logical size. */
@@ -46,66 +51,99 @@ static struct shard_ref *ref_of(struct gfile *gf, uint64_t idx)
 	return idx < gf->mf->nshards ? &gf->mf->shards[idx] : NULL;
 }
 
-static void shard_audit(struct core *c, struct gfile *gf, const char *op, int rc, const char *what)
+static void shard_audit(struct core *c, const struct geo_id *id, const struct geo_tags *t,
+			const char *op, int rc, const char *what)
 {
-	char hex[GEO_HEX_LEN + 1], detail[160];
-	struct geo_req r = { .uid = 0, .gid = 0, .pid = 0, .ngroups = -1 };
+	char hex[GEO_HEX_LEN + 1], detail[400];
+	struct geo_req r = { .ngroups = -1 };
 
-	geoid_hex(&gf->id, hex);
+	geoid_hex(id, hex);
 	snprintf(detail, sizeof(detail), "file id %s: %s", hex, what);
-	core_audit(c, &r, op, NULL, NULL, NULL, &gf->tags, rc, NULL, detail);
+	core_audit(c, &r, op, NULL, NULL, NULL, t, rc, NULL, detail);
+}
+
+/* A consistent copy of what is needed to read one shard without the lock. */
+struct shard_snap {
+	struct shard_addr addr;
+	struct shard_ref ref;
+	int b[CFG_MAX_REPLICAS];	/* config backend per replica, -1 unknown */
+	uint32_t shard_size;
+	uint8_t key[AEAD_KEY_LEN];
+};
+
+static void snap_shard(struct core *c, struct gfile *gf, uint64_t idx, struct shard_snap *s)
+{
+	s->addr.file = gf->id;
+	s->addr.index = idx;
+	s->ref = gf->mf->shards[idx];
+	s->addr.gen = s->ref.gen;
+	s->shard_size = ssize(gf);
+	memcpy(s->key, gf->key, sizeof(s->key));
+	for (int k = 0; k < s->ref.nrep; k++)
+		s->b[k] = gf_backend(c, gf->mf, s->ref.rep[k].backend);
+}
+
+/* Reads and authenticates a shard from the first good replica into out
+ * (shard_size bytes, tail zeroed). Needs no gfile lock. */
+static int fetch_snap(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
+		      uint8_t *out)
+{
+	size_t cap = codec_max_object(s->shard_size);
+	uint8_t *obj = malloc(cap);
+	int len = -EIO;
+
+	if (!obj)
+		return -ENOMEM;
+	for (int k = 0; k < s->ref.nrep; k++) {
+		long n;
+
+		if (s->b[k] < 0)
+			continue;
+		n = store_get(c->store, s->b[k], &s->ref.rep[k].oid, obj, cap);
+		if (n < 0) {
+			log_warn("shard %llu: replica on backend %s unreadable: %s",
+				 (unsigned long long)s->addr.index, c->cfg->backends[s->b[k]].name,
+				 strerror((int)-n));
+			continue;
+		}
+		len = codec_decode(s->key, &s->addr, obj, (size_t)n, out, s->shard_size);
+		if (len >= 0)
+			break;
+		__atomic_add_fetch(&c->stats.integrity_failures, 1, __ATOMIC_RELAXED);
+		log_err("shard %llu: replica on backend %s fails authentication",
+			(unsigned long long)s->addr.index, c->cfg->backends[s->b[k]].name);
+		shard_audit(c, &s->addr.file, t, "auth-failure", -EIO,
+			    "stored object fails authentication");
+	}
+	free(obj);
+	if (len < 0) {
+		shard_audit(c, &s->addr.file, t, "auth-failure", -EIO,
+			    "no replica of a shard is readable and authentic");
+		return -EIO;
+	}
+	memset(out + len, 0, s->shard_size - (size_t)len);
+	return len;
 }
 
 int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
 {
 	struct shard_ref *ref = ref_of(gf, idx);
-	struct shard_addr addr = { .file = gf->id, .index = idx };
-	size_t cap;
-	uint8_t *obj;
-	int failures = 0;
+	struct shard_snap s;
+	int len;
 
 	if (!ref || ref->nrep == 0) {
 		memset(out, 0, ssize(gf));
 		return 0;
 	}
-	addr.gen = ref->gen;
 	if (scache_read(c->cache, &gf->id, idx, ref->gen, out, 0, ssize(gf)))
 		return 0;
-	cap = codec_max_object(ssize(gf));
-	obj = malloc(cap);
-	if (!obj)
-		return -ENOMEM;
-	for (int k = 0; k < ref->nrep; k++) {
-		int b = gf_backend(c, gf->mf, ref->rep[k].backend);
-		long n;
-		int len;
-
-		if (b < 0)
-			continue;
-		n = store_get(c->store, b, &ref->rep[k].oid, obj, cap);
-		if (n < 0) {
-			log_warn("shard %llu: replica on backend %s unreadable: %s",
-				 (unsigned long long)idx, c->cfg->backends[b].name, strerror((int)-n));
-			failures++;
-			continue;
-		}
-		len = codec_decode(gf->key, &addr, obj, (size_t)n, out, ssize(gf));
-		if (len < 0) {
-			__atomic_add_fetch(&c->stats.integrity_failures, 1, __ATOMIC_RELAXED);
-			log_err("shard %llu: replica on backend %s fails authentication",
-				(unsigned long long)idx, c->cfg->backends[b].name);
-			shard_audit(c, gf, "auth-failure", -EIO, "object fails authentication");
-			failures++;
-			continue;
-		}
-		memset(out + len, 0, ssize(gf) - (size_t)len);
-		scache_insert(c->cache, &gf->id, idx, ref->gen, out, (size_t)len);
-		free(obj);
-		return 0;
-	}
-	free(obj);
-	shard_audit(c, gf, "auth-failure", -EIO, "no replica of a shard is readable and authentic");
-	return -EIO;
+	snap_shard(c, gf, idx, &s);
+	len = fetch_snap(c, &s, &gf->tags, out);
+	crypto_wipe(s.key, sizeof(s.key));
+	if (len < 0)
+		return len;
+	scache_insert(c->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
+	return 0;
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -122,33 +160,30 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-/* Undoes the replicas stored so far for a failed placement. */
-static void unplace(struct core *c, struct gfile *gf, struct shard_ref *ref)
+static void unstore(struct core *c, struct placed *p, int from)
 {
-	for (int k = 0; k < ref->nrep; k++) {
-		int b = gf_backend(c, gf->mf, ref->rep[k].backend);
-		if (b >= 0)
-			store_delete(c->store, b, &ref->rep[k].oid);
-	}
-	ref->nrep = 0;
+	for (int k = from; k < p->n; k++)
+		store_delete(c->store, p->b[k], &p->oid[k]);
+	p->n = from;
 }
 
-int gf_place_copies(struct core *c, struct gfile *gf, const uint8_t *obj, size_t n,
-			struct shard_ref *ref, int want, uint64_t exclude)
+int gf_store_copies(struct core *c, const struct geo_tags *t, const uint8_t *obj, size_t n,
+		    int want, uint64_t exclude, struct placed *p)
 {
 	struct backend_state st[CFG_MAX_BACKENDS];
-	int chosen[CFG_MAX_REPLICAS];
+	int chosen[CFG_MAX_REPLICAS], start = p->n;
 
 	store_state(c->store, st);
 	while (want > 0) {
-		int k = policy_choose(c->cfg, gf->tags.cat, gf->tags.origin, st, n, exclude, want,
-				      chosen, crypto_random_u32, NULL);
-		if (k < 0)
+		int k = policy_choose(c->cfg, t->cat, t->origin, st, n, exclude, want, chosen,
+				      crypto_random_u32, NULL);
+		if (k < 0) {
+			unstore(c, p, start);
 			return k;
+		}
 		for (int i = 0; i < k; i++) {
 			int b = chosen[i];
-			struct geo_id oid;
-			int rc = store_put(c->store, b, obj, n, &oid);
+			int rc = store_put(c->store, b, obj, n, &p->oid[p->n]);
 
 			exclude |= UINT64_C(1) << b;
 			if (rc) {
@@ -160,104 +195,88 @@ int gf_place_copies(struct core *c, struct gfile *gf, const uint8_t *obj, size_t
 					store_mark_failed(c->store, b);
 				continue;
 			}
-			int local = manifest_backend(gf->mf, c->cfg->backends[b].name);
-			if (local < 0) {
-				store_delete(c->store, b, &oid);
-				return local;
-			}
-			ref->rep[ref->nrep].backend = (uint8_t)local;
-			ref->rep[ref->nrep].oid = oid;
-			ref->nrep++;
-			gf->put_mask |= UINT64_C(1) << b;
+			p->b[p->n++] = b;
 			want--;
 		}
 	}
 	return 0;
 }
 
-int gf_place(struct core *c, struct gfile *gf, uint64_t idx, const uint8_t *data, size_t len,
-	     struct shard_ref *ref)
+int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct shard_ref *ref)
 {
-	const struct cfg_category *cat = &c->cfg->cats[gf->tags.cat];
-	struct shard_addr addr = { .file = gf->id, .index = idx };
+	ref->gen = p->gen;
+	ref->objlen = p->objlen;
+	for (int k = 0; k < p->n; k++) {
+		int local = manifest_backend(gf->mf, c->cfg->backends[p->b[k]].name);
+		if (local < 0)
+			return local;
+		if (ref->nrep >= CFG_MAX_REPLICAS)
+			return -EINVAL;
+		ref->rep[ref->nrep].oid = p->oid[k];
+		ref->rep[ref->nrep].backend = (uint8_t)local;
+		ref->nrep++;
+		gf->put_mask |= UINT64_C(1) << p->b[k];
+	}
+	return 0;
+}
+
+/* Encodes a shard and stores its replicas: the part of a flush that needs
+ * no lock. */
+static int encode_store(struct core *c, const struct geo_id *fid, const uint8_t *key,
+			const struct geo_tags *t, uint64_t idx, const uint8_t *data, size_t len,
+			struct placed *p)
+{
+	const struct cfg_category *cat = &c->cfg->cats[t->cat];
+	struct shard_addr addr = { .file = *fid, .index = idx };
 	size_t cap = codec_max_object(len);
 	uint8_t *obj = malloc(cap);
 	int n, rc;
 
 	if (!obj)
 		return -ENOMEM;
-	memset(ref, 0, sizeof(*ref));
+	memset(p, 0, sizeof(*p));
 	do {
 		rc = crypto_random(&addr.gen, sizeof(addr.gen));
 	} while (!rc && addr.gen == 0);
-	n = rc ? rc : codec_encode(gf->key, &addr, cat->compress, data, len, obj, cap);
-	if (n < 0) {
-		free(obj);
-		return n;
+	n = rc ? rc : codec_encode(key, &addr, cat->compress, data, len, obj, cap);
+	if (n >= 0) {
+		p->gen = addr.gen;
+		p->objlen = (uint32_t)n;
+		rc = gf_store_copies(c, t, obj, (size_t)n, cat->replicas, 0, p);
+	} else {
+		rc = n;
 	}
-	ref->gen = addr.gen;
-	ref->objlen = (uint32_t)n;
-	rc = gf_place_copies(c, gf, obj, (size_t)n, ref, cat->replicas, 0);
 	free(obj);
-	if (rc) {
+	if (rc && rc != -ENOMEM) {
 		char why[256];
-		unplace(c, gf, ref);
-		policy_explain(c->cfg, gf->tags.cat, gf->tags.origin, why, sizeof(why));
+		policy_explain(c->cfg, t->cat, t->origin, why, sizeof(why));
 		__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-		shard_audit(c, gf, "placement-refused", rc, why);
+		shard_audit(c, fid, t, "placement-refused", rc, why);
 	}
 	return rc;
 }
 
-/* Writes one dirty shard out and forgets the buffer. */
-static int flush_one(struct core *c, struct gfile *gf, int i)
+/* Puts the stored shard (or a hole) in the manifest. gf->lock held. */
+static int install_shard(struct core *c, struct gfile *gf, uint64_t idx, const struct placed *p)
 {
-	struct dshard *d = &gf->dirty[i];
 	struct shard_ref nref;
-	size_t len = shard_len(gf, d->index);
-	int rc = 0;
+	int rc;
 
-	if (len == 0 || all_zero(d->buf, len)) {
-		memset(&nref, 0, sizeof(nref));		/* a hole stores nothing */
-	} else {
-		rc = gf_place(c, gf, d->index, d->buf, len, &nref);
+	memset(&nref, 0, sizeof(nref));
+	if (p && p->n) {
+		rc = gf_install(c, gf, p, &nref);
 		if (rc)
 			return rc;
 	}
-	if (len > 0 || d->index < gf->mf->nshards) {
-		rc = manifest_reserve(gf->mf, d->index + 1);
-		if (rc) {
-			unplace(c, gf, &nref);
-			return rc;
-		}
-		rc = gf_supersede(gf, &gf->mf->shards[d->index]);
-		if (rc) {
-			unplace(c, gf, &nref);
-			return rc;
-		}
-		gf->mf->shards[d->index] = nref;
-	}
+	if (p && p->n == 0 && idx >= gf->mf->nshards)
+		return 0;	/* a hole past the table: nothing to record */
+	rc = manifest_reserve(gf->mf, idx + 1);
+	if (!rc)
+		rc = gf_supersede(gf, &gf->mf->shards[idx]);
+	if (rc)
+		return rc;
+	gf->mf->shards[idx] = nref;
 	gf->changed = true;
-	free(d->buf);
-	gf->dirty[i] = gf->dirty[--gf->ndirty];
-	return 0;
-}
-
-static int cmp_dirty(const void *a, const void *b)
-{
-	const struct dshard *x = a, *y = b;
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
-int gf_flush_dirty(struct core *c, struct gfile *gf)
-{
-	qsort(gf->dirty, (size_t)gf->ndirty, sizeof(*gf->dirty), cmp_dirty);
-	while (gf->ndirty > 0) {
-		/* Flush from the end so the array shrinks in place. */
-		int rc = flush_one(c, gf, gf->ndirty - 1);
-		if (rc)
-			return rc;
-	}
 	return 0;
 }
 
@@ -269,28 +288,22 @@ static struct dshard *find_dirty(struct gfile *gf, uint64_t idx)
 	return NULL;
 }
 
-/* The dirty buffer for shard idx, creating it (loaded unless `whole`, when
- * the caller overwrites all of it) and evicting the LRU one if full. */
-static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole, struct dshard **out)
+static struct flushjob *find_inflight(struct gfile *gf, uint64_t idx)
 {
-	struct dshard *d = find_dirty(gf, idx);
-	uint8_t *buf;
-	int rc;
+	for (struct flushjob *j = gf->inflight; j; j = j->next)
+		if (j->index == idx)
+			return j;
+	return NULL;
+}
 
-	if (d) {
-		d->used = ++gf->tick;
-		*out = d;
-		return 0;
-	}
-	if ((size_t)gf->ndirty >= dirty_max(gf)) {
-		int lru = 0;
-		for (int i = 1; i < gf->ndirty; i++)
-			if (gf->dirty[i].used < gf->dirty[lru].used)
-				lru = i;
-		rc = flush_one(c, gf, lru);
-		if (rc)
-			return rc;
-	}
+void gf_wait_inflight(struct gfile *gf)
+{
+	while (gf->ninflight > 0 || gf->nprefetch > 0)
+		pthread_cond_wait(&gf->cond, &gf->lock);
+}
+
+static int add_dirty(struct gfile *gf, uint64_t idx, uint8_t *buf)
+{
 	if (gf->ndirty == gf->dcap) {
 		int cap = gf->dcap ? gf->dcap * 2 : 4;
 		struct dshard *n = realloc(gf->dirty, (size_t)cap * sizeof(*n));
@@ -299,28 +312,215 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 		gf->dirty = n;
 		gf->dcap = cap;
 	}
+	gf->dirty[gf->ndirty].index = idx;
+	gf->dirty[gf->ndirty].buf = buf;
+	gf->dirty[gf->ndirty].used = ++gf->tick;
+	gf->ndirty++;
+	return 0;
+}
+
+static void flush_job(void *arg)
+{
+	struct flushjob *j = arg, **pp;
+	struct gfile *gf = j->gf;
+	struct core *c = j->c;
+	struct placed p;
+	int rc;
+
+	rc = encode_store(c, &gf->id, gf->key, &j->tags, j->index, j->buf, j->len, &p);
+	pthread_mutex_lock(&gf->lock);
+	if (!rc) {
+		rc = install_shard(c, gf, j->index, &p);
+		if (rc)
+			unstore(c, &p, 0);
+	}
+	for (pp = &gf->inflight; *pp != j; pp = &(*pp)->next)
+		;
+	*pp = j->next;
+	gf->ninflight--;
+	if (rc) {
+		/* Keep the data: it goes out again at the next commit, which
+		 * also reports the error to the application. */
+		if (!gf->async_err)
+			gf->async_err = rc;
+		if (add_dirty(gf, j->index, j->buf) == 0)
+			j->buf = NULL;
+		else
+			log_err("lost a shard after a failed write: out of memory");
+	}
+	pthread_cond_broadcast(&gf->cond);
+	pthread_mutex_unlock(&gf->lock);
+	free(j->buf);
+	free(j);
+}
+
+/* Takes dirty shard i out of the dirty set and has a worker write it. */
+static int submit_flush(struct core *c, struct gfile *gf, int i)
+{
+	struct dshard d = gf->dirty[i];
+	size_t len = shard_len(gf, d.index);
+	struct flushjob *j;
+
+	if (len == 0 || all_zero(d.buf, len)) {
+		int rc = install_shard(c, gf, d.index, &(struct placed){ .n = 0 });
+		if (rc)
+			return rc;
+		free(d.buf);
+		gf->dirty[i] = gf->dirty[--gf->ndirty];
+		return 0;
+	}
+	while (gf->ninflight >= (int)per_bytes(gf, INFLIGHT_BYTES, 2))
+		pthread_cond_wait(&gf->cond, &gf->lock);
+	/* The wait may have let the set change: find the shard again. */
+	struct dshard *cur = find_dirty(gf, d.index);
+	if (!cur)
+		return 0;
+	i = (int)(cur - gf->dirty);
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return -ENOMEM;
+	j->c = c;
+	j->gf = gf;
+	j->index = d.index;
+	j->buf = cur->buf;
+	j->len = shard_len(gf, d.index);
+	j->tags = gf->tags;
+	j->next = gf->inflight;
+	gf->inflight = j;
+	gf->ninflight++;
+	gf->dirty[i] = gf->dirty[--gf->ndirty];
+	workers_submit(c->workers, flush_job, j);
+	return 0;
+}
+
+static int cmp_dirty(const void *a, const void *b)
+{
+	const struct dshard *x = a, *y = b;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+int gf_flush_dirty(struct core *c, struct gfile *gf)
+{
+	int rc = 0;
+
+	qsort(gf->dirty, (size_t)gf->ndirty, sizeof(*gf->dirty), cmp_dirty);
+	while (!rc && gf->ndirty > 0)
+		rc = submit_flush(c, gf, gf->ndirty - 1);
+	gf_wait_inflight(gf);
+	if (!rc && gf->async_err) {
+		rc = gf->async_err;
+		gf->async_err = 0;
+	}
+	return rc;
+}
+
+/* The dirty buffer for shard idx, creating it (loaded unless `whole`, when
+ * the caller overwrites all of it) and handing the LRU one to a worker if
+ * there are too many. */
+static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole, struct dshard **out)
+{
+	struct dshard *d;
+	uint8_t *buf;
+	int rc;
+
+	/* A shard still being written must land before it is changed again. */
+	while (find_inflight(gf, idx))
+		pthread_cond_wait(&gf->cond, &gf->lock);
+	d = find_dirty(gf, idx);
+	if (d) {
+		d->used = ++gf->tick;
+		*out = d;
+		return 0;
+	}
+	if ((size_t)gf->ndirty >= per_bytes(gf, DIRTY_BYTES, 2)) {
+		int lru = 0;
+		for (int i = 1; i < gf->ndirty; i++)
+			if (gf->dirty[i].used < gf->dirty[lru].used)
+				lru = i;
+		rc = submit_flush(c, gf, lru);
+		if (rc)
+			return rc;
+	}
 	buf = malloc(ssize(gf));
 	if (!buf)
 		return -ENOMEM;
-	if (whole) {
-		rc = 0;
-	} else {
+	if (!whole) {
 		rc = gf_fetch(c, gf, idx, buf);
+		if (rc) {
+			free(buf);
+			return rc;
+		}
 		/* Bytes past EOF must read as zeros after an extension. */
 		size_t len = shard_len(gf, idx);
-		if (!rc)
-			memset(buf + len, 0, ssize(gf) - len);
+		memset(buf + len, 0, ssize(gf) - len);
 	}
+	rc = add_dirty(gf, idx, buf);
 	if (rc) {
 		free(buf);
 		return rc;
 	}
-	d = &gf->dirty[gf->ndirty++];
-	d->index = idx;
-	d->buf = buf;
-	d->used = ++gf->tick;
-	*out = d;
+	*out = &gf->dirty[gf->ndirty - 1];
 	return 0;
+}
+
+struct prefetch {
+	struct core *c;
+	struct gfile *gf;
+	struct shard_snap s;
+	struct geo_tags tags;
+};
+
+static void prefetch_job(void *arg)
+{
+	struct prefetch *p = arg;
+	struct gfile *gf = p->gf;
+	uint8_t *buf = malloc(p->s.shard_size);
+
+	if (buf) {
+		int len = fetch_snap(p->c, &p->s, &p->tags, buf);
+		if (len >= 0)
+			scache_insert_owned(p->c->cache, &p->s.addr.file, p->s.addr.index,
+					    p->s.addr.gen, buf, (size_t)len);
+		else
+			free(buf);
+	}
+	crypto_wipe(p->s.key, sizeof(p->s.key));
+	pthread_mutex_lock(&gf->lock);
+	gf->nprefetch--;
+	pthread_cond_broadcast(&gf->cond);
+	pthread_mutex_unlock(&gf->lock);
+	free(p);
+}
+
+/* After a read of shard idx that continues the previous one, decodes the
+ * next shards into the cache in the background. gf->lock held. */
+static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
+{
+	uint64_t until = idx + per_bytes(gf, READAHEAD_BYTES, 2);
+
+	if (idx != gf->last_read && idx + 1 != gf->last_read)
+		gf->ra_next = idx + 1;		/* not sequential: start over */
+	gf->last_read = idx + 1;
+	if (gf->ra_next <= idx)
+		gf->ra_next = idx + 1;
+	for (; gf->ra_next <= until && gf->ra_next < gf->mf->nshards; gf->ra_next++) {
+		uint64_t i = gf->ra_next;
+		struct shard_ref *ref = &gf->mf->shards[i];
+		struct prefetch *p;
+
+		if (ref->nrep == 0 || find_dirty(gf, i) || find_inflight(gf, i) ||
+		    scache_contains(c->cache, &gf->id, i, ref->gen))
+			continue;
+		p = malloc(sizeof(*p));
+		if (!p)
+			return;
+		p->c = c;
+		p->gf = gf;
+		p->tags = gf->tags;
+		snap_shard(c, gf, i, &p->s);
+		gf->nprefetch++;
+		workers_submit(c->workers, prefetch_job, p);
+	}
 }
 
 long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64_t off)
@@ -338,23 +538,29 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 		uint64_t pos = off + done, idx = pos / ssize(gf);
 		size_t in = (size_t)(pos % ssize(gf)), n = ssize(gf) - in;
 		struct dshard *d = find_dirty(gf, idx);
+		struct flushjob *j = d ? NULL : find_inflight(gf, idx);
 		struct shard_ref *ref = ref_of(gf, idx);
 
 		if (n > size - done)
 			n = size - done;
 		if (d) {
 			memcpy(buf + done, d->buf + in, n);
+		} else if (j) {
+			memcpy(buf + done, j->buf + in, n);
 		} else if (!ref || ref->nrep == 0) {
 			memset(buf + done, 0, n);
-		} else if (!scache_read(c->cache, &gf->id, idx, ref->gen, buf + done, in, n)) {
-			if (!tmp && !(tmp = malloc(ssize(gf)))) {
-				rc = -ENOMEM;
-				break;
+		} else {
+			read_ahead(c, gf, idx);
+			if (!scache_read(c->cache, &gf->id, idx, ref->gen, buf + done, in, n)) {
+				if (!tmp && !(tmp = malloc(ssize(gf)))) {
+					rc = -ENOMEM;
+					break;
+				}
+				rc = gf_fetch(c, gf, idx, tmp);
+				if (rc)
+					break;
+				memcpy(buf + done, tmp + in, n);
 			}
-			rc = gf_fetch(c, gf, idx, tmp);
-			if (rc)
-				break;
-			memcpy(buf + done, tmp + in, n);
 		}
 		done += n;
 	}
@@ -376,6 +582,10 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 	rc = gf_check_writable(c, gf);
 	if (!rc && (off + size < off || off + size > (uint64_t)INT64_MAX))
 		rc = -EFBIG;
+	if (!rc && gf->async_err) {
+		rc = gf->async_err;	/* like a writeback error: reported once */
+		gf->async_err = 0;
+	}
 	while (!rc && done < size) {
 		uint64_t pos = off + done, idx = pos / ssize(gf);
 		size_t in = (size_t)(pos % ssize(gf)), n = ssize(gf) - in;
@@ -393,7 +603,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 		gf->changed = gf->mtime_pending = true;
 		/* A shard written up to its end is done for a sequential writer. */
 		if (in + n == ssize(gf))
-			rc = flush_one(c, gf, (int)(d - gf->dirty));
+			rc = submit_flush(c, gf, (int)(d - gf->dirty));
 	}
 	pthread_mutex_unlock(&gf->lock);
 	return done ? (long)done : rc;
@@ -404,6 +614,7 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 	uint64_t keep = (size + ssize(gf) - 1) / ssize(gf);	/* shards that stay */
 	int rc = 0;
 
+	gf_wait_inflight(gf);
 	if (size < gf->mf->size) {
 		for (int i = gf->ndirty - 1; i >= 0; i--)
 			if (gf->dirty[i].index >= keep) {
@@ -456,7 +667,7 @@ int gf_check_writable(struct core *c, struct gfile *gf)
 
 	if (rc) {
 		__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-		shard_audit(c, gf, "placement-refused", rc, why);
+		shard_audit(c, &gf->id, &gf->tags, "placement-refused", rc, why);
 	}
 	return rc;
 }
