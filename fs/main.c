@@ -7,6 +7,8 @@
  *   geofs CONFIG MOUNTPOINT -o OPTIONS          (mount.fuse3 / fstab form)
  */
 #include <errno.h>
+#include <limits.h>
+#include <malloc.h>
 #include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
@@ -122,6 +124,44 @@ static int add_default_opts(struct fuse_args *args, const struct core *c)
 	return fuse_opt_add_arg(args, opt);
 }
 
+/*
+ * The kernel caps a FUSE mount's readahead at the default 128 KiB whatever
+ * max_readahead we announce; large sequential reads want whole shards. The
+ * mount's device number comes from /proc/self/mountinfo (a stat of the
+ * mountpoint would wait for this very daemon). Best effort.
+ */
+static void raise_readahead(const char *mnt)
+{
+	char line[4096], path[128], want[PATH_MAX], *real;
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	unsigned maj, min;
+	bool found = false;
+
+	real = realpath(mnt, NULL);
+	snprintf(want, sizeof(want), "%s", real ? real : mnt);
+	free(real);
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX];
+		/* id parent maj:min root mountpoint ... (last match wins) */
+		if (sscanf(line, "%*d %*d %u:%u %*s %4095s", &maj, &min, mp) == 3 &&
+		    strcmp(mp, want) == 0)
+			found = true;
+		if (found)
+			break;
+	}
+	fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	f = fopen(path, "w");
+	if (f) {
+		fputs("1024\n", f);
+		fclose(f);
+	}
+}
+
 /* Runs the mounted filesystem until it is unmounted. */
 static int serve(struct fuse_args *args, struct core *c, const char *mnt, int foreground)
 {
@@ -137,19 +177,22 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 		return 1;
 	if (fuse_mount(fuse, mnt) != 0)
 		goto out_destroy;
+	raise_readahead(mnt);
 	if (!foreground)
 		log_to_syslog("geofs");
 	if (fuse_daemonize(foreground) != 0)
 		goto out_unmount;
+	/* Block SIGHUP before any thread starts (core_start's workers too):
+	 * libfuse's handler would end the mount in whichever thread got it. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if (core_start(c, err, sizeof(err)) != 0) {
 		log_err("%s", err);
 		goto out_unmount;
 	}
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
-	sigemptyset(&set);
-	sigaddset(&set, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	pthread_create(&sigthr, NULL, signal_thread, c);
 	pthread_detach(sigthr);
 	loop = fuse_loop_cfg_create();
@@ -175,6 +218,10 @@ int main(int argc, char **argv)
 	int rc = 1;
 
 	umask(0);	/* new entries get exactly the modes callers asked for */
+	/* Shard buffers (up to 16 MiB) come and go all the time: keep them in
+	 * the heap instead of a fresh mmap (and page faults) for each. */
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	if (fuse_opt_parse(&args, &o, geofs_opts, opt_proc) != 0)
 		goto out;
 	if (o.help) {
