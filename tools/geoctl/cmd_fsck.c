@@ -1,0 +1,324 @@
+/*
+ * cmd_fsck.c — geoctl fsck: offline check of a meta root and its backends
+ * (see fsck.h for the parts). Sets up from the mount config, runs the
+ * file check and the orphan search, prints findings, chooses the exit.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array.h"
+#include "fsck.h"
+#include "geoctl.h"
+#include "json.h"
+#include "mountinfo.h"
+#include "table.h"
+
+static const char fsck_help[] =
+"usage: geoctl fsck -c CONFIG [--repair] [--json]\n"
+"\n"
+"Checks, offline, the meta root and the backends named in the mount config:\n"
+"\n"
+"  * every file of the namespace has a file id and a manifest that parses;\n"
+"  * every object a manifest refers to exists on its backend, has the size\n"
+"    the manifest records, and authenticates under the file's key (the key\n"
+"    is unwrapped with the keyring's key for the file's domain ORIGIN:category;\n"
+"    a file whose domain this keyring lacks is listed as NO-KEY and its\n"
+"    objects are checked for presence only: that is not damage);\n"
+"  * every replica sits in a country the policy allows, and each shard has\n"
+"    the replicas the policy requires;\n"
+"  * nothing is left over: objects and temp files on the backends that no\n"
+"    file's manifest refers to, manifests no file refers to, and temp files\n"
+"    in the meta root (all left by crashes; harmless, but they take space).\n"
+"\n"
+"The filesystem must be unmounted on every site that shares this meta root\n"
+"and these backends: a write in progress elsewhere looks like an orphan.\n"
+"fsck warns when it sees a geofs mount on this machine (it cannot tell which\n"
+"meta root a mount serves, only its site name).\n"
+"\n"
+"Options:\n"
+"  -c, --config CONFIG   the mount config (as given to geofs -c)\n"
+"      --repair          delete the orphans found (orphan manifests with their\n"
+"                        objects); damaged files are only named: restore them\n"
+"                        from a backup. Orphan objects are kept if some\n"
+"                        file's manifest could not be read.\n"
+"      --json            one JSON object: config, meta, files, objects,\n"
+"                        object_bytes, findings [{kind, what, detail, bytes,\n"
+"                        repaired}], counts {KIND: n}, errors\n"
+"  -h, --help            this text\n"
+"\n"
+"Findings, one per line: KIND  WHAT: DETAIL\n"
+"  DAMAGED           a file that cannot be read back in full (a shard with no\n"
+"                    good replica, a missing or malformed manifest, a file key\n"
+"                    that does not authenticate), named by path\n"
+"  DEGRADED          a file with a bad replica of some shard and a good one\n"
+"  MISPLACED         replicas in a country the policy does not allow, or too\n"
+"                    few replicas (geoctl rebalance on the mount fixes it)\n"
+"  NO-ID, SHARED-ID  regular files in the meta root without a file id, or two\n"
+"                    files with one id\n"
+"  ORPHAN-OBJECT, ORPHAN-TEMP, ORPHAN-MANIFEST, META-TEMP\n"
+"                    leftovers (WHAT is \"BACKEND objects/ab/cd/ID\", \"manifest\n"
+"                    ID\" or \"meta .geofs/tmp/NAME\"); \"(deleted)\" with --repair\n"
+"  NO-KEY            a note, not a finding (see above)\n"
+"Progress is shown on stderr when it is a terminal.\n"
+"\n"
+"Exit status: 0 clean (with --repair: nothing left that repair cannot fix);\n"
+"1 findings remain; 2 usage or runtime error (config, keyring, meta root or a\n"
+"backend unreadable).\n"
+"\n"
+"Examples:\n"
+"  geoctl fsck -c /etc/geofs/tokyo.conf\n"
+"  geoctl fsck -c /etc/geofs/tokyo.conf --repair\n";
+
+static const char *const kind_name[FK_NKINDS] = {
+	[FK_DAMAGED] = "DAMAGED", [FK_DEGRADED] = "DEGRADED", [FK_MISPLACED] = "MISPLACED",
+	[FK_NO_ID] = "NO-ID", [FK_SHARED_ID] = "SHARED-ID",
+	[FK_ORPHAN_OBJECT] = "ORPHAN-OBJECT", [FK_ORPHAN_TEMP] = "ORPHAN-TEMP",
+	[FK_ORPHAN_MANIFEST] = "ORPHAN-MANIFEST", [FK_META_TEMP] = "META-TEMP",
+	[FK_NO_KEY] = "NO-KEY",
+};
+
+int fsck_add(struct fsck *fk, enum fsck_kind kind, const char *what, uint64_t bytes,
+	     const char *fmt, ...)
+{
+	struct fsck_finding *f = array_grow(fk->f, &fk->capf, fk->nf, sizeof(*f));
+	va_list ap;
+	int n;
+
+	if (!f)
+		return -ENOMEM;
+	fk->f = f;
+	f += fk->nf;
+	memset(f, 0, sizeof(*f));
+	f->kind = kind;
+	f->bytes = bytes;
+	f->what = strdup(what);
+	va_start(ap, fmt);
+	n = vasprintf(&f->detail, fmt, ap);
+	va_end(ap);
+	if (!f->what || n < 0) {
+		free(f->what);
+		return -ENOMEM;
+	}
+	fk->nf++;
+	return 0;
+}
+
+void fsck_error(struct fsck *fk, const char *fmt, ...)
+{
+	va_list ap;
+
+	progress_end(&fk->prog);
+	fputs("geoctl: fsck: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fk->errors++;
+}
+
+struct mounted {
+	char own[CFG_NAME_MAX + 8];	/* "geofs:SITE", the fsname geofs mounts with */
+};
+
+static int warn_mounted(const struct mount_entry *m, void *arg)
+{
+	struct mounted *mt = arg;
+
+	if (strcmp(m->source, mt->own) == 0) {
+		geoctl_err("warning: this config's site (%s) is mounted on %s; fsck must run "
+			   "with the meta root unmounted everywhere, or writes in progress look "
+			   "like orphans (and --repair deletes them)", m->source + 6, m->point);
+		return 0;
+	}
+	geoctl_err("warning: a geofs filesystem is mounted on %s (%s); if it shares this "
+		   "meta root, unmount it first: writes in progress look like orphans",
+		   m->point, m->source);
+	return 0;
+}
+
+static int count_manifest(const struct geo_id *id, void *arg)
+{
+	(void)id;
+	(*(uint64_t *)arg)++;
+	return 0;
+}
+
+static int open_all(struct fsck *fk, const char *config)
+{
+	char err[CFG_ERR_MAX];
+	int r;
+
+	r = config_load(config, &fk->cfg, err, sizeof(err));
+	if (r < 0) {
+		geoctl_err("fsck: %s", err[0] ? err : strerror(-r));
+		return r;
+	}
+	err[0] = '\0';
+	r = keyring_load(fk->cfg->keyring_path, &fk->kr, err, sizeof(err));
+	if (r < 0) {
+		geoctl_err("fsck: keyring %s: %s", fk->cfg->keyring_path, err[0] ? err : strerror(-r));
+		return r;
+	}
+	err[0] = '\0';
+	r = meta_open(fk->cfg->meta_path, false, &fk->meta, err, sizeof(err));
+	if (r < 0) {
+		geoctl_err("fsck: meta root %s: %s", fk->cfg->meta_path, err[0] ? err : strerror(-r));
+		return r;
+	}
+	err[0] = '\0';
+	r = store_open(fk->cfg, false, &fk->st, err, sizeof(err));
+	if (r < 0)
+		geoctl_err("fsck: backends: %s", err[0] ? err : strerror(-r));
+	return r;
+}
+
+static void close_all(struct fsck *fk)
+{
+	fsck_free_files(fk);
+	for (size_t i = 0; i < fk->nf; i++) {
+		free(fk->f[i].what);
+		free(fk->f[i].detail);
+	}
+	free(fk->f);
+	free(fk->obj);
+	free(fk->raw);
+	store_close(fk->st);
+	meta_close(fk->meta);
+	keyring_free(fk->kr);
+	config_free(fk->cfg);
+}
+
+static bool is_finding(const struct fsck_finding *f)
+{
+	return f->kind != FK_NO_KEY && !f->repaired;
+}
+
+static void print_text(const struct fsck *fk)
+{
+	size_t counts[FK_NKINDS] = { 0 }, open = 0, repaired = 0;
+	char b[TABLE_BYTES_LEN];
+	bool first = true;
+
+	for (size_t i = 0; i < fk->nf; i++) {
+		const struct fsck_finding *f = &fk->f[i];
+
+		printf("%-16s %s: %s%s\n", kind_name[f->kind], f->what, f->detail,
+		       f->repaired ? " (deleted)" : "");
+		counts[f->kind]++;
+		open += is_finding(f);
+		repaired += f->repaired;
+	}
+	printf("%schecked %llu file%s, %llu object%s (%s) on %d backend%s: ", fk->nf ? "\n" : "",
+	       (unsigned long long)fk->nfiles, fk->nfiles == 1 ? "" : "s",
+	       (unsigned long long)fk->nobjects, fk->nobjects == 1 ? "" : "s",
+	       table_bytes(fk->object_bytes, b), fk->cfg->nbackends,
+	       fk->cfg->nbackends == 1 ? "" : "s");
+	if (!fk->nf) {
+		puts("clean");
+		return;
+	}
+	for (int k = 0; k < FK_NKINDS; k++) {
+		if (!counts[k])
+			continue;
+		printf("%s%zu %s", first ? "" : ", ", counts[k], kind_name[k]);
+		first = false;
+	}
+	if (repaired)
+		printf("; %zu deleted", repaired);
+	printf("; %zu finding%s remain%s\n", open, open == 1 ? "" : "s", open == 1 ? "s" : "");
+}
+
+static void print_json(const struct fsck *fk)
+{
+	size_t counts[FK_NKINDS] = { 0 };
+	struct json j;
+
+	json_init(&j, stdout);
+	json_obj_begin(&j, NULL);
+	json_str(&j, "config", fk->cfg->file);
+	json_str(&j, "meta", fk->cfg->meta_path);
+	json_u64(&j, "files", fk->nfiles);
+	json_u64(&j, "objects", fk->nobjects);
+	json_u64(&j, "object_bytes", fk->object_bytes);
+	json_arr_begin(&j, "findings");
+	for (size_t i = 0; i < fk->nf; i++) {
+		const struct fsck_finding *f = &fk->f[i];
+
+		counts[f->kind]++;
+		json_obj_begin(&j, NULL);
+		json_str(&j, "kind", kind_name[f->kind]);
+		json_str(&j, "what", f->what);
+		json_str(&j, "detail", f->detail);
+		json_u64(&j, "bytes", f->bytes);
+		json_bool(&j, "repaired", f->repaired);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_obj_begin(&j, "counts");
+	for (int k = 0; k < FK_NKINDS; k++)
+		if (counts[k])
+			json_u64(&j, kind_name[k], counts[k]);
+	json_obj_end(&j);
+	json_int(&j, "errors", fk->errors);
+	json_obj_end(&j);
+	json_finish(&j);
+}
+
+int cmd_fsck(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "repair", no_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct fsck fk = { 0 };
+	struct mounted mt = { 0 };
+	const char *config = NULL;
+	bool json = false, open_findings = false;
+	uint64_t nmanifests = 0;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'r': fk.repair = true; break;
+		case 'j': json = true; break;
+		case 'h': fputs(fsck_help, stdout); return GEOCTL_OK;
+		default: fputs("usage: geoctl fsck -c CONFIG [--repair] [--json]\n", stderr); return GEOCTL_ERROR;
+		}
+	}
+	if (!config || optind < argc) {
+		geoctl_err("fsck: %s (see geoctl fsck --help)", config ? "unexpected argument" :
+			   "-c CONFIG is required");
+		return GEOCTL_ERROR;
+	}
+	r = open_all(&fk, config);
+	if (r == 0) {
+		snprintf(mt.own, sizeof(mt.own), "geofs:%s", fk.cfg->site_name);
+		mountinfo_geofs(warn_mounted, &mt);
+	}
+	if (r == 0) {
+		meta_walk_manifests(fk.meta, count_manifest, &nmanifests);
+		progress_start(&fk.prog, "checked", nmanifests, 0, false);
+		r = fsck_files(&fk);
+		progress_end(&fk.prog);
+	}
+	if (r == 0)
+		r = fsck_orphans(&fk);
+	if (r < 0 && fk.cfg && fk.meta && fk.st)
+		geoctl_err("fsck: %s", strerror(-r));
+	if (r == 0 && json)
+		print_json(&fk);
+	else if (r == 0)
+		print_text(&fk);
+	for (size_t i = 0; i < fk.nf; i++)
+		open_findings |= is_finding(&fk.f[i]);
+	c = r < 0 || fk.errors ? GEOCTL_ERROR : open_findings ? GEOCTL_FINDINGS : GEOCTL_OK;
+	close_all(&fk);
+	return c;
+}

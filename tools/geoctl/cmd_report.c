@@ -1,0 +1,353 @@
+/*
+ * cmd_report.c — geoctl report: the transparency report a privacy policy
+ * needs, per (category, origin): files, logical bytes, stored bytes per
+ * storage country, the allowed countries. Text, JSON or HTML.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "array.h"
+#include "geoctl.h"
+#include "json.h"
+#include "mountinfo.h"
+#include "report.h"
+#include "scan.h"
+#include "table.h"
+
+static const char report_help[] =
+"usage: geoctl report [--json | --html FILE] PATH...\n"
+"\n"
+"Writes the transparency report for the files below each PATH on a mounted\n"
+"geofs: for each data category and origin country, the number of files,\n"
+"their logical size, the bytes stored (encrypted shard objects, all\n"
+"replicas) in each storage country, and the countries where the policy in\n"
+"force allows them to be stored and from where they may be accessed. Bytes\n"
+"stored in a country the policy does not allow (misplaced files awaiting\n"
+"geoctl rebalance) are flagged.\n"
+"\n"
+"Options:\n"
+"      --json        one JSON object: mount, paths, generated (UTC), groups\n"
+"                    [{category, origin, files, logical_bytes, stored_bytes,\n"
+"                    stored_by_country {CC: bytes}, outside_allowed_bytes,\n"
+"                    allowed_storage [CC|*], access_from [CC|*], replicas}],\n"
+"                    totals {files, logical_bytes, stored_bytes,\n"
+"                    stored_by_country}; all byte counts exact\n"
+"      --html FILE   also write one self-contained HTML page to FILE (no\n"
+"                    script, no network: inline CSS and an SVG chart of the\n"
+"                    bytes stored per country for each category), for a\n"
+"                    compliance officer's browser; \"-\" writes it to stdout\n"
+"  -h, --help        this text\n"
+"\n"
+"Columns: CATEGORY, ORIGIN, FILES, LOGICAL, STORED, STORED BY COUNTRY (a\n"
+"trailing ! marks a country the policy does not allow), ALLOWED (storage),\n"
+"ACCESS (site countries that may open the files).\n"
+"\n"
+"Exit status: 0 report written and every byte is in an allowed country;\n"
+"1 some bytes are stored outside the allowed countries; 2 usage error, a\n"
+"path not on geofs or unreadable, or FILE could not be written.\n"
+"\n"
+"Examples:\n"
+"  geoctl report /srv/app\n"
+"  geoctl report --html /var/www/geofs-report.html /srv/app\n"
+"  geoctl report --json /srv/app | jq '.totals.stored_by_country'\n";
+
+int report_country_add(struct rep_country **list, size_t *n, size_t *cap,
+		       const char *cc, uint64_t bytes)
+{
+	struct rep_country *l;
+	size_t i = 0;
+
+	while (i < *n && strcmp((*list)[i].cc, cc) < 0)
+		i++;
+	if (i < *n && strcmp((*list)[i].cc, cc) == 0) {
+		(*list)[i].bytes += bytes;
+		return 0;
+	}
+	l = array_grow(*list, cap, *n, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	*list = l;
+	memmove(l + i + 1, l + i, (*n - i) * sizeof(*l));
+	snprintf(l[i].cc, sizeof(l[i].cc), "%s", cc);
+	l[i].bytes = bytes;
+	(*n)++;
+	return 0;
+}
+
+bool report_allowed(const struct rep_group *g, const char *cc)
+{
+	int idx = country_index(cc);
+
+	return idx >= 0 && cset_has(&g->store_set, idx);
+}
+
+static struct rep_group *group_of(struct report *rp, const struct geo_info *gi)
+{
+	struct rep_group *g;
+
+	for (size_t i = 0; i < rp->ng; i++)
+		if (strcmp(rp->g[i].category, gi->category) == 0 &&
+		    strcmp(rp->g[i].origin, gi->origin) == 0)
+			return &rp->g[i];
+	g = array_grow(rp->g, &rp->capg, rp->ng, sizeof(*g));
+	if (!g)
+		return NULL;
+	rp->g = g;
+	g += rp->ng++;
+	memset(g, 0, sizeof(*g));
+	snprintf(g->category, sizeof(g->category), "%s", gi->category);
+	snprintf(g->origin, sizeof(g->origin), "%s", gi->origin);
+	snprintf(g->store_in, sizeof(g->store_in), "%s", gi->store_in);
+	snprintf(g->access_from, sizeof(g->access_from), "%s", gi->access_from);
+	g->store_set = gi->store_set;
+	g->replicas = gi->replicas;
+	return g;
+}
+
+static int gather(const struct scan_item *it, void *arg)
+{
+	struct report *rp = arg;
+	const struct geo_info *gi = it->gi;
+	struct rep_group *g;
+
+	if (gi->type != INFO_FILE)
+		return 0;
+	g = group_of(rp, gi);
+	if (!g)
+		return -ENOMEM;
+	g->files++;
+	g->size += gi->size;
+	g->stored += gi->stored;
+	rp->files++;
+	rp->size += gi->size;
+	rp->stored += gi->stored;
+	for (int i = 0; i < gi->nplace; i++) {
+		const struct info_place *p = &gi->place[i];
+
+		if (report_country_add(&g->by, &g->nby, &g->capby, p->country, p->bytes) < 0 ||
+		    report_country_add(&rp->total_by, &rp->ntotal, &rp->captotal, p->country,
+				       p->bytes) < 0)
+			return -ENOMEM;
+		if (!report_allowed(g, p->country))
+			g->outside += p->bytes;
+	}
+	return 0;
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct rep_group *x = a, *y = b;
+	int c = strcmp(x->category, y->category);
+
+	return c ? c : strcmp(x->origin, y->origin);
+}
+
+static void by_country_text(const struct rep_group *g, char *buf, size_t len)
+{
+	char b[TABLE_BYTES_LEN];
+	size_t used = 0;
+
+	snprintf(buf, len, "-");
+	for (size_t i = 0; i < g->nby && used < len; i++) {
+		bool bad = !report_allowed(g, g->by[i].cc);
+		int n = snprintf(buf + used, len - used, "%s%s %s%s", i ? ", " : "",
+				 g->by[i].cc, table_bytes(g->by[i].bytes, b), bad ? " !" : "");
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
+}
+
+static void print_text(const struct report *rp)
+{
+	static const char *const heads[] = { "CATEGORY", "ORIGIN", "FILES", "LOGICAL", "STORED",
+		"STORED BY COUNTRY", "ALLOWED", "ACCESS", NULL };
+	char a[TABLE_BYTES_LEN], b[TABLE_BYTES_LEN], by[1024];
+	uint64_t outside = 0;
+	struct table t;
+
+	printf("geofs transparency report\nmount:     %s\npaths:    ", rp->mount[0] ? rp->mount : "?");
+	for (int i = 0; i < rp->npaths; i++)
+		printf(" %s", rp->paths[i]);
+	printf("\ngenerated: %s\n\n", rp->generated);
+	table_init(&t, heads, (1u << 2) | (1u << 3) | (1u << 4));
+	for (size_t i = 0; i < rp->ng; i++) {
+		const struct rep_group *g = &rp->g[i];
+
+		by_country_text(g, by, sizeof(by));
+		outside += g->outside;
+		table_row(&t);
+		table_cell(&t, "%s", g->category);
+		table_cell(&t, "%s", g->origin);
+		table_cell(&t, "%llu", (unsigned long long)g->files);
+		table_cell(&t, "%s", table_bytes(g->size, a));
+		table_cell(&t, "%s", table_bytes(g->stored, b));
+		table_cell(&t, "%s", by);
+		table_cell(&t, "%s", g->store_in);
+		table_cell(&t, "%s", g->access_from);
+	}
+	table_row(&t);
+	table_cell(&t, "total");
+	table_cell(&t, "%s", "");
+	table_cell(&t, "%llu", (unsigned long long)rp->files);
+	table_cell(&t, "%s", table_bytes(rp->size, a));
+	table_cell(&t, "%s", table_bytes(rp->stored, b));
+	by[0] = '\0';
+	for (size_t i = 0, used = 0; i < rp->ntotal && used < sizeof(by); i++) {
+		int n = snprintf(by + used, sizeof(by) - used, "%s%s %s", i ? ", " : "",
+				 rp->total_by[i].cc, table_bytes(rp->total_by[i].bytes, a));
+		used += n > 0 ? (size_t)n : 0;
+	}
+	table_cell(&t, "%s", by);
+	table_cell(&t, "%s", "");
+	table_cell(&t, "%s", "");
+	table_print(&t, stdout, 0);
+	table_free(&t);
+	if (outside)
+		printf("\n! %s stored in countries the policy does not allow: see geoctl verify, "
+		       "geoctl rebalance\n", table_bytes(outside, a));
+}
+
+static void json_list(struct json *j, const char *key, const char *list)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	json_arr_begin(j, key);
+	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		if (strcmp(c, "-") != 0)
+			json_str(j, NULL, c);
+	json_arr_end(j);
+}
+
+static void json_by(struct json *j, const struct rep_country *by, size_t n)
+{
+	json_obj_begin(j, "stored_by_country");
+	for (size_t i = 0; i < n; i++)
+		json_u64(j, by[i].cc, by[i].bytes);
+	json_obj_end(j);
+}
+
+static void print_json(const struct report *rp)
+{
+	struct json j;
+
+	json_init(&j, stdout);
+	json_obj_begin(&j, NULL);
+	json_str(&j, "mount", rp->mount[0] ? rp->mount : NULL);
+	json_arr_begin(&j, "paths");
+	for (int i = 0; i < rp->npaths; i++)
+		json_str(&j, NULL, rp->paths[i]);
+	json_arr_end(&j);
+	json_str(&j, "generated", rp->generated);
+	json_arr_begin(&j, "groups");
+	for (size_t i = 0; i < rp->ng; i++) {
+		const struct rep_group *g = &rp->g[i];
+
+		json_obj_begin(&j, NULL);
+		json_str(&j, "category", g->category);
+		json_str(&j, "origin", g->origin);
+		json_u64(&j, "files", g->files);
+		json_u64(&j, "logical_bytes", g->size);
+		json_u64(&j, "stored_bytes", g->stored);
+		json_by(&j, g->by, g->nby);
+		json_u64(&j, "outside_allowed_bytes", g->outside);
+		json_list(&j, "allowed_storage", g->store_in);
+		json_list(&j, "access_from", g->access_from);
+		json_int(&j, "replicas", g->replicas);
+		json_obj_end(&j);
+	}
+	json_arr_end(&j);
+	json_obj_begin(&j, "totals");
+	json_u64(&j, "files", rp->files);
+	json_u64(&j, "logical_bytes", rp->size);
+	json_u64(&j, "stored_bytes", rp->stored);
+	json_by(&j, rp->total_by, rp->ntotal);
+	json_obj_end(&j);
+	json_obj_end(&j);
+	json_finish(&j);
+}
+
+static int write_html(const struct report *rp, const char *file)
+{
+	FILE *f = strcmp(file, "-") == 0 ? stdout : fopen(file, "we");
+	int r;
+
+	if (!f) {
+		geoctl_err("report: %s: %s", file, strerror(errno));
+		return -errno;
+	}
+	r = report_html(f, rp);
+	if (f != stdout && fclose(f) != 0 && r == 0)
+		r = -errno;
+	if (r < 0)
+		geoctl_err("report: writing %s: %s", file, strerror(-r));
+	return r;
+}
+
+static void report_free(struct report *rp)
+{
+	for (size_t i = 0; i < rp->ng; i++)
+		free(rp->g[i].by);
+	free(rp->g);
+	free(rp->total_by);
+}
+
+int cmd_report(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "html", required_argument, NULL, 'H' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	struct report rp = { 0 };
+	const char *html = NULL;
+	bool json = false;
+	uint64_t outside = 0;
+	time_t now = time(NULL);
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j': json = true; break;
+		case 'H': html = optarg; break;
+		case 'h': fputs(report_help, stdout); return GEOCTL_OK;
+		default: fputs("usage: geoctl report [--json | --html FILE] PATH...\n", stderr); return GEOCTL_ERROR;
+		}
+	}
+	if (optind >= argc) {
+		geoctl_err("report: no PATH given (see geoctl report --help)");
+		return GEOCTL_ERROR;
+	}
+	if (json && html && strcmp(html, "-") == 0) {
+		geoctl_err("report: --json and --html - would both write to stdout");
+		return GEOCTL_ERROR;
+	}
+	rp.paths = argv + optind;
+	rp.npaths = argc - optind;
+	strftime(rp.generated, sizeof(rp.generated), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	if (mountinfo_point_of(rp.paths[0], rp.mount, sizeof(rp.mount)) < 0)
+		rp.mount[0] = '\0';
+	r = scan_paths(rp.paths, rp.npaths, SCAN_RECURSE, gather, &rp);
+	if (r < 0) {
+		geoctl_err("report: %s", strerror(-r));
+		report_free(&rp);
+		return GEOCTL_ERROR;
+	}
+	if (rp.ng)
+		qsort(rp.g, rp.ng, sizeof(*rp.g), group_cmp);
+	for (size_t i = 0; i < rp.ng; i++)
+		outside += rp.g[i].outside;
+	if (json)
+		print_json(&rp);
+	else if (!html || strcmp(html, "-") != 0)
+		print_text(&rp);
+	if (html && write_html(&rp, html) < 0)
+		r = r ? r : 1;
+	report_free(&rp);
+	return r ? GEOCTL_ERROR : outside ? GEOCTL_FINDINGS : GEOCTL_OK;
+}

@@ -1,0 +1,57 @@
+/*
+ * report.h — the transparency report's figures, shared by cmd_report.c
+ * (gathering, text and JSON) and report_html.c (the HTML page).
+ */
+#ifndef GEOCTL_REPORT_H
+#define GEOCTL_REPORT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "config.h"
+
+struct rep_country {
+	char cc[3];
+	uint64_t bytes;
+};
+
+/* Files of one (category, origin) pair. */
+struct rep_group {
+	char category[CFG_NAME_MAX];
+	char origin[3];
+	char store_in[256];		/* allowed storage countries, as served */
+	char access_from[256];
+	struct cset store_set;		/* store_in, parsed */
+	int replicas;
+	uint64_t files, size, stored;
+	uint64_t outside;		/* stored bytes in countries store_in lacks */
+	struct rep_country *by;		/* stored bytes per country, sorted by code */
+	size_t nby, capby;
+};
+
+struct report {
+	char *const *paths;
+	int npaths;
+	char mount[PATH_MAX];		/* geofs mount point of paths[0], or "" */
+	char generated[32];		/* "2026-11-23T02:30:00Z" */
+	struct rep_group *g;		/* sorted by category, origin */
+	size_t ng, capg;
+	struct rep_country *total_by;	/* all groups, sorted by code */
+	size_t ntotal, captotal;
+	uint64_t files, size, stored;
+};
+
+/* Writes the report as one self-contained HTML page (inline CSS and SVG,
+ * no script, no external resource). 0 or -EIO if writing failed. */
+int report_html(FILE *f, const struct report *rp);
+
+/* True if g's policy allows storage in country cc. */
+bool report_allowed(const struct rep_group *g, const char *cc);
+
+/* Adds bytes to country cc in a sorted country list. 0 or -ENOMEM. */
+int report_country_add(struct rep_country **list, size_t *n, size_t *cap,
+		       const char *cc, uint64_t bytes);
+
+#endif
