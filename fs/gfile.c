@@ -16,6 +16,7 @@
 #include "gfile_int.h"
 #include "log.h"
 #include "policy.h"
+#include "stats.h"
 
 #define NBUCKETS 256
 
@@ -393,8 +394,13 @@ void gfile_put(struct core *c, struct gfile *gf)
 {
 	bool last, unlinked;
 
+	/* The thread that drops the last reference closes the file. Another may
+	 * take and drop a reference meanwhile (getattr finds it by inode): it
+	 * sees `closing` and leaves the work to the first. */
 	pthread_mutex_lock(&c->files->lock);
-	last = --gf->refs == 0;
+	last = --gf->refs == 0 && !gf->closing;
+	if (last)
+		gf->closing = true;
 	unlinked = gf->unlinked;
 	pthread_mutex_unlock(&c->files->lock);
 	if (!last)
@@ -410,6 +416,7 @@ void gfile_put(struct core *c, struct gfile *gf)
 		gf_wait_inflight(gf);
 		pthread_mutex_unlock(&gf->lock);
 		if (meta_manifest_delete(c->meta, &gf->id) == 0) {
+			stats_note_status(c, &gf->id, false);	/* gone */
 			delete_objects(c, gf->mf);
 			delete_superseded(c, gf, NULL);
 		}
@@ -422,10 +429,14 @@ void gfile_put(struct core *c, struct gfile *gf)
 	if (gf->refs == 0) {
 		table_remove(c->files, gf);
 		pthread_mutex_unlock(&c->files->lock);
+		/* Dirty data left (unlinked, or a failed write-back) goes now. */
+		__atomic_sub_fetch(&c->dirty_bytes, (uint64_t)gf->ndirty * gf->mf->shard_size,
+				   __ATOMIC_RELAXED);
 		gfile_free(gf);
 		return;
 	}
-	pthread_mutex_unlock(&c->files->lock);	/* reopened meanwhile */
+	gf->closing = false;	/* reopened meanwhile: its last put closes it */
+	pthread_mutex_unlock(&c->files->lock);
 }
 
 uint64_t gfile_size(struct gfile *gf)
@@ -604,12 +615,18 @@ void gtable_foreach(struct gtable *t, void (*fn)(struct gfile *gf, void *arg), v
 	pthread_mutex_unlock(&t->lock);
 }
 
+void gfile_quiesce(struct gfile *gf)
+{
+	pthread_mutex_lock(&gf->lock);
+	gf_wait_inflight(gf);
+	pthread_mutex_unlock(&gf->lock);
+}
+
 void gfile_rebind(struct core *c, struct gfile *gf, const struct geo_config *old)
 {
 	uint64_t mask = 0;
 
 	pthread_mutex_lock(&gf->lock);
-	gf_wait_inflight(gf);		/* jobs snapshot tags and use the old store */
 	manifest_tags(c, gf->mf, &gf->tags);
 	for (int b = 0; b < old->nbackends; b++) {
 		int nb = config_backend(c->cfg, old->backends[b].name);

@@ -48,6 +48,7 @@ struct gfile {
 	ino_t ino;
 	int refs;		/* guarded by the table lock */
 	bool unlinked;		/* guarded by the table lock */
+	bool closing;		/* a last gfile_put is at work; table lock */
 	struct gfile *next_id, *next_ino;	/* table chains */
 
 	pthread_mutex_t lock;	/* guards everything below */

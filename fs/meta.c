@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -25,6 +26,7 @@ struct meta {
 	int root;		/* the namespace root */
 	int mdir;		/* .geofs/manifests */
 	int tmp;		/* .geofs/tmp */
+	int lock;		/* .geofs/lock while held, else -1 */
 };
 
 static int mkdir_at(int dirfd, const char *name, mode_t mode)
@@ -61,7 +63,7 @@ int meta_open(const char *path, bool create, struct meta **out, char *err, size_
 
 	if (!m)
 		return -ENOMEM;
-	m->root = m->mdir = m->tmp = -1;
+	m->root = m->mdir = m->tmp = m->lock = -1;
 	if (create && mkdir(path, 0755) < 0 && errno != EEXIST) {
 		rc = -errno;
 		snprintf(err, errlen, "meta root %s: %s", path, strerror(errno));
@@ -111,12 +113,32 @@ void meta_close(struct meta *m)
 		close(m->mdir);
 	if (m->tmp >= 0)
 		close(m->tmp);
+	if (m->lock >= 0)
+		close(m->lock);
 	free(m);
 }
 
 int meta_rootfd(const struct meta *m)
 {
 	return m->root;
+}
+
+int meta_hold(struct meta *m, bool exclusive)
+{
+	int fd;
+
+	if (m->lock >= 0)
+		return 0;
+	fd = openat(m->root, META_DIR "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
+		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return rc;
+	}
+	m->lock = fd;
+	return 0;
 }
 
 bool meta_reserved(const char *path)
@@ -254,6 +276,25 @@ static void manifest_relpath(const struct geo_id *id, char out[3 + GEO_HEX_LEN +
 	snprintf(out, 3 + GEO_HEX_LEN + 1, "%.2s/%s", hex, hex);
 }
 
+/* Opens the fan-out directory "ab" of a manifest path "ab/<hex>" without
+ * following a symlink (one planted there must not lead manifests to be
+ * read, written or deleted outside the meta root), creating it if asked.
+ * A directory fd, or -errno (-ELOOP for a symlink). */
+static int manifest_subdir(struct meta *m, const char *rel, bool create)
+{
+	char sub[3] = { rel[0], rel[1], '\0' };
+	int fd = open_dir_at(m->mdir, sub);
+
+	if (fd == -ENOENT && create) {
+		int rc = mkdir_at(m->mdir, sub, 0700);
+
+		if (rc)
+			return rc;
+		fd = open_dir_at(m->mdir, sub);
+	}
+	return fd;
+}
+
 static int read_file(int fd, uint8_t **out, size_t *len)
 {
 	struct stat st;
@@ -288,12 +329,17 @@ int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest 
 	char rel[3 + GEO_HEX_LEN + 1], why[128] = "";
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int fd, rc;
+	int fd, sfd, rc;
 
 	manifest_relpath(id, rel);
-	fd = openat(m->mdir, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	sfd = manifest_subdir(m, rel, false);
+	if (sfd < 0)
+		return sfd;
+	fd = openat(sfd, rel + 3, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	rc = fd < 0 ? -errno : 0;
+	close(sfd);
+	if (rc)
+		return rc;
 	rc = read_file(fd, &buf, &len);
 	close(fd);
 	if (rc)
@@ -319,7 +365,7 @@ int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable)
 	struct geo_id nonce;
 	uint8_t *buf;
 	size_t len, done = 0;
-	int fd, rc;
+	int fd, sfd, rc;
 
 	rc = manifest_serialize(mf, &buf, &len);
 	if (rc)
@@ -349,26 +395,18 @@ int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable)
 		rc = -errno;
 	if (rc)
 		goto out_unlink;
-	if (renameat(m->tmp, tmp, m->mdir, rel) < 0) {
+	sfd = manifest_subdir(m, rel, true);
+	if (sfd < 0) {
+		rc = sfd;
+		goto out_unlink;
+	}
+	if (renameat(m->tmp, tmp, sfd, rel + 3) < 0)
 		rc = -errno;
-		if (rc == -ENOENT) {
-			char sub[3] = { rel[0], rel[1], '\0' };
-			rc = mkdir_at(m->mdir, sub, 0700);
-			if (!rc && renameat(m->tmp, tmp, m->mdir, rel) < 0)
-				rc = -errno;
-		}
-		if (rc)
-			goto out_unlink;
-	}
-	if (durable) {
-		char sub[3] = { rel[0], rel[1], '\0' };
-		int dfd = open_dir_at(m->mdir, sub);
-		if (dfd >= 0) {
-			if (fsync(dfd) < 0)
-				rc = -errno;
-			close(dfd);
-		}
-	}
+	else if (durable && fsync(sfd) < 0)
+		rc = -errno;
+	close(sfd);
+	if (rc)
+		goto out_unlink;
 	goto out_free;
 out_unlink:
 	unlinkat(m->tmp, tmp, 0);
@@ -380,9 +418,15 @@ out_free:
 int meta_manifest_delete(struct meta *m, const struct geo_id *id)
 {
 	char rel[3 + GEO_HEX_LEN + 1];
+	int sfd, rc;
 
 	manifest_relpath(id, rel);
-	return unlinkat(m->mdir, rel, 0) < 0 ? -errno : 0;
+	sfd = manifest_subdir(m, rel, false);
+	if (sfd < 0)
+		return sfd;
+	rc = unlinkat(sfd, rel + 3, 0) < 0 ? -errno : 0;
+	close(sfd);
+	return rc;
 }
 
 int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg), void *arg)

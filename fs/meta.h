@@ -46,6 +46,11 @@ void meta_close(struct meta *m);		/* NULL ok */
 
 int meta_rootfd(const struct meta *m);
 
+/* Holds META/.geofs/lock: shared by every mounted daemon, exclusive for
+ * offline repair (fsck --repair), so repair never runs under a live mount.
+ * Non-blocking: -EBUSY if the other kind is held. Released by meta_close. */
+int meta_hold(struct meta *m, bool exclusive);
+
 /* Splits a mount path into an opened parent directory and the last
  * component. "/" gives the root's parent = root fd and name ".".
  * Release *dirfd with meta_put_dir(). 0 or -errno (-ENOENT, -ENOTDIR,

@@ -14,6 +14,7 @@
 #include "gfile_int.h"
 #include "log.h"
 #include "policy.h"
+#include "stats.h"
 
 /* Appends printf output to buf at *pos without overflowing. */
 static void appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
@@ -40,7 +41,7 @@ static bool rep_allowed(struct core *c, struct gfile *gf, int b, const struct cs
 }
 
 struct status_counts {
-	uint64_t offshore, unknown, under, missing, draining;
+	uint64_t offshore, unknown, under, none, missing, draining;
 	struct cset where;	/* countries holding misplaced shards */
 };
 
@@ -74,7 +75,9 @@ static void count_status(struct core *c, struct gfile *gf, struct status_counts 
 				good++;
 			}
 		}
-		if (good < want)
+		if (good == 0)
+			s->none++;
+		else if (good < want)
 			s->under++;
 	}
 }
@@ -87,7 +90,9 @@ static void status_locked(struct core *c, struct gfile *gf, char *buf, size_t le
 	size_t pos = 0;
 
 	count_status(c, gf, &s);
-	if (!s.offshore && !s.unknown && !s.under && !s.missing && !s.draining) {
+	bool ok = !s.offshore && !s.unknown && !s.under && !s.none && !s.missing && !s.draining;
+	stats_note_status(c, &gf->id, !ok);	/* for geoctl status */
+	if (ok) {
 		snprintf(buf, len, "ok");
 		return;
 	}
@@ -96,19 +101,26 @@ static void status_locked(struct core *c, struct gfile *gf, char *buf, size_t le
 	cset_format(&s.where, where, sizeof(where));
 	appendf(buf, len, &pos, "misplaced");
 	if (s.offshore)
-		appendf(buf, len, &pos, " %llu replicas in %s, allowed %s;",
-			(unsigned long long)s.offshore, where, allowed_txt);
+		appendf(buf, len, &pos, " %llu %s in %s, where %s data from %s may not be stored "
+			"(allowed: %s);", (unsigned long long)s.offshore,
+			s.offshore == 1 ? "replica" : "replicas", where,
+			c->cfg->cats[gf->tags.cat].name, country_code(gf->tags.origin), allowed_txt);
 	if (s.unknown)
-		appendf(buf, len, &pos, " %llu replicas on backends not in the config;",
-			(unsigned long long)s.unknown);
+		appendf(buf, len, &pos, " %llu %s on backends not in the config;",
+			(unsigned long long)s.unknown, s.unknown == 1 ? "replica" : "replicas");
 	if (s.draining)
-		appendf(buf, len, &pos, " %llu replicas on draining backends;",
-			(unsigned long long)s.draining);
+		appendf(buf, len, &pos, " %llu %s on draining backends;",
+			(unsigned long long)s.draining, s.draining == 1 ? "replica" : "replicas");
 	if (s.missing)
-		appendf(buf, len, &pos, " %llu objects missing;", (unsigned long long)s.missing);
+		appendf(buf, len, &pos, " %llu %s missing;", (unsigned long long)s.missing,
+			s.missing == 1 ? "object" : "objects");
+	if (s.none)
+		appendf(buf, len, &pos, " %llu %s no good replica in an allowed country;",
+			(unsigned long long)s.none, s.none == 1 ? "shard has" : "shards have");
 	if (s.under)
-		appendf(buf, len, &pos, " %llu shards with fewer than %d good replicas;",
-			(unsigned long long)s.under, c->cfg->cats[gf->tags.cat].replicas);
+		appendf(buf, len, &pos, " %llu %s fewer than the %d replicas required;",
+			(unsigned long long)s.under, s.under == 1 ? "shard has" : "shards have",
+			c->cfg->cats[gf->tags.cat].replicas);
 	if (pos && buf[pos - 1] == ';')
 		buf[pos - 1] = '\0';
 }
@@ -307,6 +319,8 @@ int gfile_migrate(struct core *c, struct gfile *gf, bool spread)
 		if (!rc)
 			rc = crc;
 	}
+	if (!rc)
+		stats_note_status(c, &gf->id, false);	/* compliant now */
 out:
 	pthread_mutex_unlock(&gf->lock);
 	free(obj);

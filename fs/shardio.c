@@ -18,9 +18,8 @@
 #include "policy.h"
 #include "workers.h"
 
-/* Per file: dirty bytes kept before the least recently used shard is
- * written, shards in flight at once, and shards decoded ahead. */
-#define DIRTY_BYTES     (32u << 20)
+/* Per file: shards in flight at once, and shards decoded ahead. Dirty
+ * shards are bounded per mount by [data] dirty_size (c->dirty_bytes). */
 #define INFLIGHT_BYTES  (8u << 20)
 #define READAHEAD_BYTES (4u << 20)
 
@@ -280,6 +279,23 @@ static int install_shard(struct core *c, struct gfile *gf, uint64_t idx, const s
 	return 0;
 }
 
+static uint8_t *buf_alloc(struct core *c, struct gfile *gf)
+{
+	uint8_t *b = malloc(ssize(gf));
+
+	if (b)
+		__atomic_add_fetch(&c->dirty_bytes, ssize(gf), __ATOMIC_RELAXED);
+	return b;
+}
+
+static void buf_free(struct core *c, size_t len, uint8_t *b)
+{
+	if (b) {
+		__atomic_sub_fetch(&c->dirty_bytes, len, __ATOMIC_RELAXED);
+		free(b);
+	}
+}
+
 static struct dshard *find_dirty(struct gfile *gf, uint64_t idx)
 {
 	for (int i = 0; i < gf->ndirty; i++)
@@ -349,8 +365,9 @@ static void flush_job(void *arg)
 			log_err("lost a shard after a failed write: out of memory");
 	}
 	pthread_cond_broadcast(&gf->cond);
+	uint32_t len = ssize(gf);
 	pthread_mutex_unlock(&gf->lock);
-	free(j->buf);
+	buf_free(c, len, j->buf);
 	free(j);
 }
 
@@ -365,7 +382,7 @@ static int submit_flush(struct core *c, struct gfile *gf, int i)
 		int rc = install_shard(c, gf, d.index, &(struct placed){ .n = 0 });
 		if (rc)
 			return rc;
-		free(d.buf);
+		buf_free(c, ssize(gf), d.buf);
 		gf->dirty[i] = gf->dirty[--gf->ndirty];
 		return 0;
 	}
@@ -403,7 +420,9 @@ int gf_flush_dirty(struct core *c, struct gfile *gf)
 {
 	int rc = 0;
 
-	qsort(gf->dirty, (size_t)gf->ndirty, sizeof(*gf->dirty), cmp_dirty);
+	if (gf->ndirty > 1)	/* dirty is NULL before the first write */
+		if (gf->ndirty > 1)
+		qsort(gf->dirty, (size_t)gf->ndirty, sizeof(*gf->dirty), cmp_dirty);
 	while (!rc && gf->ndirty > 0)
 		rc = submit_flush(c, gf, gf->ndirty - 1);
 	gf_wait_inflight(gf);
@@ -432,7 +451,8 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 		*out = d;
 		return 0;
 	}
-	if ((size_t)gf->ndirty >= per_bytes(gf, DIRTY_BYTES, 2)) {
+	if (gf->ndirty >= 2 && __atomic_load_n(&c->dirty_bytes, __ATOMIC_RELAXED) + ssize(gf) >
+				       c->cfg->dirty_size) {
 		int lru = 0;
 		for (int i = 1; i < gf->ndirty; i++)
 			if (gf->dirty[i].used < gf->dirty[lru].used)
@@ -441,13 +461,13 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 		if (rc)
 			return rc;
 	}
-	buf = malloc(ssize(gf));
+	buf = buf_alloc(c, gf);
 	if (!buf)
 		return -ENOMEM;
 	if (!whole) {
 		rc = gf_fetch(c, gf, idx, buf);
 		if (rc) {
-			free(buf);
+			buf_free(c, ssize(gf), buf);
 			return rc;
 		}
 		/* Bytes past EOF must read as zeros after an extension. */
@@ -456,7 +476,7 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 	}
 	rc = add_dirty(gf, idx, buf);
 	if (rc) {
-		free(buf);
+		buf_free(c, ssize(gf), buf);
 		return rc;
 	}
 	*out = &gf->dirty[gf->ndirty - 1];
@@ -498,9 +518,13 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 {
 	uint64_t until = idx + per_bytes(gf, READAHEAD_BYTES, 2);
 
-	if (idx != gf->last_read && idx + 1 != gf->last_read)
-		gf->ra_next = idx + 1;		/* not sequential: start over */
+	bool sequential = idx == gf->last_read || idx + 1 == gf->last_read;
+
 	gf->last_read = idx + 1;
+	if (!sequential) {
+		gf->ra_next = idx + 1;		/* random access: no read-ahead */
+		return;
+	}
 	if (gf->ra_next <= idx)
 		gf->ra_next = idx + 1;
 	for (; gf->ra_next <= until && gf->ra_next < gf->mf->nshards; gf->ra_next++) {
@@ -618,7 +642,7 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 	if (size < gf->mf->size) {
 		for (int i = gf->ndirty - 1; i >= 0; i--)
 			if (gf->dirty[i].index >= keep) {
-				free(gf->dirty[i].buf);
+				buf_free(c, ssize(gf), gf->dirty[i].buf);
 				gf->dirty[i] = gf->dirty[--gf->ndirty];
 			}
 		for (uint64_t i = keep; i < gf->mf->nshards && !rc; i++)

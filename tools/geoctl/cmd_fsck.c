@@ -168,6 +168,19 @@ static int open_all(struct fsck *fk, const char *config)
 		geoctl_err("fsck: meta root %s: %s", fk->cfg->meta_path, err[0] ? err : strerror(-r));
 		return r;
 	}
+	/* Every mounted daemon holds the meta root's lock shared. */
+	r = meta_hold(fk->meta, true);
+	if (r == -EBUSY && fk->repair) {
+		geoctl_err("fsck: meta root %s is in use by a mounted geofs; unmount it "
+			   "everywhere before --repair", fk->cfg->meta_path);
+		return r;
+	}
+	if (r == -EBUSY)
+		geoctl_err("warning: meta root %s is in use by a mounted geofs: writes in "
+			   "progress may show as orphans", fk->cfg->meta_path);
+	else if (r < 0)
+		geoctl_err("warning: meta root %s: cannot take its lock: %s", fk->cfg->meta_path,
+			   strerror(-r));
 	err[0] = '\0';
 	r = store_open(fk->cfg, false, &fk->st, err, sizeof(err));
 	if (r < 0)

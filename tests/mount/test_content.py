@@ -1,0 +1,201 @@
+"""The content path: random operations vs a reference, remount, what the
+backends see (ciphertext only), compression, holes."""
+
+import hashlib
+import os
+import random
+import secrets
+
+import pytest
+
+from harness import MiB, pattern
+
+SHARD = 64 * 1024
+
+
+def write_file(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_operations(site, seed):
+    """Writes at random offsets, truncates up and down, holes, fsyncs and reads
+    on one file, compared with a bytearray after every batch and after remount."""
+    rnd = random.Random(seed)
+    p = site.path("rand")
+    ref = bytearray()
+    fd = os.open(p, os.O_RDWR | os.O_CREAT, 0o644)
+    limit = 10 * SHARD
+    try:
+        for step in range(400):
+            op = rnd.random()
+            if op < 0.50:                                   # write
+                off = rnd.randrange(0, limit)
+                n = rnd.choice([1, 7, 100, 4096, SHARD - 1, SHARD, SHARD + 3,
+                                rnd.randrange(1, 3 * SHARD)])
+                data = rnd.randbytes(n) if rnd.random() < 0.5 else bytes([step % 251]) * n
+                assert os.pwrite(fd, data, off) == n
+                if off > len(ref):
+                    ref.extend(b"\0" * (off - len(ref)))
+                ref[off:off + n] = data
+            elif op < 0.62:                                 # truncate up or down
+                size = rnd.randrange(0, limit + 2 * SHARD)
+                if rnd.random() < 0.5:
+                    os.ftruncate(fd, size)
+                else:
+                    os.truncate(p, size)                    # by path, fd still open
+                if size < len(ref):
+                    del ref[size:]
+                else:
+                    ref.extend(b"\0" * (size - len(ref)))
+            elif op < 0.70:
+                os.fsync(fd)
+            elif op < 0.76:                                 # close and reopen
+                os.close(fd)
+                fd = os.open(p, os.O_RDWR)
+            else:                                           # read a range
+                off = rnd.randrange(0, limit + SHARD)
+                n = rnd.randrange(1, 2 * SHARD)
+                assert os.pread(fd, n, off) == bytes(ref[off:off + n]), f"step {step}"
+            if step % 25 == 24:
+                assert os.fstat(fd).st_size == len(ref), f"step {step}"
+                assert read_file(p) == bytes(ref), f"step {step}"
+    finally:
+        os.close(fd)
+    assert read_file(p) == bytes(ref)
+    site.remount()
+    assert os.stat(p).st_size == len(ref)
+    assert read_file(p) == bytes(ref)
+
+
+def test_tree_identical_after_remount(site):
+    rnd = random.Random(9)
+    expect = {}
+    for i in range(30):
+        d = site.path(f"d{i % 4}", f"e{i % 3}")
+        os.makedirs(d, exist_ok=True)
+        size = rnd.choice([0, 1, 100, SHARD, 3 * SHARD + 5, 500_000])
+        data = rnd.randbytes(size) if i % 2 else (b"text %d " % i) * (size // 7 + 1)
+        data = data[:size]
+        p = os.path.join(d, f"f{i}")
+        write_file(p, data)
+        os.utime(p, ns=(10**18 + i, 10**18 + 2 * i))
+        expect[p] = (hashlib.sha256(data).hexdigest(), size, 10**18 + 2 * i)
+    site.remount()
+    for p, (h, size, mtime) in expect.items():
+        st = os.stat(p)
+        assert (st.st_size, st.st_mtime_ns) == (size, mtime), p
+        assert hashlib.sha256(read_file(p)).hexdigest() == h, p
+
+
+def test_no_plaintext_or_names_on_backends(site):
+    tag = secrets.token_hex(8)
+    marker = f"PLAINTEXT-MARKER-{tag}".encode()
+    name = f"secret-name-{tag}"
+    dname = f"secret-dir-{tag}"
+    for cat in ("personal", "medical", "media", "public"):
+        d = site.path(f"{dname}-{cat}")
+        os.mkdir(d)
+        os.setxattr(d, "user.geo.category", cat.encode())
+        compressible = (marker + b" " + name.encode() + b"\n") * 20000
+        write_file(os.path.join(d, name), compressible)
+        write_file(os.path.join(d, name + "-small"), marker)
+        write_file(os.path.join(d, name + "-mixed"), pattern(4, SHARD - 10) + marker + pattern(5, SHARD))
+        os.setxattr(os.path.join(d, name), "user.note", marker)
+    assert site.grep(marker) == []
+    assert site.grep(name) == []
+    assert site.grep(dname) == []
+    assert site.grep(tag) == []
+    for cat in (b"personal", b"medical", b"public"):
+        assert site.grep(cat) == [], cat
+    # geofs's own bookkeeping in the meta root holds no content either
+    assert site.grep(marker, where="geofs") == []
+    assert sum(site.object_counts().values()) > 0
+    for obj in site.objects():
+        with open(obj, "rb") as f:
+            assert f.read(4) == b"GEOS", obj
+    site.remount()
+    assert site.grep(marker) == []
+
+
+def test_compressible_data_shrinks(site):
+    size = 8 * MiB
+    text = b"The quick brown fox jumps over the lazy dog. 0123456789\n"
+    data = (text * (size // len(text) + 1))[:size]
+    write_file(site.path("text"), data)
+    stored = site.backend_bytes()
+    assert stored < size // 8, f"{stored} bytes stored for {size}"
+    info = site.info("text")
+    assert int(info["stored"]) == sum(os.path.getsize(o) for o in site.objects())
+    assert int(info["size"]) == size
+    assert read_file(site.path("text")) == data
+
+
+def test_incompressible_data_does_not_shrink(site):
+    size = 8 * MiB
+    data = pattern(11, size)
+    write_file(site.path("random"), data)
+    stored = site.backend_bytes()
+    assert size <= stored < size * 1.02
+    assert read_file(site.path("random")) == data
+
+
+def test_compress_off_stores_raw_size(site):
+    os.mkdir(site.path("media"))
+    os.setxattr(site.path("media"), "user.geo.category", b"media")
+    size = 8 * MiB
+    data = (b"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n" * (size // 32))[:size]
+    write_file(site.path("media", "video"), data)
+    stored = site.backend_bytes()
+    assert size <= stored < size * 1.02
+    assert read_file(site.path("media", "video")) == data
+
+
+def test_holes_store_nothing(site):
+    p = site.path("sparse")
+    with open(p, "wb") as f:
+        f.truncate(10 * MiB)
+    assert os.stat(p).st_size == 10 * MiB
+    assert sum(site.object_counts().values()) == 0
+    fd = os.open(p, os.O_WRONLY)
+    os.pwrite(fd, b"x", 5 * MiB)
+    os.close(fd)
+    assert sum(site.object_counts().values()) == 1
+    with open(p, "rb") as f:
+        f.seek(5 * MiB - SHARD)
+        assert f.read(SHARD + 1) == b"\0" * SHARD + b"x"
+    site.remount()
+    data = read_file(p)
+    assert len(data) == 10 * MiB
+    assert data.count(b"\0") == 10 * MiB - 1 and data[5 * MiB] == ord("x")
+
+
+def test_overwrite_and_unlink_free_objects(site):
+    p = site.path("f")
+    write_file(p, pattern(1, 4 * SHARD))
+    assert sum(site.object_counts().values()) == 4
+    fd = os.open(p, os.O_WRONLY)
+    os.pwrite(fd, b"new bytes", SHARD + 10)
+    os.close(fd)
+    assert sum(site.object_counts().values()) == 4      # superseded object removed
+    os.truncate(p, SHARD)
+    assert sum(site.object_counts().values()) == 1
+    os.unlink(p)
+    assert sum(site.object_counts().values()) == 0
+
+
+def test_truncate_inside_shard_then_extend_reads_zeros(site):
+    p = site.path("f")
+    data = pattern(2, 2 * SHARD)
+    write_file(p, data)
+    os.truncate(p, SHARD + 100)
+    os.truncate(p, 2 * SHARD)
+    assert read_file(p) == data[:SHARD + 100] + b"\0" * (SHARD - 100)
+    site.remount()
+    assert read_file(p) == data[:SHARD + 100] + b"\0" * (SHARD - 100)
