@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "crypto.h"
 #include "gfile.h"
 #include "log.h"
 
@@ -27,10 +28,31 @@ static const char *intent_of(int flags)
 	}
 }
 
+/* -EACCES (reason in why) unless this keyring can produce the current key
+ * of the domain of tags t, which a new file is wrapped under. */
+static int have_domain_key(struct core *c, const struct geo_tags *t, char *why, size_t len)
+{
+	char dom[KEYS_DOMAIN_MAX];
+	uint8_t key[AEAD_KEY_LEN];
+	uint32_t ver;
+	int rc;
+
+	keys_domain(dom, country_code(t->origin), c->cfg->cats[t->cat].name);
+	ver = keyring_current(c->keys, dom);
+	rc = keyring_domain_key(c->keys, dom, ver, key);
+	crypto_wipe(key, sizeof(key));
+	if (rc == -ENOKEY) {
+		snprintf(why, len, "this site's keyring lacks key domain %s version %u", dom,
+			 (unsigned)ver);
+		return -EACCES;
+	}
+	return rc;
+}
+
 /* Checks that this site may open a file tagged t, and for a create that
- * its data can be placed at all (an existing file opened for writing is
- * refused on its first write() instead, which is where it would store);
- * audits a refusal. */
+ * it holds the domain's key and that its data can be placed at all (an
+ * existing file opened for writing is refused on its first write()
+ * instead, which is where it would store); audits a refusal. */
 static int admit(struct core *c, const struct geo_req *r, const char *op, const char *path,
 		 const struct geo_tags *t, int flags)
 {
@@ -44,6 +66,12 @@ static int admit(struct core *c, const struct geo_req *r, const char *op, const 
 		return rc;
 	}
 	if (strcmp(op, "create") == 0) {
+		rc = have_domain_key(c, t, why, sizeof(why));
+		if (rc) {
+			core_audit(c, r, "access-denied", intent_of(flags), path, NULL, t, rc,
+				   NULL, why);
+			return rc;
+		}
 		rc = core_check_placement(c, t, why, sizeof(why));
 		if (rc) {
 			__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
@@ -52,6 +80,29 @@ static int admit(struct core *c, const struct geo_req *r, const char *op, const 
 		}
 	}
 	return rc;
+}
+
+/* Swaps the tags-only reference *gf (from gfile_get_meta) for one with
+ * the file key unwrapped; audits the refusal of a keyring that lacks the
+ * file's domain. */
+static int take_key(struct core *c, const struct geo_req *r, const char *path, int sfd,
+		    const struct geo_tags *t, int flags, struct gfile **gf)
+{
+	char dom[KEYS_DOMAIN_MAX], why[128];
+	struct gfile *keyed;
+	int rc = gfile_get(c, sfd, &keyed);
+
+	if (rc == -EACCES) {
+		keys_domain(dom, country_code(t->origin), c->cfg->cats[t->cat].name);
+		snprintf(why, sizeof(why), "this site's keyring lacks the file's key domain %s",
+			 dom);
+		core_audit(c, r, "access-denied", intent_of(flags), path, NULL, t, rc, NULL, why);
+	}
+	if (rc)
+		return rc;
+	gfile_put(c, *gf);	/* the same file: keyed holds it now */
+	*gf = keyed;
+	return 0;
 }
 
 static int new_handle(struct gfile *gf, int flags, struct geo_handle **h)
@@ -82,16 +133,18 @@ int core_open_file(struct core *c, const struct geo_req *r, const char *path, in
 	meta_put_dir(c->meta, dfd);
 	if (rc)
 		return rc;
-	rc = gfile_get(c, sfd, &gf);
-	close(sfd);
+	/* Tags first, without the key, so that a refusal names the file's
+	 * category and origin, and the policy's reason comes before the key's. */
+	rc = gfile_get_meta(c, sfd, &gf);
 	if (rc) {
-		if (rc == -EACCES)
-			core_audit(c, r, "access-denied", intent_of(flags), path, NULL, NULL, rc,
-				   NULL, "this site's keyring lacks the file's key domain");
+		close(sfd);
 		return rc;
 	}
 	gfile_tags(gf, &t);
 	rc = admit(c, r, "open", path, &t, flags);
+	if (!rc)
+		rc = take_key(c, r, path, sfd, &t, flags, &gf);
+	close(sfd);
 	if (!rc && (flags & O_TRUNC))
 		rc = gfile_truncate(c, gf, 0);
 	if (!rc)

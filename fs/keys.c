@@ -314,6 +314,18 @@ void keyring_foreach_domain(const struct keyring *kr,
 		fn(kr->dom[i].name, kr->dom[i].version, arg);
 }
 
+void keyring_foreach_current(const struct keyring *kr,
+			     void (*fn)(const char *domain, uint32_t version, void *arg), void *arg)
+{
+	for (size_t i = 0; i < kr->ncur; i++)
+		fn(kr->cur[i].name, kr->cur[i].version, arg);
+}
+
+bool keyring_has_explicit(const struct keyring *kr, const char *domain, uint32_t version)
+{
+	return find_domain(kr, domain, version) != NULL;
+}
+
 int keyring_domain_key(const struct keyring *kr, const char *domain, uint32_t version,
 		       uint8_t key[AEAD_KEY_LEN])
 {
@@ -333,6 +345,45 @@ int keyring_domain_key(const struct keyring *kr, const char *domain, uint32_t ve
 	n = snprintf(info, sizeof(info), "geofs domain %s v%u", domain, (unsigned)version);
 	return crypto_hkdf(kr->master, AEAD_KEY_LEN, KEYS_HKDF_SALT, strlen(KEYS_HKDF_SALT),
 			   info, (size_t)n, key, AEAD_KEY_LEN);
+}
+
+int keyring_rotate(struct keyring *kr, const char *domain, uint32_t *newver, bool *fresh)
+{
+	uint32_t cur = keyring_current(kr, domain), next;
+	uint8_t key[AEAD_KEY_LEN];
+	int ret;
+
+	*fresh = false;
+	ret = keyring_domain_key(kr, domain, cur, key);	/* also validates domain */
+	if (ret)
+		return ret;
+	if (cur == UINT32_MAX) {
+		ret = -EOVERFLOW;
+		goto out;
+	}
+	next = cur + 1;
+	/* A domain whose keys came from elsewhere must not switch to keys
+	 * derived from this site's master, which its home site cannot know. */
+	if (!find_domain(kr, domain, next) &&
+	    (!kr->has_master || find_domain(kr, domain, cur))) {
+		ret = crypto_random(key, sizeof(key));
+		if (!ret)
+			ret = keyring_add_domain(kr, domain, next, key);
+		if (ret)
+			goto out;
+		*fresh = true;
+	}
+	ret = keyring_set_current(kr, domain, next);
+	if (ret) {
+		if (*fresh)	/* drop the entry just appended: kr unchanged */
+			crypto_wipe(&kr->dom[--kr->ndom], sizeof(kr->dom[0]));
+		*fresh = false;
+		goto out;
+	}
+	*newver = next;
+out:
+	crypto_wipe(key, sizeof(key));
+	return ret;
 }
 
 /* ---- parsing ------------------------------------------------------------ */
@@ -569,9 +620,33 @@ static int read_secure(int fd, const char *path, size_t expect, char **buf, size
 	return 0;
 }
 
+int keyring_parse(const char *name, const char *text, size_t len, struct keyring **out,
+		  char *err, size_t errlen)
+{
+	struct parse_state ps = { .file = name ? name : "keyring", .err = err, .errlen = errlen };
+	int ret;
+
+	*out = NULL;
+	if (err && errlen)
+		err[0] = '\0';
+	if (len > KEYRING_FILE_MAX) {
+		err_add(err, errlen, "%s: larger than %u bytes: not a keyring", ps.file,
+			KEYRING_FILE_MAX);
+		return -EINVAL;
+	}
+	ret = keyring_new(false, &ps.kr);
+	if (ret)
+		return ret;
+	if (parse_text(&ps, text, len) != 0) {
+		keyring_free(ps.kr);
+		return -EINVAL;
+	}
+	*out = ps.kr;
+	return 0;
+}
+
 int keyring_load(const char *path, struct keyring **out, char *err, size_t errlen)
 {
-	struct parse_state ps = { .file = path, .err = err, .errlen = errlen };
 	size_t bufsize = 0, len = 0;
 	char *buf = NULL;
 	struct stat st;
@@ -609,17 +684,7 @@ int keyring_load(const char *path, struct keyring **out, char *err, size_t errle
 	ret = read_secure(fd, path, (size_t)st.st_size, &buf, &bufsize, &len, err, errlen);
 	if (ret)
 		goto out_close;
-	ret = keyring_new(false, &ps.kr);
-	if (ret)
-		goto out_buf;
-	if (parse_text(&ps, buf, len) != 0) {
-		keyring_free(ps.kr);
-		ret = -EINVAL;
-		goto out_buf;
-	}
-	*out = ps.kr;
-	ret = 0;
-out_buf:
+	ret = keyring_parse(path, buf, len, out, err, errlen);
 	sec_free(buf, bufsize);
 out_close:
 	close(fd);

@@ -40,6 +40,13 @@ struct keyring;
  * ("FILE:LINE: ..."), other -errno on I/O. */
 int keyring_load(const char *path, struct keyring **out, char *err, size_t errlen);
 
+/* Parses keyring text (the format above) held in memory; `name` is used in
+ * messages ("NAME:LINE: ..."). No file access and no mode check: that is
+ * keyring_load()'s job. 0, -EINVAL on bad content, -ENOMEM. The caller
+ * wipes text when it holds secrets. */
+int keyring_parse(const char *name, const char *text, size_t len, struct keyring **out,
+		  char *err, size_t errlen);
+
 /* New empty keyring in memory; with_master: with a fresh random master. */
 int keyring_new(bool with_master, struct keyring **out);
 
@@ -74,6 +81,27 @@ int keyring_add_domain(struct keyring *kr, const char *domain, uint32_t version,
 /* Calls fn for each explicit domain entry (never with key bytes). */
 void keyring_foreach_domain(const struct keyring *kr,
 			    void (*fn)(const char *domain, uint32_t version, void *arg), void *arg);
+
+/* Calls fn for each domain whose current version is recorded (a "current"
+ * line; every other domain is at version 1), in keyring order. */
+void keyring_foreach_current(const struct keyring *kr,
+			     void (*fn)(const char *domain, uint32_t version, void *arg), void *arg);
+
+/* True if kr holds an explicit key (imported, or made by a rotation
+ * without a master) for DOMAIN at VERSION, rather than deriving it. */
+bool keyring_has_explicit(const struct keyring *kr, const char *domain, uint32_t version);
+
+/* Gives DOMAIN a new current version, current + 1, in memory (persist with
+ * keyring_save()). The new key derives from the master when the keyring has
+ * one and the domain's current key derives from it too. Otherwise (no
+ * master, or the current key is an explicit, imported one) a fresh random
+ * key is added as an explicit entry and *fresh is set: that key exists
+ * nowhere else until exported. Every older version stays producible, so
+ * files still wrapped under one stay readable.
+ * 0 with *newver set; -ENOKEY if kr cannot produce the domain's current key
+ * (nothing to rotate from); -EOVERFLOW at version 4294967295; -EINVAL for a
+ * malformed domain; -ENOMEM. On failure kr is unchanged. */
+int keyring_rotate(struct keyring *kr, const char *domain, uint32_t *newver, bool *fresh);
 
 /* True if domain is "CC:name" with a valid country code and a category
  * name of [A-Za-z0-9_.-]{1,63}. */

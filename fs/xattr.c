@@ -279,8 +279,11 @@ static int migrate(struct core *c, const struct geo_req *r, struct entry *e, con
 	if (!core_is_admin(c, r) && r->uid != e->st.st_uid)
 		return -EPERM;
 	rc = gfile_get(c, e->fd, &gf);
-	if (rc)
+	if (rc) {
+		core_audit(c, r, "migrate", NULL, path, NULL, NULL, rc, NULL,
+			   rc == -EACCES ? "this site's keyring lacks the file's key domain" : NULL);
 		return rc;
+	}
 	rc = gfile_migrate(c, gf, spread);
 	gfile_tags(gf, &t);
 	gfile_put(c, gf);

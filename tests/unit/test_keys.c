@@ -2,10 +2,13 @@
  * test_keys.c — domain-key derivation (pinned to its documented HKDF
  * inputs), file-key wrapping, and the keyring file: round trip, mode
  * checks, exclusive save, and FILE:LINE errors for malformed content.
+ * Rotation: new versions (derived or fresh), rewrapping a manifest's file
+ * key with right and wrong keys, and rewrap_file() on a real meta root.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -18,6 +21,8 @@
 #include <cmocka.h>
 
 #include "keys.h"
+#include "meta.h"
+#include "rewrap.h"
 #include "testutil.h"
 
 #define MASTER_HEX "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
@@ -34,20 +39,16 @@ static int setup(void **state)
 	return 0;
 }
 
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
 static int teardown(void **state)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char p[600];
-
-	while (d && (de = readdir(d)))
-		if (de->d_name[0] != '.' || strlen(de->d_name) > 2) {
-			snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-			unlink(p);
-		}
-	if (d)
-		closedir(d);
-	rmdir(dir);
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);	/* rewrap_file's meta root too */
 	free(dir);
 	return 0;
 }
@@ -499,6 +500,248 @@ static void test_mutations(void **state)
 	free(buf);
 }
 
+/* ---- rotation ----------------------------------------------------------- */
+
+static void test_rotate_with_master(void **state)
+{
+	struct keyring *kr = load_ok("geofs-keyring 1\nmaster " MASTER_HEX "\n");
+	uint8_t master[32], want[32], got[32], v1[32];
+	const char *info = "geofs domain JP:personal v2";
+	uint32_t nv = 0;
+	bool fresh = true;
+
+	assert_int_equal(keyring_domain_key(kr, "JP:personal", 1, v1), 0);
+	assert_int_equal(keyring_rotate(kr, "JP:personal", &nv, &fresh), 0);
+	assert_int_equal(nv, 2);
+	assert_false(fresh);
+	assert_int_equal(keyring_current(kr, "JP:personal"), 2);
+	assert_false(keyring_has_explicit(kr, "JP:personal", 2));
+	/* Version 2 is exactly the documented derivation; v1 is unchanged. */
+	tu_unhex(MASTER_HEX, master);
+	assert_int_equal(crypto_hkdf(master, 32, "geofs-keyring-v1", 16, info, strlen(info),
+				     want, 32), 0);
+	assert_int_equal(keyring_domain_key(kr, "JP:personal", 2, got), 0);
+	assert_memory_equal(got, want, 32);
+	assert_int_equal(keyring_domain_key(kr, "JP:personal", 1, got), 0);
+	assert_memory_equal(got, v1, 32);
+	assert_int_equal(keyring_rotate(kr, "JP:personal", &nv, &fresh), 0);
+	assert_int_equal(nv, 3);
+	assert_int_equal(keyring_current(kr, "JP:public"), 1);	/* others untouched */
+
+	/* The new current version survives a save and a load. */
+	snprintf(path, sizeof(path), "%s/rotated", dir);
+	unlink(path);
+	assert_int_equal(keyring_save(kr, path, false, err, sizeof(err)), 0);
+	keyring_free(kr);
+	assert_int_equal(keyring_load(path, &kr, err, sizeof(err)), 0);
+	assert_int_equal(keyring_current(kr, "JP:personal"), 3);
+	keyring_free(kr);
+}
+
+static void test_rotate_without_master(void **state)
+{
+	struct keyring *kr = load_ok("geofs-keyring 1\ndomain JP:public 1 " KEY_A_HEX "\n");
+	uint8_t a[32], k1[32], k2[32];
+	uint32_t nv = 0;
+	bool fresh = false;
+
+	assert_int_equal(keyring_rotate(kr, "JP:public", &nv, &fresh), 0);
+	assert_int_equal(nv, 2);
+	assert_true(fresh);
+	assert_true(keyring_has_explicit(kr, "JP:public", 2));
+	assert_int_equal(keyring_domain_key(kr, "JP:public", 1, k1), 0);
+	tu_unhex(KEY_A_HEX, a);
+	assert_memory_equal(k1, a, 32);		/* the old key is kept */
+	assert_int_equal(keyring_domain_key(kr, "JP:public", 2, k2), 0);
+	assert_memory_not_equal(k1, k2, 32);
+
+	/* Nothing to rotate from: -ENOKEY, and the keyring is unchanged. */
+	assert_int_equal(keyring_rotate(kr, "JP:personal", &nv, &fresh), -ENOKEY);
+	assert_false(fresh);
+	assert_int_equal(keyring_current(kr, "JP:personal"), 1);
+	assert_int_equal(keyring_rotate(kr, "jp:public", &nv, &fresh), -EINVAL);
+	assert_int_equal(keyring_set_current(kr, "JP:public", UINT32_MAX), 0);
+	assert_int_equal(keyring_add_domain(kr, "JP:public", UINT32_MAX, a), 0);
+	assert_int_equal(keyring_rotate(kr, "JP:public", &nv, &fresh), -EOVERFLOW);
+	keyring_free(kr);
+}
+
+/* A master never takes over a domain whose keys were imported: its home
+ * site could not derive what this master would. */
+static void test_rotate_imported_domain_on_master_site(void **state)
+{
+	struct keyring *kr = load_ok("geofs-keyring 1\nmaster " MASTER_HEX "\n"
+				     "domain KR:media 4 " KEY_A_HEX "\ncurrent KR:media 4\n");
+	uint8_t derived[32], got[32];
+	uint32_t nv = 0;
+	bool fresh = false;
+
+	assert_int_equal(keyring_domain_key(kr, "KR:media", 5, derived), 0);
+	assert_int_equal(keyring_rotate(kr, "KR:media", &nv, &fresh), 0);
+	assert_int_equal(nv, 5);
+	assert_true(fresh);
+	assert_int_equal(keyring_domain_key(kr, "KR:media", 5, got), 0);
+	assert_memory_not_equal(got, derived, 32);
+	keyring_free(kr);
+}
+
+/* A manifest of domain JP:personal at version `ver` of kr, wrapping fkey. */
+static struct manifest *wrapped_manifest(const struct keyring *kr, uint32_t ver,
+					 const uint8_t fkey[32], uint64_t seed)
+{
+	struct manifest *mf = manifest_new();
+	uint8_t dkey[32];
+
+	assert_non_null(mf);
+	tu_fill(mf->id.b, GEO_ID_LEN, seed);
+	mf->shard_size = 65536;
+	mf->generation = 7;
+	snprintf(mf->category, sizeof(mf->category), "personal");
+	memcpy(mf->origin, "JP", 3);
+	mf->key_version = ver;
+	assert_int_equal(keyring_domain_key(kr, "JP:personal", ver, dkey), 0);
+	assert_int_equal(keys_wrap(dkey, &mf->id, "JP:personal", ver, fkey, mf->wrapped_key), 0);
+	return mf;
+}
+
+static void assert_unwraps(const struct keyring *kr, const struct manifest *mf,
+			   const uint8_t fkey[32])
+{
+	uint8_t dkey[32], got[32];
+
+	assert_int_equal(keyring_domain_key(kr, "JP:personal", mf->key_version, dkey), 0);
+	assert_int_equal(keys_unwrap(dkey, &mf->id, "JP:personal", mf->key_version,
+				     mf->wrapped_key, got), 0);
+	assert_memory_equal(got, fkey, 32);
+}
+
+static void test_rewrap_manifest(void **state)
+{
+	struct keyring *kr = load_ok("geofs-keyring 1\nmaster " MASTER_HEX "\n");
+	uint8_t fkey[32], v1key[32], got[32];
+	struct manifest *mf;
+
+	tu_fill(fkey, 32, 21);
+	mf = wrapped_manifest(kr, 1, fkey, 22);
+	assert_int_equal(rewrap_manifest(kr, mf, 2), 0);
+	assert_int_equal(mf->key_version, 2);
+	assert_int_equal(mf->generation, 7);	/* content unchanged */
+	assert_unwraps(kr, mf, fkey);
+	/* The old domain key no longer opens it, under either version. */
+	assert_int_equal(keyring_domain_key(kr, "JP:personal", 1, v1key), 0);
+	assert_int_equal(keys_unwrap(v1key, &mf->id, "JP:personal", 1, mf->wrapped_key, got),
+			 -EIO);
+	assert_int_equal(keys_unwrap(v1key, &mf->id, "JP:personal", 2, mf->wrapped_key, got),
+			 -EIO);
+	/* Back down works too (a forced rotation does not care). */
+	assert_int_equal(rewrap_manifest(kr, mf, 1), 0);
+	assert_unwraps(kr, mf, fkey);
+	manifest_free(mf);
+	keyring_free(kr);
+}
+
+/* Every wrong key fails without touching the manifest. */
+static void test_rewrap_wrong_keys(void **state)
+{
+	struct keyring *kr = load_ok("geofs-keyring 1\nmaster " MASTER_HEX "\n");
+	struct keyring *other, *v1only;
+	uint8_t fkey[32], k1[32];
+	struct manifest *mf, *copy;
+
+	tu_fill(fkey, 32, 31);
+	mf = wrapped_manifest(kr, 1, fkey, 32);
+	copy = manifest_dup(mf);
+	assert_non_null(copy);
+
+	assert_int_equal(keyring_new(true, &other), 0);		/* another master */
+	assert_int_equal(rewrap_manifest(other, mf, 2), -EIO);
+	assert_memory_equal(mf->wrapped_key, copy->wrapped_key, KEYS_WRAPPED_LEN);
+	assert_int_equal(mf->key_version, 1);
+
+	assert_int_equal(keyring_new(false, &v1only), 0);	/* no key at all */
+	assert_int_equal(rewrap_manifest(v1only, mf, 2), -ENOKEY);
+	assert_int_equal(keyring_domain_key(kr, "JP:personal", 1, k1), 0);
+	assert_int_equal(keyring_add_domain(v1only, "JP:personal", 1, k1), 0);
+	assert_int_equal(rewrap_manifest(v1only, mf, 2), -ENOKEY);	/* lacks v2 */
+	assert_int_equal(mf->key_version, 1);
+
+	mf->key_version = 2;		/* claims the wrong version */
+	assert_int_equal(rewrap_manifest(kr, mf, 3), -EIO);
+	mf->key_version = 1;
+	mf->id.b[0] ^= 1;		/* a wrapped key moved to another file */
+	assert_int_equal(rewrap_manifest(kr, mf, 2), -EIO);
+	mf->id.b[0] ^= 1;
+	memcpy(mf->origin, "KR", 3);	/* or to another domain */
+	assert_int_equal(rewrap_manifest(kr, mf, 2), -EIO);
+	memcpy(mf->origin, "JP", 3);
+	mf->wrapped_key[KEYS_WRAPPED_LEN - 1] ^= 0x80;
+	assert_int_equal(rewrap_manifest(kr, mf, 2), -EIO);
+	mf->wrapped_key[KEYS_WRAPPED_LEN - 1] ^= 0x80;
+	assert_memory_equal(mf->wrapped_key, copy->wrapped_key, KEYS_WRAPPED_LEN);
+
+	/* The right keyring still works after all that. */
+	assert_int_equal(rewrap_manifest(v1only, mf, 1), 0);
+	assert_unwraps(kr, mf, fkey);
+	manifest_free(copy);
+	manifest_free(mf);
+	keyring_free(v1only);
+	keyring_free(other);
+	keyring_free(kr);
+}
+
+static void test_rewrap_file(void **state)
+{
+	struct keyring *kr = load_ok("geofs-keyring 1\nmaster " MASTER_HEX "\n");
+	struct manifest *mf, *back;
+	struct meta *m;
+	uint8_t fkey[32];
+	uint32_t was = 0;
+	char root[600];
+	int fd, bare;
+
+	snprintf(root, sizeof(root), "%s/meta", dir);
+	assert_int_equal(meta_open(root, true, &m, err, sizeof(err)), 0);
+	tu_fill(fkey, 32, 41);
+	mf = wrapped_manifest(kr, 1, fkey, 42);
+	assert_int_equal(meta_manifest_store(m, mf, false), 0);
+	fd = openat(meta_rootfd(m), "alice.txt", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	if (meta_set_stub_id(fd, &mf->id) == -EOPNOTSUPP) {
+		close(fd);		/* no user xattrs on $TMPDIR */
+		goto out;
+	}
+	assert_int_equal(rewrap_file(m, kr, fd, "JP:personal", 2, &was), 0);
+	assert_int_equal(was, 1);
+	assert_int_equal(meta_manifest_load(m, &mf->id, &back), 0);
+	assert_int_equal(back->key_version, 2);
+	assert_int_equal(back->generation, mf->generation);
+	assert_unwraps(kr, back, fkey);
+	manifest_free(back);
+	/* Again: nothing to do; another domain: not touched. */
+	assert_int_equal(rewrap_file(m, kr, fd, "JP:personal", 2, &was), REWRAP_SKIPPED);
+	assert_int_equal(was, 2);
+	assert_int_equal(rewrap_file(m, kr, fd, "JP:public", 5, NULL), REWRAP_SKIPPED);
+	/* The wrong keyring changes nothing on disk. */
+	keyring_free(kr);
+	assert_int_equal(keyring_new(true, &kr), 0);
+	assert_int_equal(rewrap_file(m, kr, fd, "JP:personal", 3, NULL), -EIO);
+	assert_int_equal(meta_manifest_load(m, &mf->id, &back), 0);
+	assert_int_equal(back->key_version, 2);
+	manifest_free(back);
+	/* A stub without an id, and an id without a manifest. */
+	bare = openat(meta_rootfd(m), "bare", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	assert_true(bare >= 0);
+	assert_int_equal(rewrap_file(m, kr, bare, "JP:personal", 3, NULL), -ENODATA);
+	assert_int_equal(meta_manifest_delete(m, &mf->id), 0);
+	assert_int_equal(rewrap_file(m, kr, fd, "JP:personal", 3, NULL), -ENOENT);
+	close(bare);
+	close(fd);
+out:
+	manifest_free(mf);
+	meta_close(m);
+	keyring_free(kr);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -518,6 +761,12 @@ int main(void)
 		cmocka_unit_test(test_every_error_reported),
 		cmocka_unit_test(test_long_lines_nul_crlf),
 		cmocka_unit_test(test_mutations),
+		cmocka_unit_test(test_rotate_with_master),
+		cmocka_unit_test(test_rotate_without_master),
+		cmocka_unit_test(test_rotate_imported_domain_on_master_site),
+		cmocka_unit_test(test_rewrap_manifest),
+		cmocka_unit_test(test_rewrap_wrong_keys),
+		cmocka_unit_test(test_rewrap_file),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,6 +1,7 @@
 /*
- * cmd_keys.c — `geoctl keys init|list|export|import -c CONFIG ...`: manage
- * the site keyring named by the config's [keys] keyring.
+ * cmd_keys.c — `geoctl keys init|list|export|import|rotate -c CONFIG ...`:
+ * manage the site keyring named by the config's [keys] keyring. rotate,
+ * which also rewraps file keys in the meta root, is in keys_rotate.c.
  *
  * Works offline on the keyring file through fs/keys.h; it never prints a
  * key, and writes key material only to files it creates with mode 0600
@@ -18,6 +19,8 @@
 #include "geoctl.h"
 #include "json.h"
 #include "keys.h"
+#include "store.h"
+#include "keys_cmd.h"
 #include "table.h"
 
 #define ERRBUF_LEN (64 * 1024)
@@ -38,6 +41,7 @@ static const char keys_help[] =
 "  list     show whether a master is present and which domain keys are held\n"
 "  export   write one domain's current key as a keyring file for another site\n"
 "  import   add the domain keys of such a file to this site's keyring\n"
+"  rotate   give a domain a new key version and rewrap its files' keys\n"
 "\n"
 "A typical hand-over: the home site (JP) keeps the master; a foreign site\n"
 "that may read JP:media files gets only that domain:\n"
@@ -52,7 +56,8 @@ static const char keys_help[] =
 "\n"
 "Run `geoctl keys VERB --help` for a verb's options.\n"
 "\n"
-"Exit status: 0 success, 2 usage or runtime error.\n";
+"Exit status: 0 success, 1 findings (rotate: files that could not be\n"
+"rewrapped), 2 usage or runtime error.\n";
 
 static const char init_help[] =
 "usage: geoctl keys init -c CONFIG [--no-master]\n"
@@ -65,6 +70,10 @@ static const char init_help[] =
 "An existing keyring is never overwritten: its keys protect existing files,\n"
 "and replacing it would make them unreadable. init then fails with status 2.\n"
 "\n"
+"After creating the keyring, init also runs `geoctl backend init --create`\n"
+"for every backend of the config: it creates missing backend directories and\n"
+"writes the marker geofs requires before it stores anything there.\n"
+"\n"
 "Options:\n"
 "  -c, --config CONFIG  the mount config naming the keyring (required)\n"
 "      --no-master      create an empty keyring without a master secret, for a\n"
@@ -73,7 +82,7 @@ static const char init_help[] =
 "  -h, --help           show this help\n"
 "\n"
 "Exit status: 0 created, 2 the keyring exists, the config is invalid, or the\n"
-"file could not be written.\n";
+"file or a backend marker could not be written.\n";
 
 static const char list_help[] =
 "usage: geoctl keys list -c CONFIG [--json]\n"
@@ -83,16 +92,20 @@ static const char list_help[] =
 "from it), and each explicit domain key with its version and the domain's\n"
 "current version (the one new files are wrapped under; 1 unless rotated).\n"
 "An explicit key wins over the derived one for the same domain and version.\n"
+"A rotated domain whose current key derives from the master also gets a row\n"
+"for its current version, with source `master`.\n"
 "\n"
 "Options:\n"
 "  -c, --config CONFIG  the mount config naming the keyring (required)\n"
 "      --json           print one JSON object: {\"keyring\": PATH, \"master\":\n"
-"                       BOOL, \"domains\": [{\"domain\", \"version\", \"current\"}]}\n"
+"                       BOOL, \"domains\": [{\"domain\", \"version\", \"current\",\n"
+"                       \"source\": \"explicit\"|\"master\"}]}\n"
 "  -h, --help           show this help\n"
 "\n"
 "Output (text): the keyring path, `master yes|no`, then the columns\n"
-"  DOMAIN  VERSION  CURRENT\n"
-"one row per explicit domain key.\n"
+"  DOMAIN  VERSION  CURRENT  SOURCE\n"
+"one row per explicit domain key (SOURCE explicit) and per rotated domain\n"
+"whose current key derives from the master (SOURCE master).\n"
 "\n"
 "Exit status: 0 listed, 2 the keyring or config cannot be read.\n";
 
@@ -130,8 +143,10 @@ static const char import_help[] =
 "conflict: nothing is imported and the status is 2, since replacing a key\n"
 "would make the files wrapped under it unreadable.\n"
 "\n"
-"A mounted geofs reads its keyring when it mounts: remount it to use the\n"
-"imported keys.\n"
+"A mounted geofs reads its keyring when it mounts: remount it (or reload it\n"
+"with SIGHUP) to use the imported keys. After a rotation on the home site,\n"
+"import the exported new version the same way: the versions this keyring\n"
+"already holds stay, so files not yet rewrapped remain readable.\n"
 "\n"
 "Options:\n"
 "  -c, --config CONFIG  the mount config naming the site keyring (required)\n"
@@ -148,12 +163,7 @@ enum {
 	OPT_DOMAIN = 1 << 2,
 	OPT_OUTPUT = 1 << 3,
 	OPT_FILE = 1 << 4,	/* one positional FILE */
-};
-
-struct keys_args {
-	const char *verb;
-	const char *config, *domain, *output, *file;
-	bool json, no_master;
+	OPT_ROTATE = 1 << 5,	/* --resume, --force, --dry-run */
 };
 
 /* Value of an option given as "-x V", "--long V", "--long=V" or "-xV";
@@ -201,6 +211,12 @@ static int parse_args(int argc, char **argv, unsigned mask, struct keys_args *ka
 			ka->json = true;
 		} else if (!only_files && (mask & OPT_NO_MASTER) && !strcmp(a, "--no-master")) {
 			ka->no_master = true;
+		} else if (!only_files && (mask & OPT_ROTATE) && !strcmp(a, "--resume")) {
+			ka->resume = true;
+		} else if (!only_files && (mask & OPT_ROTATE) && !strcmp(a, "--force")) {
+			ka->force = true;
+		} else if (!only_files && (mask & OPT_ROTATE) && !strcmp(a, "--dry-run")) {
+			ka->dry_run = true;
 		} else if ((mask & OPT_FILE) && !ka->file && (only_files || a[0] != '-' || !a[1])) {
 			ka->file = a;
 		} else {
@@ -226,6 +242,10 @@ static int parse_args(int argc, char **argv, unsigned mask, struct keys_args *ka
 		geoctl_err("keys %s: no FILE given", ka->verb);
 		return -EINVAL;
 	}
+	if (ka->resume && ka->force) {
+		geoctl_err("keys %s: --resume and --force contradict each other", ka->verb);
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -249,9 +269,7 @@ static struct geo_config *load_config(const char *file)
 	return cfg;
 }
 
-/* Loads a keyring; site: it is the config's (a missing one is created by
- * `keys init`), else a file given on the command line. */
-static struct keyring *load_keyring(const char *path, bool site)
+struct keyring *keys_load_keyring(const char *path, bool site)
 {
 	struct keyring *kr = NULL;
 	char err[CFG_ERR_MAX] = "";
@@ -322,11 +340,16 @@ static int keys_init(struct keys_args *ka, struct geo_config *cfg)
 	else
 		printf("created %s (mode 0600) with a new master secret; back it up: files "
 		       "cannot be read without it\n", path);
-	return GEOCTL_OK;
+	/* geofs mounts only over marked backends: mark them now, as the site is new. */
+	return geoctl_backend_init(cfg, UINT64_MAX, STORE_INIT_CREATE);
 }
 
 struct domain_list {
-	struct { char name[KEYS_DOMAIN_MAX]; uint32_t version; } *v;
+	struct {
+		char name[KEYS_DOMAIN_MAX];
+		uint32_t version;
+		bool derived;	/* a current version that derives from the master */
+	} *v;
 	size_t n, cap;
 	bool oom;
 };
@@ -347,14 +370,39 @@ static void collect_domain(const char *domain, uint32_t version, void *arg)
 		dl->cap = ncap;
 	}
 	snprintf(dl->v[dl->n].name, KEYS_DOMAIN_MAX, "%s", domain);
+	dl->v[dl->n].derived = false;
 	dl->v[dl->n++].version = version;
 }
 
-/* The explicit domain entries of kr, or false (message printed) on ENOMEM. */
-static bool list_domains(const struct keyring *kr, struct domain_list *dl)
+struct derived_ctx {
+	struct domain_list *dl;
+	const struct keyring *kr;
+};
+
+/* A domain's current version, unless an explicit entry already lists it. */
+static void collect_derived(const char *domain, uint32_t version, void *arg)
 {
+	struct derived_ctx *dc = arg;
+	size_t n = dc->dl->n;
+
+	if (keyring_has_explicit(dc->kr, domain, version))
+		return;
+	collect_domain(domain, version, dc->dl);
+	if (dc->dl->n > n)
+		dc->dl->v[n].derived = true;
+}
+
+/* The explicit domain entries of kr (with_derived: and the current
+ * versions that derive from its master), or false (message printed) on
+ * ENOMEM. */
+static bool list_domains(const struct keyring *kr, bool with_derived, struct domain_list *dl)
+{
+	struct derived_ctx dc = { dl, kr };
+
 	memset(dl, 0, sizeof(*dl));
 	keyring_foreach_domain(kr, collect_domain, dl);
+	if (with_derived && keyring_has_master(kr))
+		keyring_foreach_current(kr, collect_derived, &dc);
 	if (dl->oom) {
 		geoctl_err("out of memory");
 		free(dl->v);
@@ -365,15 +413,15 @@ static bool list_domains(const struct keyring *kr, struct domain_list *dl)
 
 static int keys_list(struct keys_args *ka, struct geo_config *cfg)
 {
-	static const char *const heads[] = { "DOMAIN", "VERSION", "CURRENT", NULL };
-	struct keyring *kr = load_keyring(cfg->keyring_path, true);
+	static const char *const heads[] = { "DOMAIN", "VERSION", "CURRENT", "SOURCE", NULL };
+	struct keyring *kr = keys_load_keyring(cfg->keyring_path, true);
 	struct domain_list dl;
 	struct table t;
 	struct json j;
 
 	if (!kr)
 		return GEOCTL_ERROR;
-	if (!list_domains(kr, &dl)) {
+	if (!list_domains(kr, true, &dl)) {
 		keyring_free(kr);
 		return GEOCTL_ERROR;
 	}
@@ -388,6 +436,7 @@ static int keys_list(struct keys_args *ka, struct geo_config *cfg)
 			json_str(&j, "domain", dl.v[i].name);
 			json_u64(&j, "version", dl.v[i].version);
 			json_u64(&j, "current", keyring_current(kr, dl.v[i].name));
+			json_str(&j, "source", dl.v[i].derived ? "master" : "explicit");
 			json_obj_end(&j);
 		}
 		json_arr_end(&j);
@@ -405,6 +454,7 @@ static int keys_list(struct keys_args *ka, struct geo_config *cfg)
 				table_cell(&t, "%s", dl.v[i].name);
 				table_cell(&t, "%u", (unsigned)dl.v[i].version);
 				table_cell(&t, "%u", (unsigned)keyring_current(kr, dl.v[i].name));
+				table_cell(&t, "%s", dl.v[i].derived ? "master" : "explicit");
 			}
 			putchar('\n');
 			table_print(&t, stdout, 0);
@@ -431,7 +481,7 @@ static int keys_export(struct keys_args *ka, struct geo_config *cfg)
 			   "use -o FILE or redirect stdout");
 		return GEOCTL_ERROR;
 	}
-	kr = load_keyring(cfg->keyring_path, true);
+	kr = keys_load_keyring(cfg->keyring_path, true);
 	if (!kr)
 		return GEOCTL_ERROR;
 	ver = keyring_current(kr, ka->domain);
@@ -529,10 +579,10 @@ static int keys_import(struct keys_args *ka, struct geo_config *cfg)
 	char err[CFG_ERR_MAX] = "";
 	int status = GEOCTL_ERROR, added, bumped = 0;
 
-	from = load_keyring(ka->file, false);
+	from = keys_load_keyring(ka->file, false);
 	if (!from)
 		return GEOCTL_ERROR;
-	if (!list_domains(from, &dl))
+	if (!list_domains(from, false, &dl))
 		goto out;
 	if (dl.n == 0) {
 		geoctl_err("%s holds no domain keys to import", ka->file);
@@ -541,7 +591,7 @@ static int keys_import(struct keys_args *ka, struct geo_config *cfg)
 	if (keyring_has_master(from))
 		geoctl_err("warning: %s holds a master secret; it is not imported, only its "
 			   "domain keys are", ka->file);
-	site = load_keyring(cfg->keyring_path, true);
+	site = keys_load_keyring(cfg->keyring_path, true);
 	if (!site)
 		goto out;
 	added = merge(site, from, &dl, ka->file, &bumped);
@@ -559,7 +609,7 @@ static int keys_import(struct keys_args *ka, struct geo_config *cfg)
 		goto out;
 	}
 	printf("imported %d of %zu domain keys from %s into %s (%zu already present); "
-	       "remount geofs to use them\n", added, dl.n, ka->file, cfg->keyring_path,
+	       "reload (geoctl reload MOUNT) or remount geofs to use them\n", added, dl.n, ka->file, cfg->keyring_path,
 	       dl.n - (size_t)added);
 out:
 	free(dl.v);
@@ -582,6 +632,7 @@ static const struct keys_verb keys_verbs[] = {
 	{ "list", list_help, OPT_JSON, keys_list },
 	{ "export", export_help, OPT_DOMAIN | OPT_OUTPUT, keys_export },
 	{ "import", import_help, OPT_FILE, keys_import },
+	{ "rotate", keys_rotate_help, OPT_DOMAIN | OPT_JSON | OPT_ROTATE, keys_rotate },
 };
 
 int cmd_keys(int argc, char **argv)
@@ -599,8 +650,8 @@ int cmd_keys(int argc, char **argv)
 		if (!strcmp(argv[1], keys_verbs[i].name))
 			kv = &keys_verbs[i];
 	if (!kv) {
-		geoctl_err("keys: unknown verb '%s'; expected init, list, export or import "
-			   "(see geoctl keys --help)", argv[1]);
+		geoctl_err("keys: unknown verb '%s'; expected init, list, export, import or "
+			   "rotate (see geoctl keys --help)", argv[1]);
 		return GEOCTL_ERROR;
 	}
 	if (geoctl_wants_help(argc - 1, argv + 1)) {
