@@ -99,28 +99,26 @@ static void status_locked(struct core *c, struct gfile *gf, char *buf, size_t le
 	policy_store_set(c->cfg, gf->tags.cat, gf->tags.origin, &allowed);
 	cset_format(&allowed, allowed_txt, sizeof(allowed_txt));
 	cset_format(&s.where, where, sizeof(where));
+	/* Each part is "COUNT what" with a fixed wording per kind, so geoctl
+	 * verify can group files by reason. */
 	appendf(buf, len, &pos, "misplaced");
 	if (s.offshore)
-		appendf(buf, len, &pos, " %llu %s in %s, where %s data from %s may not be stored "
-			"(allowed: %s);", (unsigned long long)s.offshore,
-			s.offshore == 1 ? "replica" : "replicas", where,
-			c->cfg->cats[gf->tags.cat].name, country_code(gf->tags.origin), allowed_txt);
+		appendf(buf, len, &pos, " %llu replicas in %s, allowed %s;",
+			(unsigned long long)s.offshore, where, allowed_txt);
 	if (s.unknown)
-		appendf(buf, len, &pos, " %llu %s on backends not in the config;",
-			(unsigned long long)s.unknown, s.unknown == 1 ? "replica" : "replicas");
+		appendf(buf, len, &pos, " %llu replicas on backends not in the config;",
+			(unsigned long long)s.unknown);
 	if (s.draining)
-		appendf(buf, len, &pos, " %llu %s on draining backends;",
-			(unsigned long long)s.draining, s.draining == 1 ? "replica" : "replicas");
+		appendf(buf, len, &pos, " %llu replicas on draining backends;",
+			(unsigned long long)s.draining);
 	if (s.missing)
-		appendf(buf, len, &pos, " %llu %s missing;", (unsigned long long)s.missing,
-			s.missing == 1 ? "object" : "objects");
+		appendf(buf, len, &pos, " %llu objects missing;", (unsigned long long)s.missing);
 	if (s.none)
-		appendf(buf, len, &pos, " %llu %s no good replica in an allowed country;",
-			(unsigned long long)s.none, s.none == 1 ? "shard has" : "shards have");
+		appendf(buf, len, &pos, " %llu shards with no good replica in an allowed country;",
+			(unsigned long long)s.none);
 	if (s.under)
-		appendf(buf, len, &pos, " %llu %s fewer than the %d replicas required;",
-			(unsigned long long)s.under, s.under == 1 ? "shard has" : "shards have",
-			c->cfg->cats[gf->tags.cat].replicas);
+		appendf(buf, len, &pos, " %llu shards with fewer than %d good replicas;",
+			(unsigned long long)s.under, c->cfg->cats[gf->tags.cat].replicas);
 	if (pos && buf[pos - 1] == ';')
 		buf[pos - 1] = '\0';
 }

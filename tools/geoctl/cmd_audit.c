@@ -282,8 +282,10 @@ static int find_files(const char *log, struct logset *s)
 	if (r == 0 && errno)
 		r = -errno;
 	if (r == 0) {
-		qsort(s->f, s->n, sizeof(*s->f), file_order);
-		qsort(s->skipped, s->nskipped, sizeof(*s->skipped), name_order);
+		if (s->n > 1)
+			qsort(s->f, s->n, sizeof(*s->f), file_order);
+		if (s->nskipped > 1)
+			qsort(s->skipped, s->nskipped, sizeof(*s->skipped), name_order);
 	}
 out:
 	if (d)
