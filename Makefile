@@ -4,8 +4,10 @@
 #   make test            install missing Debian packages (as root), build, run every test
 #   make demo            build and mount the demo tree under ./demo
 #   make bench           benchmark against the peers (see README)
-#   make install         install under $(DESTDIR)$(PREFIX)
+#   make install         install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
+#   make man-check       the man pages render without warnings (part of make test)
 #   make SANITIZE=1 test the same suite under AddressSanitizer + UBSan (objects in build-san/)
+#   make fuzz            libFuzzer (clang) on the five parsers, FUZZ_SECONDS each (objects in build-fuzz/)
 
 PKG_CONFIG ?= pkg-config
 PKGS       = fuse3 libcrypto liblz4 libattr
@@ -99,8 +101,54 @@ mount-tests: all
 	@GEOFS_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/mount
 
 test: deps
-	@$(MAKE) --no-print-directory all unit
+	@$(MAKE) --no-print-directory all unit man-check
 	@$(MAKE) --no-print-directory mount-tests
+
+# ---- fuzzing -----------------------------------------------------------------
+# The parsers built with clang + libFuzzer + ASan/UBSan against the core
+# sources compiled afresh (not the gcc-built libgeocore.a). Each target runs
+# FUZZ_SECONDS on a working corpus in build-fuzz/corpus/ seeded from
+# tests/fuzz/corpus/ and tests/fuzz/crashes/; a crash stops `make fuzz`
+# and leaves its input as build-fuzz/crash-*: fix it, and copy the input
+# to tests/fuzz/crashes/TARGET/ (tests/unit/test_regressions.c replays it).
+DEB_FUZZ     = clang libclang-rt-dev
+FUZZ_BUILD   = build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_ARGS    ?=
+FUZZ_CFLAGS  = -std=gnu11 -g -O1 -fno-omit-frame-pointer -Wall -Wno-unused-parameter \
+	       -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_TARGETS = $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    = $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/%)
+FUZZ_CORE    = $(CORE_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+
+$(FUZZ_BUILD)/fs/%.o: fs/%.c | $(COUNTRY_H)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $<"
+	@$(FUZZ_CC) $(CPPFLAGS) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_CORE)
+	@echo "  FUZZLD  $@"
+	@$(FUZZ_CC) $(CPPFLAGS) -Itests/fuzz $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< \
+		$(FUZZ_CORE) $(LDLIBS)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	@scripts/deps.sh $(DEB_FUZZ)
+	@$(MAKE) --no-print-directory fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		n=$${t#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+		echo "== $$t: $(FUZZ_SECONDS) s"; \
+		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_ARGS) \
+			$(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+			$$(test -d tests/fuzz/crashes/$$n && echo tests/fuzz/crashes/$$n) \
+			2>&1 | grep -E '^(==|INFO: Seed|#[0-9]+ *DONE|stat::number_of_executed_units|SUMMARY|Test unit written)|ERROR|check failed|runtime error' \
+			|| true; \
+		test -z "$$(ls $(FUZZ_BUILD)/crash-$$n-* 2>/dev/null)" || \
+			{ echo "$$t: crash input(s): $$(ls $(FUZZ_BUILD)/crash-$$n-*)" >&2; exit 1; }; \
+	done
 
 demo: deps
 	@$(MAKE) --no-print-directory all
@@ -113,21 +161,54 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/bench.sh $(abspath $(BUILD))
 
+# ---- install -----------------------------------------------------------------
+# FHS layout under $(DESTDIR)$(PREFIX); a Debian package builds with
+# `make install PREFIX=/usr DESTDIR=debian/geofs` (contrib/README.md).
+# Both programs go to bin/: geofs must be on the PATH mount(8) gives
+# mount.fuse3 (/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+# for `mount -t fuse.geofs` and fstab, so no mount helper of our own is needed.
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/geofs
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
+MANPAGES   = contrib/man/geofs.8 contrib/man/geoctl.8 contrib/man/geofs.conf.5
+EXAMPLES   = $(wildcard mountcfg/*.conf) contrib/fstab.example \
+	     contrib/systemd/geofs.env.example contrib/systemd/backends.conf.example
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
-	install -m 0755 $(BUILD)/geofs $(DESTDIR)$(PREFIX)/bin/geofs
-	install -m 0755 $(BUILD)/geoctl $(DESTDIR)$(PREFIX)/bin/geoctl
-	install -d $(DESTDIR)$(PREFIX)/share/geofs/examples
-	install -m 0644 mountcfg/*.conf $(DESTDIR)$(PREFIX)/share/geofs/examples/
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(COMPLDIR) $(DESTDIR)$(DATADIR)/examples
+	install -m 0755 $(BUILD)/geofs $(BUILD)/geoctl $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(filter %.8,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 $(filter %.5,$(MANPAGES)) $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|@BINDIR@|$(BINDIR)|g' contrib/systemd/geofs@.service.in \
+		> $(DESTDIR)$(UNITDIR)/geofs@.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/geofs@.service
+	install -m 0644 contrib/bash-completion/geoctl $(DESTDIR)$(COMPLDIR)/geoctl
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DATADIR)/examples/
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/geofs $(DESTDIR)$(PREFIX)/bin/geoctl
-	rm -rf $(DESTDIR)$(PREFIX)/share/geofs
+	rm -f $(DESTDIR)$(BINDIR)/geofs $(DESTDIR)$(BINDIR)/geoctl
+	rm -f $(patsubst contrib/man/%,$(DESTDIR)$(MANDIR)/man8/%,$(filter %.8,$(MANPAGES)))
+	rm -f $(patsubst contrib/man/%,$(DESTDIR)$(MANDIR)/man5/%,$(filter %.5,$(MANPAGES)))
+	rm -f $(DESTDIR)$(UNITDIR)/geofs@.service $(DESTDIR)$(COMPLDIR)/geoctl
+	rm -rf $(DESTDIR)$(DATADIR)
+
+# Each man page must render without a single groff/man warning (the check
+# lintian runs); any output fails the build.
+man-check:
+	@set -e; for m in $(MANPAGES); do \
+		out=$$(LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 \
+			man --warnings -E UTF-8 -l -Tutf8 -Z $$m 2>&1 >/dev/null); \
+		if [ -n "$$out" ]; then printf '%s: man warnings:\n%s\n' "$$m" "$$out" >&2; exit 1; fi; \
+	done; echo "  MAN     $(MANPAGES): no warnings"
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
-.PHONY: all deps unit mount-tests test demo demo-stop bench install uninstall clean
+.PHONY: all deps unit man-check mount-tests test demo demo-stop bench install uninstall clean fuzz fuzz-build
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_BUILD) -name '*.d' 2>/dev/null)

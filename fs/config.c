@@ -460,7 +460,9 @@ static const struct key_def data_keys[] = {
 	{ "shard_size", false, parse_size, G(shard_size), "a size from 64K to 16M such as 1M",
 	  CFG_SHARD_MIN, CFG_SHARD_MAX, NULL },
 	{ "compress", false, parse_choice, G(compress), "lz4 or off", 0, 0, compress_words },
-	{ "cache_size", false, parse_size, G(cache_size), "a size such as 64M", 0, UINT64_MAX, NULL },
+	{ "cache_size", false, parse_size, G(cache_size), "a size such as 256M", 0, UINT64_MAX, NULL },
+	{ "dirty_size", false, parse_size, G(dirty_size), "a size of at least 16M such as 256M",
+	  16u << 20, UINT64_MAX, NULL },
 	{ "durability", false, parse_choice, G(durable_close), "close or fsync", 0, 0, durability_words },
 };
 static const struct key_def backend_keys[] = {
@@ -1067,7 +1069,8 @@ static struct geo_config *config_new(const char *name)
 	cfg->audit_sync_ms = 1000;
 	cfg->shard_size = 1u << 20;
 	cfg->compress = true;
-	cfg->cache_size = 64u << 20;
+	cfg->cache_size = 256u << 20;
+	cfg->dirty_size = 256u << 20;
 	cfg->durable_close = true;
 	if (!cfg->file) {
 		free(cfg);

@@ -12,7 +12,8 @@
  *   [keys]      keyring                                    (required)
  *   [audit]     path, sync_ms                              (optional)
  *   [data]      shard_size (64K..16M, default 1M), compress (lz4|off),
- *               cache_size (decoded-shard cache, default 64M),
+ *               cache_size (decoded-shard cache, default 256M),
+ *               dirty_size (written data held before encoding, default 256M),
  *               durability (close|fsync, default close)
  *   [backend N] path, country (required), weight (1..1000, default 1),
  *               drain (yes|no, default no)
@@ -80,6 +81,7 @@ struct geo_config {
 	uint32_t shard_size;
 	bool compress;		/* [data] compress default for categories */
 	uint64_t cache_size;
+	uint64_t dirty_size;	/* bound on dirty shard buffers of the mount */
 	bool durable_close;	/* durability = close */
 	struct cfg_backend backends[CFG_MAX_BACKENDS];
 	int nbackends;

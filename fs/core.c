@@ -15,23 +15,74 @@
 #include "gfile.h"
 #include "log.h"
 #include "policy.h"
+#include "stats.h"
+#include "workers.h"
+
+void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid)
+{
+	struct group *gr;
+
+	*have = false;
+	if (!cfg->admin_group[0])
+		return;
+	gr = getgrnam(cfg->admin_group);
+	if (gr) {
+		*have = true;
+		*gid = gr->gr_gid;
+	} else {
+		log_warn("admin_group '%s' does not exist: only root may loosen tags",
+			 cfg->admin_group);
+	}
+}
+
+/* Writers first: a waiting reload stops new calls from overtaking it. */
+static void init_reload_lock(pthread_rwlock_t *l)
+{
+	pthread_rwlockattr_t a;
+
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(l, &a);
+	pthread_rwlockattr_destroy(&a);
+}
+
+void core_enter(struct core *c)
+{
+	pthread_rwlock_rdlock(&c->reload_lock);
+}
+
+void core_leave(struct core *c)
+{
+	pthread_rwlock_unlock(&c->reload_lock);
+}
 
 int core_open(const char *config_path, struct core **out, char *err, size_t errlen)
 {
 	struct core *c = calloc(1, sizeof(*c));
-	struct group *gr;
 	int rc;
 
 	if (!c)
 		return -ENOMEM;
 	pthread_mutex_init(&c->ns_lock, NULL);
+	pthread_mutex_init(&c->reload_serial, NULL);
+	init_reload_lock(&c->reload_lock);
 	rc = config_load(config_path, &c->cfg, err, errlen);
+	if (!rc) {
+		/* The daemon changes directory: keep a path a reload can use. */
+		c->config_path = realpath(config_path, NULL);
+		if (!c->config_path)
+			c->config_path = strdup(config_path);
+		rc = c->config_path ? 0 : -ENOMEM;
+	}
 	if (!rc)
 		rc = keyring_load(c->cfg->keyring_path, &c->keys, err, errlen);
 	if (!rc)
 		rc = meta_open(c->cfg->meta_path, false, &c->meta, err, errlen);
+	if (!rc && (rc = meta_hold(c->meta, false)))
+		snprintf(err, errlen, "meta root %s is locked for repair (geoctl fsck --repair "
+			 "is running?): %s", c->cfg->meta_path, strerror(-rc));
 	if (!rc)
-		rc = store_open(c->cfg, false, &c->store, err, errlen);
+		rc = store_open(c->cfg, STORE_STRICT_ALL, &c->store, err, errlen);
 	/* The audit log is opened for real by core_start() (after the daemon
 	 * forks, since it runs a writer thread); here we only prove it opens. */
 	if (!rc)
@@ -43,21 +94,13 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 	c->audit = NULL;
 	c->cache = scache_new(c->cfg->cache_size);
 	c->files = gtable_new();
-	if (!c->cache || !c->files) {
+	c->mon = stats_new();
+	if (!c->cache || !c->files || !c->mon) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (c->cfg->admin_group[0]) {
-		gr = getgrnam(c->cfg->admin_group);
-		if (gr) {
-			c->have_admin_gid = true;
-			c->admin_gid = gr->gr_gid;
-		} else {
-			log_warn("admin_group '%s' does not exist: only root may loosen tags",
-				 c->cfg->admin_group);
-		}
-	}
+	core_resolve_admin(c->cfg, &c->have_admin_gid, &c->admin_gid);
 	*out = c;
 	return 0;
 fail:
@@ -67,14 +110,28 @@ fail:
 
 int core_start(struct core *c, char *err, size_t errlen)
 {
-	return audit_open(c->cfg->audit_path, c->cfg->site_name, c->cfg->audit_sync_ms, &c->audit,
-			  err, errlen);
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	c->workers = workers_new(n < 2 ? 2 : (int)n);
+	if (!c->workers) {
+		snprintf(err, errlen, "cannot start worker threads");
+		return -ENOMEM;
+	}
+	rc = audit_open(c->cfg->audit_path, c->cfg->site_name, c->cfg->audit_sync_ms, &c->audit,
+			err, errlen);
+	if (!rc && (rc = stats_start(c)) != 0)
+		snprintf(err, errlen, "cannot start the status thread: %s", strerror(-rc));
+	return rc;
 }
 
 void core_close(struct core *c)
 {
 	if (!c)
 		return;
+	stats_stop(c);
+	stats_free(c->mon);
+	workers_free(c->workers);
 	audit_close(c->audit);
 	gtable_free(c->files);
 	scache_free(c->cache);
@@ -82,6 +139,9 @@ void core_close(struct core *c)
 	meta_close(c->meta);
 	keyring_free(c->keys);
 	config_free(c->cfg);
+	free(c->config_path);
+	pthread_rwlock_destroy(&c->reload_lock);
+	pthread_mutex_destroy(&c->reload_serial);
 	pthread_mutex_destroy(&c->ns_lock);
 	free(c);
 }

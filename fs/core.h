@@ -68,6 +68,7 @@ struct core {
 	struct scache *cache;
 	struct gtable *files;		/* open files by id and by stub inode */
 	struct workers *workers;	/* shard encode/store and prefetch */
+	uint64_t dirty_bytes;		/* shard buffers held for writing (atomic) */
 	pthread_mutex_t ns_lock;	/* serialises link-count decisions */
 	bool have_admin_gid;		/* reload_lock */
 	gid_t admin_gid;		/* reload_lock */

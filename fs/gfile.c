@@ -123,6 +123,7 @@ static void gfile_free(struct gfile *gf)
 		free(gf->dirty[i].buf);
 	free(gf->dirty);
 	free(gf->old);
+	free(gf->touched);
 	manifest_free(gf->mf);
 	crypto_wipe(gf->key, sizeof(gf->key));
 	if (gf->stubfd >= 0)
@@ -157,7 +158,7 @@ static struct gfile *gfile_alloc(int stubfd)
 
 /* Resolves a manifest's tags against the config. A category the config no
  * longer declares falls back to the default category (fail closed). */
-static void manifest_tags(struct core *c, const struct manifest *mf, struct geo_tags *t)
+void gf_manifest_tags(struct core *c, const struct manifest *mf, struct geo_tags *t)
 {
 	t->cat = config_category(c->cfg, mf->category);
 	if (t->cat < 0) {
@@ -217,7 +218,7 @@ static int load(struct core *c, struct gfile *gf)
 	if (rc)
 		return rc == -ENOENT || rc == -EINVAL ? -EIO : rc;
 	gf->disk_gen = gf->mf->generation;
-	manifest_tags(c, gf->mf, &gf->tags);
+	gf_manifest_tags(c, gf->mf, &gf->tags);
 	return 0;
 }
 
@@ -553,31 +554,32 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 		if (rc)
 			return rc;
 	}
-	/* Another mount may have committed since we loaded: never delete what
-	 * its manifest references, and move the generation past it. */
+	/* Another mount may have committed since we loaded: lay our changes
+	 * over its manifest (gmerge.c) so neither loses shards it wrote. */
 	flock(gf->stubfd, LOCK_EX);
 	if (meta_manifest_load(c->meta, &gf->id, &disk) == 0 && disk->generation != gf->disk_gen) {
-		if (disk->generation > gf->mf->generation)
-			gf->mf->generation = disk->generation;
+		rc = gf_merge_disk(c, gf, disk);
+		if (rc) {
+			flock(gf->stubfd, LOCK_UN);
+			return rc;
+		}
 	} else {
 		manifest_free(disk);
-		disk = NULL;
 	}
 	gf->mf->generation++;
 	rc = meta_manifest_store(c->meta, gf->mf, durable);
 	flock(gf->stubfd, LOCK_UN);
 	if (rc) {
 		gf->mf->generation--;
-		manifest_free(disk);
 		return rc;
 	}
 	gf->disk_gen = gf->mf->generation;
 	gf->changed = false;
+	gf_untouch_all(gf);
 	update_stub(gf);
 	if (durable)
 		fsync(gf->stubfd);
-	delete_superseded(c, gf, disk);
-	manifest_free(disk);
+	delete_superseded(c, gf, gf->mf);
 	return 0;
 }
 
@@ -599,6 +601,7 @@ int gfile_retag(struct core *c, struct gfile *gf, const struct geo_tags *t)
 		rc = wrap_key(c, gf, gf->mf, t);
 	if (!rc) {
 		gf->tags = *t;
+		gf->tags_changed = true;
 		gf->changed = true;
 		rc = gf_commit_locked(c, gf, true);
 	}
@@ -627,7 +630,7 @@ void gfile_rebind(struct core *c, struct gfile *gf, const struct geo_config *old
 	uint64_t mask = 0;
 
 	pthread_mutex_lock(&gf->lock);
-	manifest_tags(c, gf->mf, &gf->tags);
+	gf_manifest_tags(c, gf->mf, &gf->tags);
 	for (int b = 0; b < old->nbackends; b++) {
 		int nb = config_backend(c->cfg, old->backends[b].name);
 		if ((gf->put_mask & (UINT64_C(1) << b)) && nb >= 0)

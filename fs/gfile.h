@@ -86,4 +86,19 @@ void gfile_mark_unlinked(struct gfile *gf);
 /* Deletes the manifest and every object of a file that is not open. */
 int gfile_destroy_id(struct core *c, const struct geo_id *id);
 
+/* Calls fn for every loaded file, under the table lock (fn may take the
+ * file's lock, nothing else of the table). */
+void gtable_foreach(struct gtable *t, void (*fn)(struct gfile *gf, void *arg), void *arg);
+
+/* Waits until no worker job of the file runs (jobs read c->cfg and
+ * c->store): a reload calls it for every file, holding the core
+ * exclusively (so no new job starts), before it swaps the config. */
+void gfile_quiesce(struct gfile *gf);
+
+/* After a reload swapped c->cfg (old is the previous config, still
+ * allocated): re-resolves the file's tags against the new categories and
+ * renumbers the backends it wrote since its last durable commit. Caller
+ * holds the core exclusively, after gfile_quiesce(). */
+void gfile_rebind(struct core *c, struct gfile *gf, const struct geo_config *old);
+
 #endif

@@ -73,7 +73,24 @@ struct gfile {
 	uint64_t ra_next;	/* next shard index to prefetch */
 	uint64_t last_read;	/* shard of the previous read + 1 */
 	int nprefetch;		/* prefetch jobs not yet finished */
+	uint64_t *touched;	/* bitmap: shards changed since disk_gen (gmerge.c) */
+	uint64_t ntouched;	/* words in touched */
+	bool size_changed;	/* size changed since disk_gen */
+	bool tags_changed;	/* tags changed since disk_gen */
 };
+
+/* Resolves a manifest's tags against the config (undeclared category:
+ * the default one, fail closed). */
+void gf_manifest_tags(struct core *c, const struct manifest *mf, struct geo_tags *t);
+
+/* gmerge.c: notes that this mount changed shard idx; forgets all notes
+ * (after a commit); folds a newer on-disk manifest (consumed) under this
+ * mount's changes; and reloads + merges if the disk is newer (returns 1
+ * when it merged, 0 when the disk was not newer, -errno). gf->lock held. */
+int gf_touch(struct gfile *gf, uint64_t idx);
+void gf_untouch_all(struct gfile *gf);
+int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk);
+int gf_reload(struct core *c, struct gfile *gf);
 
 /* Config index of a manifest-local backend, or -1 if not configured. */
 int gf_backend(struct core *c, const struct manifest *mf, int local);

@@ -23,6 +23,7 @@
 #include "core.h"
 #include "log.h"
 #include "ops.h"
+#include "reload.h"
 
 #ifndef GEOFS_VERSION
 #define GEOFS_VERSION "0.1"
@@ -89,30 +90,44 @@ static void usage(const char *prog)
 	       "    -V, --version          print the version\n\n"
 	       "Always on: default_permissions (the kernel checks modes). Use -o allow_other\n"
 	       "to let users other than the mounting one in.\n\n"
+	       "SIGHUP (or geoctl reload MOUNTPOINT) rereads the config and reopens the\n"
+	       "audit log; geoctl status MOUNTPOINT shows the daemon's state (geofs(8)).\n\n"
 	       "Before the first mount create the keyring:  geoctl keys init -c CONFIG\n"
 	       "Check a config:                             geoctl check -c CONFIG\n\n"
 	       "FUSE options:\n", prog, prog);
 	fuse_lib_help(NULL);
 }
 
-/* Waits for SIGHUP and reopens the audit log (logrotate). */
+struct sighup {
+	struct core *c;
+	pthread_t thread;
+	bool stop;		/* set before the last SIGHUP, sent by serve() */
+};
+
+/* Waits for SIGHUP: reopens the audit log (logrotate) and rereads the
+ * config (core_reload logs what it did or why it kept the old one). */
 static void *signal_thread(void *arg)
 {
-	struct core *c = arg;
+	struct sighup *h = arg;
+	char err[CFG_ERR_MAX];
+	siginfo_t si;
 	sigset_t set;
-	int sig;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGHUP);
 	for (;;) {
-		if (sigwait(&set, &sig) != 0)
+		if (sigwaitinfo(&set, &si) < 0)
 			continue;
-		log_info("SIGHUP: reopening the audit log");
-		int rc = audit_reopen(c->audit);
+		if (__atomic_load_n(&h->stop, __ATOMIC_ACQUIRE))
+			return NULL;
+		log_info("SIGHUP from pid %d: reopening the audit log, rereading the config",
+			 (int)si.si_pid);
+		int rc = audit_reopen(h->c->audit);
 		if (rc)
 			log_err("reopening the audit log failed: %s", strerror(-rc));
+		struct geo_req r = { .uid = si.si_uid, .pid = si.si_pid, .ngroups = -1 };
+		core_reload(h->c, &r, err, sizeof(err));
 	}
-	return NULL;
 }
 
 static int add_default_opts(struct fuse_args *args, const struct core *c)
@@ -167,7 +182,7 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 {
 	struct fuse_loop_config *loop = NULL;
 	struct fuse *fuse;
-	pthread_t sigthr;
+	struct sighup hup = { .c = c };
 	sigset_t set;
 	char err[CFG_ERR_MAX];
 	int rc = 1;
@@ -193,12 +208,16 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 	}
 	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
 		goto out_unmount;
-	pthread_create(&sigthr, NULL, signal_thread, c);
-	pthread_detach(sigthr);
+	if (pthread_create(&hup.thread, NULL, signal_thread, &hup) != 0)
+		goto out_handlers;
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	rc = fuse_loop_mt(fuse, loop) ? 1 : 0;
 	fuse_loop_cfg_destroy(loop);
+	__atomic_store_n(&hup.stop, true, __ATOMIC_RELEASE);
+	pthread_kill(hup.thread, SIGHUP);
+	pthread_join(hup.thread, NULL);
+out_handlers:
 	fuse_remove_signal_handlers(fuse_get_session(fuse));
 out_unmount:
 	fuse_unmount(fuse);

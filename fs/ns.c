@@ -52,7 +52,7 @@ static int give_to_caller(int dirfd, const char *name, const struct geo_req *r, 
 	}
 	if (fchownat(dirfd, name, r->uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	if (!symlink && fchmodat(dirfd, name, mode & 07777, 0) < 0)
+	if (!symlink && fchmodat(dirfd, name, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	return 0;
 }
@@ -353,7 +353,10 @@ int core_chmod(struct core *c, const char *path, mode_t mode)
 
 	if (rc)
 		return rc;
-	rc = fchmodat(dfd, name, mode & 07777, 0) < 0 ? -errno : 0;
+	/* NOFOLLOW: a symlink planted in the meta root must not lead the
+	 * daemon (root) to chmod something outside it; on a symlink this is
+	 * EOPNOTSUPP, as chmod of a symlink is on Linux. */
+	rc = fchmodat(dfd, name, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	meta_put_dir(c->meta, dfd);
 	return rc;
 }

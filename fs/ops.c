@@ -1,6 +1,8 @@
 /*
  * ops.c — the FUSE front end: each callback unpacks the request, makes one
- * core call, and returns its result. No policy lives here.
+ * core call between in() and out() (core_enter/core_leave, so a config
+ * reload never swaps the policy under a running call), and returns its
+ * result. No policy lives here.
  */
 #include <errno.h>
 #include <fuse.h>
@@ -10,12 +12,36 @@
 
 #include "core.h"
 #include "ops.h"
+#include "reload.h"
+#include "stats.h"
+#include "xattrs.h"
 
 #define ROOT_FLAG (UINT64_C(1) << 32)
 
 static struct core *C(void)
 {
 	return fuse_get_context()->private_data;
+}
+
+/* The core, entered for the duration of one callback; pair with out(). */
+static struct core *in(void)
+{
+	struct core *c = C();
+
+	core_enter(c);
+	return c;
+}
+
+static int out(struct core *c, long rc)
+{
+	core_leave(c);
+	return (int)rc;
+}
+
+/* user.geo.stats / user.geo.reload: only on the mount root. */
+static bool root_attr(const char *path, const char *name, const char *which)
+{
+	return strcmp(path, "/") == 0 && strcmp(name, which) == 0;
 }
 
 static struct geo_req req(bool groups)
@@ -50,85 +76,102 @@ static void *geo_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->negative_timeout = 0;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
+	/* Page caches are dropped at open (close-to-open coherence); asking
+	 * for the size before every read would double the requests. */
+	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
 	return fuse_get_context()->private_data;
 }
 
 static int geo_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
+	struct core *c = in();
+
 	if (fi && fi->fh)
-		return core_fgetattr(C(), H(fi), st);
-	return core_getattr(C(), path, st);
+		return out(c, core_fgetattr(c, H(fi), st));
+	return out(c, core_getattr(c, path, st));
 }
 
 static int geo_readlink(const char *path, char *buf, size_t size)
 {
-	return core_readlink(C(), path, buf, size);
+	struct core *c = in();
+	return out(c, core_readlink(c, path, buf, size));
 }
 
 static int geo_mknod(const char *path, mode_t mode, dev_t rdev)
 {
 	struct geo_req r = req(false);
-	return core_mknod(C(), &r, path, mode, rdev);
+	struct core *c = in();
+	return out(c, core_mknod(c, &r, path, mode, rdev));
 }
 
 static int geo_mkdir(const char *path, mode_t mode)
 {
 	struct geo_req r = req(false);
-	return core_mkdir(C(), &r, path, mode);
+	struct core *c = in();
+	return out(c, core_mkdir(c, &r, path, mode));
 }
 
 static int geo_unlink(const char *path)
 {
 	struct geo_req r = req(false);
-	return core_unlink(C(), &r, path);
+	struct core *c = in();
+	return out(c, core_unlink(c, &r, path));
 }
 
 static int geo_rmdir(const char *path)
 {
 	struct geo_req r = req(false);
-	return core_rmdir(C(), &r, path);
+	struct core *c = in();
+	return out(c, core_rmdir(c, &r, path));
 }
 
 static int geo_symlink(const char *target, const char *path)
 {
 	struct geo_req r = req(false);
-	return core_symlink(C(), &r, target, path);
+	struct core *c = in();
+	return out(c, core_symlink(c, &r, target, path));
 }
 
 static int geo_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct geo_req r = req(false);
-	return core_rename(C(), &r, from, to, flags);
+	struct core *c = in();
+	return out(c, core_rename(c, &r, from, to, flags));
 }
 
 static int geo_link(const char *from, const char *to)
 {
 	struct geo_req r = req(false);
-	return core_link(C(), &r, from, to);
+	struct core *c = in();
+	return out(c, core_link(c, &r, from, to));
 }
 
 static int geo_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	return core_chmod(C(), path, mode);
+	struct core *c = in();
+	return out(c, core_chmod(c, path, mode));
 }
 
 static int geo_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
-	return core_chown(C(), path, uid, gid);
+	struct core *c = in();
+	return out(c, core_chown(c, path, uid, gid));
 }
 
 static int geo_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
 	struct geo_req r = req(false);
+	struct core *c = in();
 
 	if (fi && fi->fh)
-		return core_ftruncate(C(), H(fi), size);
-	return core_truncate(C(), &r, path, size);
+		return out(c, core_ftruncate(c, H(fi), size));
+	return out(c, core_truncate(c, &r, path, size));
 }
 
 static int geo_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
-	return core_utimens(C(), path, tv);
+	struct core *c = in();
+	return out(c, core_utimens(c, path, tv));
 }
 
 static int geo_open(const char *path, struct fuse_file_info *fi)
@@ -136,7 +179,8 @@ static int geo_open(const char *path, struct fuse_file_info *fi)
 	struct geo_req r = req(false);
 	struct geo_handle *h;
 	bool keep = false;
-	int rc = core_open_file(C(), &r, path, fi->flags, &h, &keep);
+	struct core *c = in();
+	int rc = out(c, core_open_file(c, &r, path, fi->flags, &h, &keep));
 
 	if (rc)
 		return rc;
@@ -149,7 +193,8 @@ static int geo_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct geo_req r = req(false);
 	struct geo_handle *h;
-	int rc = core_create(C(), &r, path, mode, fi->flags, &h);
+	struct core *c = in();
+	int rc = out(c, core_create(c, &r, path, mode, fi->flags, &h));
 
 	if (rc)
 		return rc;
@@ -160,62 +205,82 @@ static int geo_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 static int geo_read(const char *path, char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	return (int)core_read(C(), H(fi), buf, size, off);
+	struct core *c = in();
+	return out(c, core_read(c, H(fi), buf, size, off));
 }
 
 static int geo_write(const char *path, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
-	return (int)core_write(C(), H(fi), buf, size, off);
+	struct core *c = in();
+	return out(c, core_write(c, H(fi), buf, size, off));
 }
 
 static int geo_statfs(const char *path, struct statvfs *st)
 {
-	return core_statfs(C(), st);
+	struct core *c = in();
+	return out(c, core_statfs(c, st));
 }
 
 static int geo_flush(const char *path, struct fuse_file_info *fi)
 {
-	return core_flush(C(), H(fi));
+	struct core *c = in();
+	return out(c, core_flush(c, H(fi)));
 }
 
 static int geo_release(const char *path, struct fuse_file_info *fi)
 {
-	return core_release(C(), H(fi));
+	struct core *c = in();
+	return out(c, core_release(c, H(fi)));
 }
 
 static int geo_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
-	return core_fsync(C(), H(fi), datasync);
+	struct core *c = in();
+	return out(c, core_fsync(c, H(fi), datasync));
 }
 
 static int geo_setxattr(const char *path, const char *name, const char *value, size_t size,
 			int flags)
 {
 	struct geo_req r = req(true);
-	return core_setxattr(C(), &r, path, name, value, size, flags);
+	struct core *c;
+
+	/* A reload takes the core exclusively itself: never entered here. */
+	if (root_attr(path, name, XA_RELOAD))
+		return core_reload_xattr(C(), &r);
+	c = in();
+	return out(c, core_setxattr(c, &r, path, name, value, size, flags));
 }
 
 static int geo_getxattr(const char *path, const char *name, char *value, size_t size)
 {
-	struct geo_req r = req(false);
-	return (int)core_getxattr(C(), &r, path, name, value, size);
+	bool stats = root_attr(path, name, XA_STATS);
+	struct geo_req r = req(stats);
+	struct core *c = in();
+
+	if (stats)
+		return out(c, core_stats_xattr(c, &r, value, size));
+	return out(c, core_getxattr(c, &r, path, name, value, size));
 }
 
 static int geo_listxattr(const char *path, char *list, size_t size)
 {
-	return (int)core_listxattr(C(), path, list, size);
+	struct core *c = in();
+	return out(c, core_listxattr(c, path, list, size));
 }
 
 static int geo_removexattr(const char *path, const char *name)
 {
 	struct geo_req r = req(true);
-	return core_removexattr(C(), &r, path, name);
+	struct core *c = in();
+	return out(c, core_removexattr(c, &r, path, name));
 }
 
 static int geo_opendir(const char *path, struct fuse_file_info *fi)
 {
-	int fd = core_opendir(C(), path);
+	struct core *c = in();
+	int fd = out(c, core_opendir(c, path));
 
 	if (fd < 0)
 		return fd;
@@ -239,14 +304,17 @@ static int geo_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 		       struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
 	struct fill_ctx f = { filler, buf };
+	struct core *c = in();
 
-	return core_readdir(C(), (int)(fi->fh & 0xffffffff), fi->fh & ROOT_FLAG, fill_one, &f);
+	return out(c, core_readdir(c, (int)(fi->fh & 0xffffffff), fi->fh & ROOT_FLAG, fill_one, &f));
 }
 
 static int geo_releasedir(const char *path, struct fuse_file_info *fi)
 {
-	core_closedir(C(), (int)(fi->fh & 0xffffffff));
-	return 0;
+	struct core *c = in();
+
+	core_closedir(c, (int)(fi->fh & 0xffffffff));
+	return out(c, 0);
 }
 
 static int geo_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
@@ -257,14 +325,17 @@ static int geo_fsyncdir(const char *path, int datasync, struct fuse_file_info *f
 static int geo_access(const char *path, int mask)
 {
 	struct stat st;
+	struct core *c = in();
+
 	/* default_permissions makes the kernel check modes; existence here. */
-	return core_getattr(C(), path, &st);
+	return out(c, core_getattr(c, path, &st));
 }
 
 static int geo_fallocate(const char *path, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
-	return core_fallocate(C(), H(fi), mode, off, len);
+	struct core *c = in();
+	return out(c, core_fallocate(c, H(fi), mode, off, len));
 }
 
 const struct fuse_operations geo_ops = {

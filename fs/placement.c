@@ -274,6 +274,8 @@ static int migrate_shard(struct core *c, struct gfile *gf, uint64_t idx, bool sp
 	if (rc)
 		return rc;
 	rc = gf_supersede(gf, &drop);
+	if (!rc)
+		rc = gf_touch(gf, idx);
 	if (rc)
 		return rc;
 	*r = nref;

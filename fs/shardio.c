@@ -139,6 +139,10 @@ int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
 	snap_shard(c, gf, idx, &s);
 	len = fetch_snap(c, &s, &gf->tags, out);
 	crypto_wipe(s.key, sizeof(s.key));
+	/* Another mount may have replaced the shard and deleted its objects:
+	 * take its newer manifest and try once more. */
+	if (len < 0 && gf_reload(c, gf) == 1)
+		return gf_fetch(c, gf, idx, out);
 	if (len < 0)
 		return len;
 	scache_insert(c->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
@@ -270,6 +274,8 @@ static int install_shard(struct core *c, struct gfile *gf, uint64_t idx, const s
 	if (p && p->n == 0 && idx >= gf->mf->nshards)
 		return 0;	/* a hole past the table: nothing to record */
 	rc = manifest_reserve(gf->mf, idx + 1);
+	if (!rc)
+		rc = gf_touch(gf, idx);
 	if (!rc)
 		rc = gf_supersede(gf, &gf->mf->shards[idx]);
 	if (rc)
@@ -622,8 +628,10 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 			break;
 		memcpy(d->buf + in, buf + done, n);
 		done += n;
-		if (pos + n > gf->mf->size)
+		if (pos + n > gf->mf->size) {
 			gf->mf->size = pos + n;
+			gf->size_changed = true;
+		}
 		gf->changed = gf->mtime_pending = true;
 		/* A shard written up to its end is done for a sequential writer. */
 		if (in + n == ssize(gf))
@@ -665,7 +673,7 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 	}
 	if (size != gf->mf->size) {
 		gf->mf->size = size;
-		gf->changed = gf->mtime_pending = true;
+		gf->changed = gf->mtime_pending = gf->size_changed = true;
 	}
 	return 0;
 }

@@ -9,17 +9,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "crypto.h"
 #include "log.h"
+#include "marker.h"
 #include "store.h"
 
 struct backend {
@@ -28,10 +31,14 @@ struct backend {
 	bool failed;		/* an I/O error since the last refresh */
 	struct backend_state st;
 	time_t checked;		/* last refresh of st */
+	int64_t nobj, nbytes;	/* objects/bytes: puts minus deletes, plus the last count */
+	bool counted;		/* store_count() has run */
 };
 
 struct store {
-	const struct geo_config *cfg;
+	const struct geo_config *cfg;	/* not used by store_count() or the last store_close() */
+	int n;			/* cfg->nbackends */
+	int refs;		/* store_hold() + 1; atomic */
 	pthread_mutex_t lock;	/* guards every struct backend field but fd */
 	struct backend b[CFG_MAX_BACKENDS];
 };
@@ -51,91 +58,164 @@ static int mkdir_at(int dirfd, const char *name)
 	return 0;
 }
 
-int store_init_backend(const char *path, char *err, size_t errlen)
+/* mkdir -p: parents 0755, the last component `mode`. */
+static int mkdir_p(const char *path, mode_t mode)
 {
-	int fd, mfd, rc;
+	char *p = strdup(path);
+	int rc = 0;
 
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+	if (!p)
+		return -ENOMEM;
+	for (char *sl = strchr(p + 1, '/'); sl && !rc; sl = strchr(sl + 1, '/')) {
+		*sl = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			rc = -errno;
+		*sl = '/';
+	}
+	if (!rc && mkdir(p, mode) < 0 && errno != EEXIST)
 		rc = -errno;
-		snprintf(err, errlen, "%s: cannot create backend directory: %s", path, strerror(errno));
+	free(p);
+	return rc;
+}
+
+int store_init_backend(const struct cfg_backend *cb, unsigned flags, char *err, size_t errlen)
+{
+	struct marker m;
+	int fd, rc;
+
+	if ((flags & STORE_INIT_CREATE) && (rc = mkdir_p(cb->path, 0700)) < 0) {
+		snprintf(err, errlen, "backend %s: cannot create %s: %s", cb->name, cb->path,
+			 strerror(-rc));
 		return rc;
 	}
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = open(cb->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = -errno;
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "backend %s: %s: %s%s", cb->name, cb->path, strerror(errno),
+			 rc == -ENOENT ? " (mount its storage there, or create it with --create)" : "");
 		return rc;
 	}
-	rc = mkdir_at(fd, "objects");
-	if (!rc)
-		rc = mkdir_at(fd, "tmp");
-	if (!rc) {
-		mfd = openat(fd, STORE_MARKER, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
-		if (mfd < 0)
-			rc = -errno;
-		else
-			close(mfd);
+	rc = marker_read(fd, &m);
+	if (rc == 0 && strcmp(m.name, cb->name) == 0 &&
+	    strcmp(m.country, country_code(cb->country)) == 0) {
+		rc = 1;		/* already this backend's */
+	} else if (rc == 0 && !(flags & STORE_INIT_FORCE)) {
+		snprintf(err, errlen, "backend %s: %s is marked as backend %s in %s, not %s in %s; "
+			 "not changing it without --force", cb->name, cb->path, m.name, m.country,
+			 cb->name, country_code(cb->country));
+		rc = -EMEDIUMTYPE;
+		goto out;
+	} else if (rc != 0 && rc != -ENOENT && rc != -EINVAL) {
+		snprintf(err, errlen, "backend %s: %s/%s: %s", cb->name, cb->path, STORE_MARKER,
+			 strerror(-rc));
+		goto out;
+	} else {
+		rc = marker_write(fd, cb);
+		if (rc) {
+			snprintf(err, errlen, "backend %s: cannot write %s/%s: %s", cb->name,
+				 cb->path, STORE_MARKER, strerror(-rc));
+			goto out;
+		}
 	}
-	if (rc)
-		snprintf(err, errlen, "%s: cannot initialise backend: %s", path, strerror(-rc));
+	int mrc = mkdir_at(fd, "objects");
+	if (!mrc)
+		mrc = mkdir_at(fd, "tmp");
+	if (mrc) {
+		rc = mrc;
+		snprintf(err, errlen, "backend %s: %s: cannot create objects/ or tmp/: %s",
+			 cb->name, cb->path, strerror(-rc));
+	}
+out:
 	close(fd);
 	return rc;
 }
 
-static int backend_open(const struct cfg_backend *cb, char *err, size_t errlen)
+/* Opens a backend directory that carries its marker. */
+static int backend_open(const struct geo_config *cfg, int b, char *err, size_t errlen)
 {
-	int fd = open(cb->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const struct cfg_backend *cb = &cfg->backends[b];
+	int fd = open(cb->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
 
 	if (fd < 0) {
-		int rc = -errno;
-		snprintf(err, errlen, "backend %s: %s: %s", cb->name, cb->path, strerror(errno));
+		rc = -errno;
+		if (rc == -ENOENT)
+			snprintf(err, errlen, "backend %s: %s does not exist: mount its storage "
+				 "there, or for a local directory run: geoctl backend init -c %s "
+				 "--create %s", cb->name, cb->path, cfg->file, cb->name);
+		else
+			snprintf(err, errlen, "backend %s: %s: %s", cb->name, cb->path,
+				 strerror(-rc));
+		return rc;
+	}
+	rc = marker_check(fd, cb, cfg->file, err, errlen);
+	if (rc) {
+		close(fd);
 		return rc;
 	}
 	/* objects/ and tmp/ are created on first use of a fresh directory. */
-	if (mkdir_at(fd, "objects") < 0 || mkdir_at(fd, "tmp") < 0) {
-		int rc = -errno;
+	rc = mkdir_at(fd, "objects");
+	if (!rc)
+		rc = mkdir_at(fd, "tmp");
+	if (rc) {
 		snprintf(err, errlen, "backend %s: %s: cannot create objects/ or tmp/: %s",
-			 cb->name, cb->path, strerror(errno));
+			 cb->name, cb->path, strerror(-rc));
 		close(fd);
 		return rc;
 	}
 	return fd;
 }
 
-int store_open(const struct geo_config *cfg, bool strict, struct store **out,
+int store_open(const struct geo_config *cfg, uint64_t strict, struct store **out,
 	       char *err, size_t errlen)
 {
 	struct store *s = calloc(1, sizeof(*s));
+	size_t pos = 0;
+	int rc = 0;
 
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
+	s->n = cfg->nbackends;
+	s->refs = 1;
 	pthread_mutex_init(&s->lock, NULL);
 	for (int i = 0; i < cfg->nbackends; i++) {
-		char msg[512];
-		int fd = backend_open(&cfg->backends[i], msg, sizeof(msg));
+		char msg[1024];
+		int fd = backend_open(cfg, i, msg, sizeof(msg));
 
-		if (fd < 0 && strict) {
-			snprintf(err, errlen, "%s", msg);
-			s->b[i].fd = -1;
-			for (int j = 0; j < i; j++)
-				close(s->b[j].fd);
-			free(s);
-			return fd;
-		}
-		if (fd < 0)
-			log_warn("%s (backend unusable until it appears)", msg);
 		s->b[i].fd = fd;
+		if (fd >= 0)
+			continue;
+		if (!(strict & (UINT64_C(1) << i))) {
+			log_warn("%s (backend unusable until fixed)", msg);
+			continue;
+		}
+		/* Strict: report every unusable backend, one per line. */
+		if (!rc)
+			rc = fd;
+		if (pos < errlen) {
+			int n = snprintf(err + pos, errlen - pos, "%s%s", pos ? "\n" : "", msg);
+			pos += n > 0 ? (size_t)n : 0;
+		}
+	}
+	if (rc) {
+		store_close(s);
+		return rc;
 	}
 	*out = s;
 	return 0;
 }
 
+struct store *store_hold(struct store *s)
+{
+	__atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
 void store_close(struct store *s)
 {
-	if (!s)
+	if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
-	for (int i = 0; i < s->cfg->nbackends; i++)
+	for (int i = 0; i < s->n; i++)
 		if (s->b[i].fd >= 0)
 			close(s->b[i].fd);
 	pthread_mutex_destroy(&s->lock);
@@ -150,8 +230,8 @@ static int backend_fd(struct store *s, int b)
 	pthread_mutex_lock(&s->lock);
 	fd = s->b[b].fd;
 	if (fd < 0) {
-		char msg[512];
-		fd = backend_open(&s->cfg->backends[b], msg, sizeof(msg));
+		char msg[1024];
+		fd = backend_open(s->cfg, b, msg, sizeof(msg));
 		if (fd >= 0) {
 			log_info("backend %s is now available", s->cfg->backends[b].name);
 			s->b[b].fd = fd;
@@ -178,27 +258,56 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* Creates objects/ab/cd for an object id if it is missing. */
+/* Opens the directory that holds rel ("objects/ab/cd/<hex>", "tmp/<name>")
+ * beneath the backend root fd, following no symlink on the way: a fan-out
+ * or tmp directory swapped for a symlink must not lead a put, read or
+ * delete outside the backend. Returns an O_PATH directory fd (for the *at
+ * calls) with *base at rel's last component, or -errno (-ELOOP: symlink). */
+static int open_parent(int fd, const char *rel, const char **base)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	const char *slash = strrchr(rel, '/');
+	char dir[STORE_RELPATH_MAX + 256];
+	long pfd;
+
+	if (!slash || (size_t)(slash - rel) >= sizeof(dir))
+		return -EINVAL;
+	memcpy(dir, rel, (size_t)(slash - rel));
+	dir[slash - rel] = '\0';
+	*base = slash + 1;
+	pfd = syscall(SYS_openat2, fd, dir, &how, sizeof(how));
+	return pfd < 0 ? -errno : (int)pfd;
+}
+
+/* Creates objects/ab and objects/ab/cd for an object id if missing, each
+ * inside a parent opened with open_parent(). */
 static int make_fanout(int fd, const char *rel)
 {
 	char dir[STORE_RELPATH_MAX];
-	int rc;
+	const char *base;
+	int pfd, rc = 0;
 
-	memcpy(dir, rel, sizeof("objects/ab") - 1);
-	dir[sizeof("objects/ab") - 1] = '\0';
-	rc = mkdir_at(fd, dir);
-	if (rc)
-		return rc;
-	memcpy(dir, rel, sizeof("objects/ab/cd") - 1);
-	dir[sizeof("objects/ab/cd") - 1] = '\0';
-	return mkdir_at(fd, dir);
+	for (size_t n = sizeof("objects/ab") - 1; !rc && n < sizeof("objects/ab/cd"); n += 3) {
+		memcpy(dir, rel, n);
+		dir[n] = '\0';
+		pfd = open_parent(fd, dir, &base);
+		if (pfd < 0)
+			return pfd;
+		rc = mkdir_at(pfd, base);
+		close(pfd);
+	}
+	return rc;
 }
 
 int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id *oid)
 {
 	char rel[STORE_RELPATH_MAX], tmp[sizeof("tmp/") + GEO_HEX_LEN + sizeof(".tmp")];
 	char hex[GEO_HEX_LEN + 1];
-	int fd = backend_fd(s, b), ofd, rc;
+	const char *tbase, *obase;
+	int fd = backend_fd(s, b), tfd, odfd, ofd, rc;
 
 	if (fd < 0)
 		return fd;
@@ -209,30 +318,44 @@ int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id
 	snprintf(tmp, sizeof(tmp), "tmp/%s.tmp", hex);
 	store_relpath(oid, rel);
 
-	ofd = openat(fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (ofd < 0 && errno == ENOENT && mkdir_at(fd, "tmp") == 0)
-		ofd = openat(fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (ofd < 0)
-		return -errno;
+	tfd = open_parent(fd, tmp, &tbase);
+	if (tfd == -ENOENT && mkdir_at(fd, "tmp") == 0)
+		tfd = open_parent(fd, tmp, &tbase);
+	if (tfd < 0)
+		return tfd;
+	ofd = openat(tfd, tbase, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (ofd < 0) {
+		rc = -errno;
+		close(tfd);
+		return rc;
+	}
 	rc = write_all(ofd, obj, len);
 	if (close(ofd) < 0 && !rc)
 		rc = -errno;
 	if (!rc) {
-		if (renameat(fd, tmp, fd, rel) < 0) {
-			rc = -errno;
-			if (rc == -ENOENT) {
-				rc = make_fanout(fd, rel);
-				if (!rc && renameat(fd, tmp, fd, rel) < 0)
-					rc = -errno;
-			}
+		odfd = open_parent(fd, rel, &obase);
+		if (odfd == -ENOENT) {
+			rc = make_fanout(fd, rel);
+			if (!rc)
+				odfd = open_parent(fd, rel, &obase);
+		}
+		if (!rc && odfd < 0)
+			rc = odfd;
+		if (!rc) {
+			if (renameat(tfd, tbase, odfd, obase) < 0)
+				rc = -errno;
+			close(odfd);
 		}
 	}
-	if (rc) {
-		unlinkat(fd, tmp, 0);
+	if (rc)
+		unlinkat(tfd, tbase, 0);
+	close(tfd);
+	if (rc)
 		return rc;
-	}
 	pthread_mutex_lock(&s->lock);
 	s->b[b].dirty = true;
+	s->b[b].nobj++;
+	s->b[b].nbytes += (int64_t)len;
 	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
@@ -240,13 +363,19 @@ int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id
 static int open_object(struct store *s, int b, const struct geo_id *oid)
 {
 	char rel[STORE_RELPATH_MAX];
-	int fd = backend_fd(s, b), ofd;
+	const char *base;
+	int fd = backend_fd(s, b), pfd, ofd;
 
 	if (fd < 0)
 		return fd;
 	store_relpath(oid, rel);
-	ofd = openat(fd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	return ofd < 0 ? -errno : ofd;
+	pfd = open_parent(fd, rel, &base);
+	if (pfd < 0)
+		return pfd;
+	ofd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ofd = ofd < 0 ? -errno : ofd;
+	close(pfd);
+	return ofd;
 }
 
 long store_get(struct store *s, int b, const struct geo_id *oid, void *buf, size_t cap)
@@ -291,26 +420,49 @@ out:
 long store_size(struct store *s, int b, const struct geo_id *oid)
 {
 	char rel[STORE_RELPATH_MAX];
+	const char *base;
 	struct stat st;
-	int fd = backend_fd(s, b);
+	int fd = backend_fd(s, b), pfd;
+	long rc;
 
 	if (fd < 0)
 		return fd;
 	store_relpath(oid, rel);
-	if (fstatat(fd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return -errno;
-	return S_ISREG(st.st_mode) ? (long)st.st_size : -EIO;
+	pfd = open_parent(fd, rel, &base);
+	if (pfd < 0)
+		return pfd;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		rc = -errno;
+	else
+		rc = S_ISREG(st.st_mode) ? (long)st.st_size : -EIO;
+	close(pfd);
+	return rc;
 }
 
 int store_delete(struct store *s, int b, const struct geo_id *oid)
 {
 	char rel[STORE_RELPATH_MAX];
-	int fd = backend_fd(s, b);
+	const char *base;
+	struct stat st;
+	int fd = backend_fd(s, b), pfd, rc;
 
 	if (fd < 0)
 		return fd;
 	store_relpath(oid, rel);
-	return unlinkat(fd, rel, 0) < 0 ? -errno : 0;
+	pfd = open_parent(fd, rel, &base);
+	if (pfd < 0)
+		return pfd;
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		st.st_size = 0;
+	rc = unlinkat(pfd, base, 0) < 0 ? -errno : 0;
+	close(pfd);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&s->lock);
+	s->b[b].nobj--;
+	s->b[b].nbytes -= (int64_t)st.st_size;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
 }
 
 int store_sync(struct store *s, int b)
@@ -346,8 +498,8 @@ static void refresh(struct store *s, int b, time_t now)
 	be->st.healthy = false;
 	be->st.avail = 0;
 	if (be->fd < 0) {
-		char msg[512];
-		be->fd = backend_open(&s->cfg->backends[b], msg, sizeof(msg));
+		char msg[1024];
+		be->fd = backend_open(s->cfg, b, msg, sizeof(msg));
 		if (be->fd < 0)
 			return;
 	}
@@ -363,7 +515,7 @@ void store_state(struct store *s, struct backend_state *out)
 	time_t now = time(NULL);
 
 	pthread_mutex_lock(&s->lock);
-	for (int i = 0; i < s->cfg->nbackends; i++) {
+	for (int i = 0; i < s->n; i++) {
 		struct backend *be = &s->b[i];
 		if (be->checked != now || be->failed)
 			refresh(s, i, now);
@@ -388,7 +540,7 @@ int store_statfs(struct store *s, struct statvfs *out)
 	memset(out, 0, sizeof(*out));
 	out->f_bsize = out->f_frsize = 4096;
 	out->f_namemax = 255;
-	for (int i = 0; i < s->cfg->nbackends; i++) {
+	for (int i = 0; i < s->n; i++) {
 		struct statvfs sv;
 		struct stat st;
 		int fd = backend_fd(s, i), k;
@@ -478,11 +630,85 @@ int store_walk(struct store *s, int b, walk_fn fn, void *arg)
 
 int store_remove_relpath(struct store *s, int b, const char *relpath)
 {
-	int fd = backend_fd(s, b);
+	int fd = backend_fd(s, b), pfd, rc;
+	const char *base;
 
 	if (fd < 0)
 		return fd;
 	if (strstr(relpath, "..") || relpath[0] == '/')
 		return -EINVAL;
-	return unlinkat(fd, relpath, 0) < 0 ? -errno : 0;
+	pfd = open_parent(fd, relpath, &base);
+	if (pfd < 0)
+		return pfd;
+	rc = unlinkat(pfd, base, 0) < 0 ? -errno : 0;
+	close(pfd);
+	return rc;
+}
+
+void store_usage(struct store *s, int b, struct store_usage *u)
+{
+	pthread_mutex_lock(&s->lock);
+	u->objects = s->b[b].nobj > 0 ? (uint64_t)s->b[b].nobj : 0;
+	u->bytes = s->b[b].nbytes > 0 ? (uint64_t)s->b[b].nbytes : 0;
+	u->counted = s->b[b].counted;
+	pthread_mutex_unlock(&s->lock);
+}
+
+struct tally {
+	int64_t nobj, nbytes;
+	const bool *stop;
+};
+
+static int tally_one(const struct geo_id *oid, const char *relpath, uint64_t size, void *arg)
+{
+	struct tally *t = arg;
+
+	if (oid) {
+		t->nobj++;
+		t->nbytes += (int64_t)size;
+	}
+	return t->stop && __atomic_load_n(t->stop, __ATOMIC_RELAXED) ? -ECANCELED : 0;
+}
+
+int store_count(struct store *s, int b, const bool *stop)
+{
+	struct tally t = { 0, 0, stop };
+	int64_t n0, b0;
+	int fd, rc;
+
+	pthread_mutex_lock(&s->lock);
+	fd = s->b[b].fd >= 0 ? fcntl(s->b[b].fd, F_DUPFD_CLOEXEC, 0) : -1;
+	n0 = s->b[b].nobj;
+	b0 = s->b[b].nbytes;
+	pthread_mutex_unlock(&s->lock);
+	if (fd < 0)
+		return -ENOENT;
+	rc = walk_dir(fd, "objects", 2, tally_one, &t);
+	close(fd);
+	if (rc)
+		return rc;
+	/* Puts and deletes made during the walk stay counted on top. */
+	pthread_mutex_lock(&s->lock);
+	s->b[b].nobj = t.nobj + (s->b[b].nobj - n0);
+	s->b[b].nbytes = t.nbytes + (s->b[b].nbytes - b0);
+	s->b[b].counted = true;
+	pthread_mutex_unlock(&s->lock);
+	return 0;
+}
+
+void store_adopt_usage(struct store *s, struct store *old)
+{
+	pthread_mutex_lock(&old->lock);
+	for (int i = 0; i < s->n; i++) {
+		const struct cfg_backend *cb = &s->cfg->backends[i];
+		int j = config_backend(old->cfg, cb->name);
+
+		if (j < 0 || strcmp(old->cfg->backends[j].path, cb->path) != 0 ||
+		    !old->b[j].counted)
+			continue;
+		s->b[i].nobj = old->b[j].nobj;
+		s->b[i].nbytes = old->b[j].nbytes;
+		s->b[i].counted = true;
+	}
+	pthread_mutex_unlock(&old->lock);
 }

@@ -2,7 +2,8 @@
  * store.h — shard objects on directory backends.
  *
  * Layout of a backend directory:
- *   BACKEND/geofs-backend          marker (see store_init_backend)
+ *   BACKEND/geofs-backend          marker naming the backend and its country
+ *                                  (marker.h; see store_init_backend)
  *   BACKEND/objects/ab/cd/<32 hex> one object per file, named by a random
  *                                  128-bit object id (fan-out 256 x 256)
  *   BACKEND/tmp/<32 hex>.tmp       objects being written (temp + rename)
@@ -29,12 +30,21 @@
 
 struct store;
 
-/* Opens every backend of cfg. A backend whose directory is missing or
- * unusable is kept but marked unhealthy (reads and writes skip it) and a
- * warning names it, unless `strict` (then -ENOENT/-errno with a message). */
-int store_open(const struct geo_config *cfg, bool strict, struct store **out,
+/* Opens every backend of cfg. A backend is usable only if its directory
+ * exists and carries its marker (marker.h). An unusable backend is kept but
+ * marked unhealthy (reads and writes skip it, and it is retried later) and
+ * a warning names it, unless its bit is set in `strict` (STORE_STRICT_ALL:
+ * every backend): then -ENOENT/-EINVAL/-EMEDIUMTYPE/-errno with a message
+ * naming the backend, its path and the command that fixes it.
+ * The store keeps a pointer to cfg, which must outlive every call but
+ * store_count() and the last store_close(). */
+#define STORE_STRICT_ALL UINT64_MAX
+int store_open(const struct geo_config *cfg, uint64_t strict, struct store **out,
 	       char *err, size_t errlen);
-void store_close(struct store *s);		/* NULL ok */
+/* Takes a reference: the store stays allocated until the matching
+ * store_close(), even after its opener closed it (a reload). */
+struct store *store_hold(struct store *s);
+void store_close(struct store *s);		/* drops a reference; NULL ok */
 
 /* Writes obj as a new object on backend b (temp file + rename) and returns
  * its fresh random id in *oid. Not durable until store_sync(). 0 or -errno
@@ -79,7 +89,35 @@ int store_remove_relpath(struct store *s, int b, const char *relpath);
 /* "objects/ab/cd/<hex>" for an object id. */
 void store_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX]);
 
-/* Creates BACKEND/geofs-backend, objects/ and tmp/ if missing. 0/-errno. */
-int store_init_backend(const char *path, char *err, size_t errlen);
+/* Objects and bytes stored on a backend, as far as this store knows: a
+ * count made by store_count(), plus the objects put and deleted through
+ * this store since (before the count: since the store was opened, and
+ * counted is false). Objects another mount writes show at the next count. */
+struct store_usage {
+	uint64_t objects, bytes;
+	bool counted;
+};
+void store_usage(struct store *s, int b, struct store_usage *u);
+
+/* Counts the objects on backend b by walking objects/, adopting the result
+ * (puts and deletes made meanwhile stay counted). Slow on big backends:
+ * meant for a background thread holding a store_hold() reference; uses no
+ * config. Gives up with -ECANCELED once *stop (if stop) becomes true.
+ * 0, -ENOENT if b is unusable, or -errno. */
+int store_count(struct store *s, int b, const bool *stop);
+
+/* Copies the counted usage of backends that old has too (same name and
+ * path) into s, a store opened for a reloaded config. */
+void store_adopt_usage(struct store *s, struct store *old);
+
+/* Makes cb's directory a backend: writes its marker (marker.h) unless it is
+ * already there, and creates objects/ and tmp/. flags: STORE_INIT_CREATE
+ * creates the directory (and its parents) if missing; STORE_INIT_FORCE
+ * replaces a marker naming another backend or country (else -EMEDIUMTYPE).
+ * Returns 1 if the marker was already right, 0 if written, or -errno with a
+ * message in err. */
+#define STORE_INIT_CREATE 1u
+#define STORE_INIT_FORCE  2u
+int store_init_backend(const struct cfg_backend *cb, unsigned flags, char *err, size_t errlen);
 
 #endif

@@ -29,14 +29,16 @@
  *        backend_bytes=tokyo-1:123,seoul-1:456   stored bytes per backend (files)
  *        status=ok|misplaced <reason>            (files; last line)
  *
- * On the root directory of the mount only:
+ * On the root directory of the mount only, for root and the admin group:
  *   user.geo.stats      ro  the daemon's status as one JSON object (site,
  *                           policy, backends with state/objects/bytes/free,
  *                           counters since mount, cache hit rate): what
- *                           `geoctl status MOUNT` shows
+ *                           `geoctl status MOUNT` shows (fs/stats.h);
+ *                           EACCES for anyone else
  *   user.geo.reload     wo  any value: reread the config (as SIGHUP does);
  *                           fails with EINVAL, keeping the old config, when
- *                           the new one is invalid (errors go to the log)
+ *                           the new one is invalid (errors go to the log);
+ *                           EPERM for anyone else
  *
  * Other user.* names are plain xattrs kept in the meta root; the prefix
  * user.geofs. is reserved for geofs's own bookkeeping in the meta root and

@@ -249,7 +249,8 @@ static void test_defaults(void **state)
 	assert_null(cfg->metrics_path);
 	assert_int_equal(cfg->shard_size, 1024 * 1024);
 	assert_true(cfg->compress);
-	assert_int_equal(cfg->cache_size, 64ull << 20);
+	assert_int_equal(cfg->cache_size, 256ull << 20);
+	assert_int_equal(cfg->dirty_size, 256ull << 20);
 	assert_true(cfg->durable_close);
 	assert_int_equal(cfg->backends[0].weight, 1);
 	assert_false(cfg->backends[0].drain);
@@ -528,7 +529,7 @@ static const struct err_case err_cases[] = {
 	APPEND("[weird]\n", 1, "unknown section [weird]; expected [site], [meta]"),
 	APPEND("[weird]\nkey = 1\n", 1, "unknown section [weird]"),
 	APPEND("[data]\ncolour = red\n", 2,
-	       "unknown key 'colour' in [data]; expected one of: shard_size, compress, cache_size, durability"),
+	       "unknown key 'colour' in [data]; expected one of: shard_size, compress, cache_size, dirty_size, durability"),
 	APPEND(BACK "speed = 9\n", 4,
 	       "unknown key 'speed' in [backend b]; expected one of: path, country, weight, drain"),
 	APPEND("[site]\n", 1, "duplicate section [site], first declared at line 1"),
@@ -569,7 +570,7 @@ static const struct err_case err_cases[] = {
 	APPEND("[data]\nshard_size = 32K\n", 2, "bad shard_size '32K': out of range; expected a size from 64K to 16M"),
 	APPEND("[data]\nshard_size = 17M\n", 2, "bad shard_size '17M': out of range"),
 	APPEND("[data]\nshard_size = 99999999999999999999999\n", 2, "bad shard_size"),
-	APPEND("[data]\ncache_size = 12Q\n", 2, "bad cache_size '12Q': not a size; expected a size such as 64M"),
+	APPEND("[data]\ncache_size = 12Q\n", 2, "bad cache_size '12Q': not a size; expected a size such as 256M"),
 	APPEND("[data]\ncompress = gzip\n", 2, "bad compress 'gzip'; expected lz4 or off"),
 	APPEND("[data]\ndurability = sometimes\n", 2, "bad durability 'sometimes'; expected close or fsync"),
 	APPEND("[audit]\nsync_ms = 60001\n", 2, "bad sync_ms '60001': out of range; expected milliseconds from 0 to 60000"),

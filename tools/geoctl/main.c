@@ -10,6 +10,16 @@
 static const struct geoctl_verb verbs[] = {
 	{ "check", "validate a mount config and print the resolved policy", cmd_check },
 	{ "keys", "create, list, export, import and rotate keyring keys", cmd_keys },
+	{ "show", "tags, allowed countries, placement and status of paths", cmd_show },
+	{ "tag", "set the category and/or origin of paths (-R: everything below)", cmd_tag },
+	{ "verify", "list misplaced files and files tagged looser than their directory", cmd_verify },
+	{ "rebalance", "move misplaced files to compliant backends, with a plan and progress", cmd_rebalance },
+	{ "report", "transparency report: bytes per category, origin and country (text, JSON, HTML)", cmd_report },
+	{ "fsck", "offline check of meta root and backends; --repair deletes orphans", cmd_fsck },
+	{ "audit", "verify the audit log's hash chain and show its records", cmd_audit },
+	{ "status", "what a running geofs reports: backends, policy, counters, rates", cmd_status },
+	{ "reload", "make a running geofs reread its config without unmounting", cmd_reload },
+	{ "backend", "write or check the marker of each backend directory", cmd_backend },
 };
 
 void geoctl_err(const char *fmt, ...)
