@@ -16,6 +16,7 @@
 #include "log.h"
 #include "policy.h"
 #include "stats.h"
+#include "links.h"
 #include "workers.h"
 
 void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid)
@@ -95,7 +96,8 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 	c->cache = scache_new(c->cfg->cache_size);
 	c->files = gtable_new();
 	c->mon = stats_new();
-	if (!c->cache || !c->files || !c->mon) {
+	c->links = links_new();
+	if (!c->cache || !c->files || !c->mon || !c->links) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -135,6 +137,7 @@ void core_close(struct core *c)
 	audit_close(c->audit);
 	gtable_free(c->files);
 	scache_free(c->cache);
+	links_free(c->links);
 	store_close(c->store);
 	meta_close(c->meta);
 	keyring_free(c->keys);
@@ -144,6 +147,12 @@ void core_close(struct core *c)
 	pthread_mutex_destroy(&c->reload_serial);
 	pthread_mutex_destroy(&c->ns_lock);
 	free(c);
+}
+
+void core_inval_links(struct core *c, ino_t ino)
+{
+	if (c->inval_path && c->links && c->attr_cache > 0)
+		links_each(c->links, ino, c->inval_path, c->inval_arg);
 }
 
 void core_dirname(const char *path, char *buf, size_t len)

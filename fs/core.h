@@ -74,6 +74,12 @@ struct core {
 	gid_t admin_gid;		/* reload_lock */
 	struct core_stats stats;
 	struct stats *mon;		/* status and metrics state (stats.c) */
+	struct links *links;		/* names of hard-linked files (links.h) */
+	double attr_cache;		/* -o attr_cache: kernel attribute timeout */
+	/* Front-end hook: drop the kernel's cached attributes and pages of a
+	 * path (set by ops.c at init; NULL in tools). */
+	void (*inval_path)(void *arg, const char *path);
+	void *inval_arg;
 };
 
 /* An open file handle (one per open(2) of a regular file). */
@@ -133,6 +139,10 @@ int core_check_access(struct core *c, const struct geo_tags *t);
 /* 0 if placement for t is feasible at all (enough allowed backends), else
  * -EACCES with a reason in why. */
 int core_check_placement(struct core *c, const struct geo_tags *t, char *why, size_t len);
+
+/* Has the kernel forget what it cached for every known name of inode ino
+ * (a hard-linked file changed through one of them). */
+void core_inval_links(struct core *c, ino_t ino);
 
 /* Parent directory path of path into buf ("/" for "/x"). */
 void core_dirname(const char *path, char *buf, size_t len);

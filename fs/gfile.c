@@ -585,9 +585,17 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 
 int gfile_commit(struct core *c, struct gfile *gf, bool durable)
 {
+	struct stat st;
+	bool was;
+
 	pthread_mutex_lock(&gf->lock);
+	was = gf->changed || gf->ndirty || gf->ninflight;
 	int rc = gf_commit_locked(c, gf, durable);
 	pthread_mutex_unlock(&gf->lock);
+	/* Other names of a hard-linked file show a stale size until told;
+	 * outside gf->lock, since the kernel may write back pages to us. */
+	if (!rc && was && fstat(gf->stubfd, &st) == 0 && st.st_nlink > 1)
+		core_inval_links(c, gf->ino);
 	return rc;
 }
 

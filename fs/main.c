@@ -32,6 +32,7 @@
 struct options {
 	char *config;
 	char *loglevel;
+	char *attr_cache;	/* seconds the kernel may cache attributes */
 	char *pos[3];		/* positional arguments in order */
 	int npos;
 	int help, version;
@@ -45,6 +46,7 @@ static const struct fuse_opt geofs_opts[] = {
 	{ "config=%s", offsetof(struct options, config), 0 },
 	{ "loglevel=%s", offsetof(struct options, loglevel), 0 },
 	{ "--loglevel=%s", offsetof(struct options, loglevel), 0 },
+	{ "attr_cache=%s", offsetof(struct options, attr_cache), 0 },
 	FUSE_OPT_KEY("-h", KEY_HELP),
 	FUSE_OPT_KEY("--help", KEY_HELP),
 	FUSE_OPT_KEY("-V", KEY_VERSION),
@@ -85,6 +87,11 @@ static void usage(const char *prog)
 	       "    -c CONFIG, --config=CONFIG, -o config=CONFIG\n"
 	       "                           the mount config (see geofs.conf(5), README)\n"
 	       "    -o loglevel=LEVEL      error, warning, info (default) or debug\n"
+	       "    -o attr_cache=SECONDS  let the kernel cache attributes (default 0). Faster\n"
+	       "                           stat and path walks; a change made on ANOTHER mount of\n"
+	       "                           the meta root (rename, unlink, size) may then show up\n"
+	       "                           on this one that much later, except at open, which\n"
+	       "                           always revalidates. Keep 0 where mounts share a meta root.\n"
 	       "    -f                     stay in the foreground, log to stderr\n"
 	       "    -h, --help             this help\n"
 	       "    -V, --version          print the version\n\n"
@@ -283,6 +290,15 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
+	if (o.attr_cache) {
+		char *end;
+		c->attr_cache = strtod(o.attr_cache, &end);
+		if (*end || end == o.attr_cache || !(c->attr_cache >= 0 && c->attr_cache <= 3600)) {
+			fprintf(stderr, "geofs: attr_cache '%s': expected seconds from 0 to 3600\n",
+				o.attr_cache);
+			goto out;
+		}
+	}
 	if (add_default_opts(&args, c) != 0)
 		goto out;
 	rc = serve(&args, c, cmd.mountpoint, cmd.foreground);
@@ -293,6 +309,7 @@ out:
 		free(o.pos[i]);
 	free(o.config);
 	free(o.loglevel);
+	free(o.attr_cache);
 	fuse_opt_free_args(&args);
 	return rc;
 }

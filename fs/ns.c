@@ -16,6 +16,7 @@
 
 #include "core.h"
 #include "gfile.h"
+#include "links.h"
 #include "log.h"
 #include "policy.h"
 
@@ -68,6 +69,8 @@ int core_getattr(struct core *c, const char *path, struct stat *st)
 	meta_put_dir(c->meta, dfd);
 	if (rc || !S_ISREG(st->st_mode))
 		return rc;
+	if (st->st_nlink > 1)
+		links_note(c->links, st->st_ino, path);
 	/* A file open here may be ahead of its stub. */
 	struct gfile *gf = gfile_find_ino(c, st->st_dev, st->st_ino);
 	if (gf) {
@@ -103,13 +106,30 @@ int core_readlink(struct core *c, const char *path, char *buf, size_t size)
 	return rc;
 }
 
+/* The parent directory path of path, malloc'ed: paths may be longer than
+ * PATH_MAX (a fixed buffer would cut them, and the cut path can name
+ * another directory, whose tags would then apply). NULL on ENOMEM. */
+static char *dirname_dup(const char *path)
+{
+	size_t n = strlen(path) + 1;
+	char *dir = malloc(n);
+
+	if (dir)
+		core_dirname(path, dir, n);
+	return dir;
+}
+
 /* Tags a new child directory inherits from its parent (open dirfd). */
 static int parent_tags(struct core *c, const char *path, struct geo_tags *t)
 {
-	char dir[4096];
+	char *dir = dirname_dup(path);
+	int rc;
 
-	core_dirname(path, dir, sizeof(dir));
-	return core_dir_tags(c, dir, t);
+	if (!dir)
+		return -ENOMEM;
+	rc = core_dir_tags(c, dir, t);
+	free(dir);
+	return rc;
 }
 
 int core_mkdir(struct core *c, const struct geo_req *r, const char *path, mode_t mode)
@@ -208,6 +228,23 @@ static int open_stub_at(int dirfd, const char *name)
 	return openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
+/* Keeps the record of a hard-linked file's names current and has the
+ * kernel drop what it cached for the names that remain (their link count,
+ * and maybe their size, changed). Call without ns_lock. */
+static void names_changed(struct core *c, int sfd, const char *gone, const char *added)
+{
+	struct stat st;
+
+	if (sfd < 0 || fstat(sfd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	if (gone)
+		links_forget(c->links, st.st_ino, gone);
+	if (added && st.st_nlink > 1)
+		links_note(c->links, st.st_ino, added);
+	if (st.st_nlink >= 1)
+		core_inval_links(c, st.st_ino);
+}
+
 int core_unlink(struct core *c, const struct geo_req *r, const char *path)
 {
 	const char *name;
@@ -221,6 +258,8 @@ int core_unlink(struct core *c, const struct geo_req *r, const char *path)
 	if (!rc && sfd >= 0)
 		drop_content(c, sfd);
 	pthread_mutex_unlock(&c->ns_lock);
+	if (!rc)
+		names_changed(c, sfd, path, NULL);
 	if (sfd >= 0)
 		close(sfd);
 	meta_put_dir(c->meta, dfd);
@@ -248,19 +287,21 @@ static int adopt_stricter_tags(struct core *c, const struct geo_req *r, int sfd,
 {
 	struct geo_tags ft, dt, nt;
 	struct gfile *gf;
-	char fdir[4096], tdir[4096], status[512];
-	int rc;
+	char *fdir = dirname_dup(from), *tdir = dirname_dup(to), status[512];
+	int rc = 0;
 
-	core_dirname(from, fdir, sizeof(fdir));
-	core_dirname(to, tdir, sizeof(tdir));
+	if (!fdir || !tdir) {
+		rc = -ENOMEM;
+		goto out_free;
+	}
 	if (strcmp(fdir, tdir) == 0)
-		return 0;
+		goto out_free;
 	rc = core_dir_tags(c, tdir, &dt);
 	if (rc)
-		return rc;
+		goto out_free;
 	rc = gfile_get(c, sfd, &gf);
 	if (rc)
-		return rc;
+		goto out_free;
 	gfile_tags(gf, &ft);
 	nt = ft;
 	nt.cat = dt.cat;
@@ -281,6 +322,9 @@ static int adopt_stricter_tags(struct core *c, const struct geo_req *r, int sfd,
 		   "moved under a stricter directory");
 out:
 	gfile_put(c, gf);
+out_free:
+	free(fdir);
+	free(tdir);
 	return rc;
 }
 
@@ -313,6 +357,10 @@ int core_rename(struct core *c, const struct geo_req *r, const char *from, const
 	if (!rc && dsfd >= 0)
 		drop_content(c, dsfd);
 	pthread_mutex_unlock(&c->ns_lock);
+	if (!rc && !(flags & RENAME_EXCHANGE)) {
+		names_changed(c, ssfd, from, to);
+		names_changed(c, dsfd, to, NULL);
+	}
 out:
 	if (ssfd >= 0)
 		close(ssfd);
@@ -338,6 +386,15 @@ int core_link(struct core *c, const struct geo_req *r, const char *from, const c
 		pthread_mutex_lock(&c->ns_lock);
 		rc = linkat(odfd, oname, ndfd, nname, 0) < 0 ? -errno : 0;
 		pthread_mutex_unlock(&c->ns_lock);
+	}
+	if (!rc) {
+		int sfd = open_stub_at(ndfd, nname);
+		struct stat st;
+		if (sfd >= 0 && fstat(sfd, &st) == 0)
+			links_note(c->links, st.st_ino, from);
+		names_changed(c, sfd, NULL, to);
+		if (sfd >= 0)
+			close(sfd);
 	}
 	if (odfd >= 0)
 		meta_put_dir(c->meta, odfd);

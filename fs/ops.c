@@ -61,25 +61,36 @@ static struct geo_handle *H(struct fuse_file_info *fi)
 	return (struct geo_handle *)(uintptr_t)fi->fh;
 }
 
+/* The core's hook to drop the kernel's cache of one path (see links.h). */
+static void inval_path(void *arg, const char *path)
+{
+	fuse_invalidate_path(arg, path);
+}
+
 static void *geo_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	cfg->use_ino = 1;
 	cfg->nullpath_ok = 1;
 	cfg->hard_remove = 1;
-	/* Names may be cached briefly; attributes not at all: the high-level
-	 * API gives each name of a hard-linked file its own kernel inode, and
-	 * other mounts of the meta root change sizes, so the size must come
-	 * from here whenever the kernel asks (it does so on stat and on reads
-	 * that reach past the size it knows). */
+	struct core *c = fuse_get_context()->private_data;
+
+	/* By default attributes are not cached: other mounts of the meta root
+	 * rename, remove and resize files, and the kernel must ask us. With
+	 * -o attr_cache=N they are, and what could go stale is dropped
+	 * explicitly: a file's attributes at each open (close-to-open), and
+	 * every other name of a hard-linked file when it changes through one
+	 * (links.h; the high-level API gives each name its own kernel inode). */
 	cfg->entry_timeout = 1.0;
-	cfg->attr_timeout = 0;
+	cfg->attr_timeout = c->attr_cache;
 	cfg->negative_timeout = 0;
 	conn->max_write = 1u << 20;
 	conn->max_readahead = 1u << 20;
 	/* Page caches are dropped at open (close-to-open coherence); asking
 	 * for the size before every read would double the requests. */
 	conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
-	return fuse_get_context()->private_data;
+	c->inval_arg = fuse_get_context()->fuse;
+	c->inval_path = inval_path;
+	return c;
 }
 
 static int geo_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
@@ -186,6 +197,10 @@ static int geo_open(const char *path, struct fuse_file_info *fi)
 		return rc;
 	fi->fh = (uintptr_t)h;
 	fi->keep_cache = keep;
+	/* Close-to-open: what the kernel cached of this file may predate a
+	 * change made by another mount; have it ask again. */
+	if (c->attr_cache > 0)
+		inval_path(c->inval_arg, path);
 	return 0;
 }
 

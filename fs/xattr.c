@@ -32,8 +32,21 @@
 struct entry {
 	struct stat st;
 	int fd;			/* O_RDONLY fd for regular files and dirs, else -1 */
-	char dir[4096];		/* parent directory path */
+	char *dir;		/* parent directory path (malloc'ed) */
 };
+
+/* The parent directory path of path, malloc'ed: paths may be longer than
+ * PATH_MAX (a fixed buffer would cut them, and the cut path can name
+ * another directory, whose tags would then apply). NULL on ENOMEM. */
+static char *dirname_dup(const char *path)
+{
+	size_t n = strlen(path) + 1;
+	char *dir = malloc(n);
+
+	if (dir)
+		core_dirname(path, dir, n);
+	return dir;
+}
 
 static int entry_open(struct core *c, const char *path, struct entry *e)
 {
@@ -46,6 +59,7 @@ static int entry_open(struct core *c, const char *path, struct entry *e)
 	if (rc)
 		return rc;
 	e->fd = -1;
+	e->dir = NULL;
 	rc = fstatat(dfd, name, &e->st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
 	if (!rc && (S_ISREG(e->st.st_mode) || S_ISDIR(e->st.st_mode))) {
 		e->fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -53,7 +67,12 @@ static int entry_open(struct core *c, const char *path, struct entry *e)
 			rc = -errno;
 	}
 	meta_put_dir(c->meta, dfd);
-	core_dirname(path, e->dir, sizeof(e->dir));
+	if (!rc && !(e->dir = dirname_dup(path)))
+		rc = -ENOMEM;
+	if (rc && e->fd >= 0) {
+		close(e->fd);
+		e->fd = -1;
+	}
 	return rc;
 }
 
@@ -61,6 +80,7 @@ static void entry_close(struct entry *e)
 {
 	if (e->fd >= 0)
 		close(e->fd);
+	free(e->dir);
 }
 
 /* Returns the value in the getxattr convention (size 0: length only). */
@@ -167,7 +187,9 @@ long core_getxattr(struct core *c, const struct geo_req *r, const char *path, co
 	struct entry e;
 	long rc;
 
-	if (strncmp(name, XA_RESERVED, strlen(XA_RESERVED)) == 0)
+	/* Only user.* exists here; the kernel asks for security.capability
+	 * before every write, so answer that without touching the meta root. */
+	if (strncmp(name, XA_RESERVED, strlen(XA_RESERVED)) == 0 || strncmp(name, "user.", 5) != 0)
 		return -ENODATA;
 	rc = entry_open(c, path, &e);
 	if (rc)
