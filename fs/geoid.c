@@ -5,7 +5,7 @@
 
 #include "geoid.h"
 
-static int hexval(char c)
+int geo_hexval(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -23,8 +23,8 @@ int geoid_parse(const char *hex, struct geo_id *out)
 	if (!hex)
 		return -EINVAL;
 	for (int i = 0; i < GEO_ID_LEN; i++) {
-		int hi = hexval(hex[2 * i]);
-		int lo = hi < 0 ? -1 : hexval(hex[2 * i + 1]);
+		int hi = geo_hexval(hex[2 * i]);
+		int lo = hi < 0 ? -1 : geo_hexval(hex[2 * i + 1]);
 
 		if (lo < 0)
 			return -EINVAL;

@@ -30,6 +30,9 @@ static inline void geoid_hex(const struct geo_id *id, char out[GEO_HEX_LEN + 1])
 	out[GEO_HEX_LEN] = '\0';
 }
 
+/* Value of one hex digit (either case), or -1. */
+int geo_hexval(char c);
+
 /* Parses exactly 32 hex digits (either case). Returns 0 or -EINVAL. */
 int geoid_parse(const char *hex, struct geo_id *out);
 

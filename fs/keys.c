@@ -120,24 +120,13 @@ err_add(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int hex_val(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 2 * AEAD_KEY_LEN hex digits into key. 0 or -EINVAL. */
 static int parse_key_hex(const char *s, uint8_t key[AEAD_KEY_LEN])
 {
 	if (strlen(s) != 2 * AEAD_KEY_LEN)
 		return -EINVAL;
 	for (int i = 0; i < AEAD_KEY_LEN; i++) {
-		int hi = hex_val(s[2 * i]), lo = hex_val(s[2 * i + 1]);
+		int hi = geo_hexval(s[2 * i]), lo = geo_hexval(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

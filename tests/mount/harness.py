@@ -130,7 +130,10 @@ NOBODY = 65534
 MiB = 1024 * 1024
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer",
-                   "ERROR: UndefinedBehaviorSanitizer")
+                   "ERROR: UndefinedBehaviorSanitizer", "WARNING: ThreadSanitizer",
+                   "ERROR: ThreadSanitizer")
+# ThreadSanitizer builds (make SANITIZE=thread): suppressions, each justified there.
+TSAN_SUPP = os.path.join(REPO, "tests", "stress", "tsan.supp")
 
 DEFAULT_BACKENDS = {
     "tokyo-1": {"country": "JP"},
@@ -200,6 +203,17 @@ def errno_of(fn, *args, **kw):
     except OSError as e:
         return errno.errorcode.get(e.errno, str(e.errno))
     return "OK"
+
+
+def write_file(path, data):
+    """Writes data to path (create or truncate) and closes it."""
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def pattern(seed, n):
@@ -382,6 +396,8 @@ class Site:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "abort_on_error=0:detect_leaks=1")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
+        env.setdefault("TSAN_OPTIONS", "halt_on_error=0:second_deadlock_stack=1:history_size=4"
+                       + (f":suppressions={TSAN_SUPP}" if os.path.exists(TSAN_SUPP) else ""))
         return env
 
     def _start(self, options):

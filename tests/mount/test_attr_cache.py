@@ -7,19 +7,9 @@ import os
 
 import pytest
 
-from harness import pattern
+from harness import pattern, read_file as read, write_file as write
 
 CACHE = ("attr_cache=30",)	# far longer than any test: staleness would show
-
-
-def write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 @pytest.fixture

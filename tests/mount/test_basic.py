@@ -7,19 +7,9 @@ import stat
 
 import pytest
 
-from harness import MiB, NOBODY, hash_file, pattern, try_as, write_stream
+from harness import MiB, NOBODY, hash_file, pattern, read_file, try_as, write_file, write_stream
 
 SHARD = 64 * 1024
-
-
-def write_file(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def nobody_dir(site, name, mode=0o755):

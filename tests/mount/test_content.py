@@ -8,19 +8,9 @@ import secrets
 
 import pytest
 
-from harness import MiB, pattern
+from harness import MiB, pattern, read_file, write_file
 
 SHARD = 64 * 1024
-
-
-def write_file(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 @pytest.mark.parametrize("seed", [1, 2])

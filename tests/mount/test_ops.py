@@ -15,7 +15,7 @@ import time
 import pytest
 
 from harness import (BUILD, DEFAULT_CATEGORIES, GEOCTL, PYTHON, REPO, HarnessError,
-                     errno_of, pattern, run, run_as)
+                     errno_of, pattern, read_file, run, run_as, write_file)
 
 SHARD = 64 * 1024
 MARKER = "geofs-backend"
@@ -26,16 +26,6 @@ KR_HEAVY = {
     "osaka-1": {"country": "JP"},
     "seoul-1": {"country": "KR", "weight": "1000"},
 }
-
-
-def write_file(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def tagged_dir(site, name, category):

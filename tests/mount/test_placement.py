@@ -6,19 +6,9 @@ import os
 
 import pytest
 
-from harness import DEFAULT_CATEGORIES, HarnessError, errno_of, pattern, run
+from harness import DEFAULT_CATEGORIES, HarnessError, errno_of, pattern, read_file, run, write_file
 
 SHARD = 64 * 1024
-
-
-def write_file(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def tagged_dir(site, name, category=None, origin=None):
