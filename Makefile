@@ -7,6 +7,9 @@
 #   make install         install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
 #   make man-check       the man pages render without warnings (part of make test)
 #   make SANITIZE=1 test the same suite under AddressSanitizer + UBSan (objects in build-san/)
+#   make SANITIZE=thread ThreadSanitizer build (objects in build-tsan/)
+#   make stress          long integrity/crash/concurrency runs, then the concurrency tests
+#                        against the ThreadSanitizer daemon (docs/guarantees.md)
 #   make fuzz            libFuzzer (clang) on the five parsers, FUZZ_SECONDS each (objects in build-fuzz/)
 
 PKG_CONFIG ?= pkg-config
@@ -18,6 +21,9 @@ PYTHON     ?= /usr/bin/python3
 ifeq ($(SANITIZE),1)
 BUILD      ?= build-san
 SANFLAGS   = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SANITIZE),thread)
+BUILD      ?= build-tsan
+SANFLAGS   = -fsanitize=thread -fno-omit-frame-pointer
 else
 BUILD      ?= build
 SANFLAGS   =
@@ -100,6 +106,22 @@ unit: $(UNIT_BINS)
 mount-tests: all
 	@GEOFS_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/mount
 
+# ---- stress (docs/guarantees.md) ---------------------------------------------
+# The long variants in tests/stress/ against the normal build (STRESS_CRASHES
+# kill -9 iterations, STRESS_BATCHES exerciser batches per worker,
+# STRESS_CONC_SCALE times the concurrency work), then the concurrency tests
+# against the daemon built with ThreadSanitizer (build-tsan/; suppressions,
+# each justified, in tests/stress/tsan.supp).
+STRESS_CRASHES ?= 120
+
+stress: deps
+	@$(MAKE) --no-print-directory all
+	@GEOFS_BUILD=$(abspath $(BUILD)) STRESS_CRASHES=$(STRESS_CRASHES) $(PYTHON) -m pytest -q \
+		-p no:cacheprovider $(PYTEST_ARGS) tests/stress/test_long.py
+	@$(MAKE) --no-print-directory SANITIZE=thread BUILD=build-tsan all
+	@GEOFS_BUILD=$(abspath build-tsan) $(PYTHON) -m pytest -q -p no:cacheprovider \
+		$(PYTEST_ARGS) tests/stress/test_tsan.py
+
 test: deps
 	@$(MAKE) --no-print-directory all unit man-check
 	@$(MAKE) --no-print-directory mount-tests
@@ -140,8 +162,9 @@ fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		n=$${t#fuzz_}; mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 		echo "== $$t: $(FUZZ_SECONDS) s"; \
-		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -print_final_stats=1 \
 			-artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_ARGS) \
+			$$(test -f tests/fuzz/$$n.dict && echo -dict=tests/fuzz/$$n.dict) \
 			$(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
 			$$(test -d tests/fuzz/crashes/$$n && echo tests/fuzz/crashes/$$n) \
 			2>&1 | grep -E '^(==|INFO: Seed|#[0-9]+ *DONE|stat::number_of_executed_units|SUMMARY|Test unit written)|ERROR|check failed|runtime error' \
@@ -205,9 +228,9 @@ man-check:
 	done; echo "  MAN     $(MANPAGES): no warnings"
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-tsan
 
-.PHONY: all deps unit man-check mount-tests test demo demo-stop bench install uninstall clean fuzz fuzz-build
+.PHONY: all deps unit man-check mount-tests test demo demo-stop bench install uninstall clean fuzz fuzz-build stress
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

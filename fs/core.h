@@ -177,7 +177,10 @@ int core_open_file(struct core *c, const struct geo_req *r, const char *path, in
 int core_create(struct core *c, const struct geo_req *r, const char *path, mode_t mode,
 		int flags, struct geo_handle **h);
 long core_read(struct core *c, struct geo_handle *h, char *buf, size_t size, off_t off);
-long core_write(struct core *c, struct geo_handle *h, const char *buf, size_t size, off_t off);
+/* writeback: the kernel writes back mmap'ed pages, in place even when the
+ * handle was opened with O_APPEND. */
+long core_write(struct core *c, struct geo_handle *h, const char *buf, size_t size, off_t off,
+		bool writeback);
 int core_ftruncate(struct core *c, struct geo_handle *h, off_t size);
 int core_fallocate(struct core *c, struct geo_handle *h, int mode, off_t off, off_t len);
 int core_flush(struct core *c, struct geo_handle *h);

@@ -192,7 +192,7 @@ static int new_stub(int dfd, const struct geo_req *r, mode_t mode)
 int core_create(struct core *c, const struct geo_req *r, const char *path, mode_t mode,
 		int flags, struct geo_handle **h)
 {
-	char dir[4096];
+	char *dir;
 	struct geo_tags t;
 	struct gfile *gf = NULL;
 	const char *name;
@@ -200,8 +200,14 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 
 	if (meta_reserved(path))
 		return -EPERM;
-	core_dirname(path, dir, sizeof(dir));
+	/* the whole parent path, however long: a cut one may name another
+	 * directory, and its tags would apply */
+	dir = malloc(strlen(path) + 1);
+	if (!dir)
+		return -ENOMEM;
+	core_dirname(path, dir, strlen(path) + 1);
 	rc = core_dir_tags(c, dir, &t);
+	free(dir);
 	if (rc)
 		return rc;
 	t.flags = 0;
@@ -249,9 +255,11 @@ long core_read(struct core *c, struct geo_handle *h, char *buf, size_t size, off
 	return n;
 }
 
-long core_write(struct core *c, struct geo_handle *h, const char *buf, size_t size, off_t off)
+long core_write(struct core *c, struct geo_handle *h, const char *buf, size_t size, off_t off,
+		bool writeback)
 {
-	long n = gfile_write(c, h->gf, buf, size, (uint64_t)off, h->flags & O_APPEND);
+	long n = gfile_write(c, h->gf, buf, size, (uint64_t)off,
+			     (h->flags & O_APPEND) && !writeback);
 
 	if (n > 0) {
 		__atomic_add_fetch(&c->stats.writes, 1, __ATOMIC_RELAXED);

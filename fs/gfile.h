@@ -17,6 +17,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "core.h"
@@ -60,6 +61,8 @@ int gfile_truncate(struct core *c, struct gfile *gf, uint64_t size);
 int gfile_commit(struct core *c, struct gfile *gf, bool durable);
 
 uint64_t gfile_size(struct gfile *gf);
+/* Puts the live size, and the times of uncommitted writes, into st. */
+void gfile_stat(struct gfile *gf, struct stat *st);
 void gfile_tags(struct gfile *gf, struct geo_tags *t);
 int gfile_stubfd(struct gfile *gf);
 

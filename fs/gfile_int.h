@@ -127,6 +127,10 @@ int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct 
 /* Waits (gf->lock held) until no worker writes a shard of gf. */
 void gf_wait_inflight(struct gfile *gf);
 
+/* After a write or truncate: the stub takes the new size (resized) or
+ * just the new mtime/ctime, so stat shows them at once. gf->lock held. */
+void gf_stub_touch(struct gfile *gf, bool resized);
+
 /* gfile_commit with gf->lock held. */
 int gf_commit_locked(struct core *c, struct gfile *gf, bool durable);
 

@@ -74,7 +74,7 @@ int core_getattr(struct core *c, const char *path, struct stat *st)
 	/* A file open here may be ahead of its stub. */
 	struct gfile *gf = gfile_find_ino(c, st->st_dev, st->st_ino);
 	if (gf) {
-		st->st_size = (off_t)gfile_size(gf);
+		gfile_stat(gf, st);
 		gfile_put(c, gf);
 	}
 	st->st_blocks = (st->st_size + 511) / 512;
@@ -85,7 +85,7 @@ int core_fgetattr(struct core *c, struct geo_handle *h, struct stat *st)
 {
 	if (fstat(gfile_stubfd(h->gf), st) < 0)
 		return -errno;
-	st->st_size = (off_t)gfile_size(h->gf);
+	gfile_stat(h->gf, st);
 	st->st_blocks = (st->st_size + 511) / 512;
 	return 0;
 }

@@ -228,7 +228,8 @@ static int geo_write(const char *path, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_write(c, H(fi), buf, size, off));
+	/* Page writeback (mmap) writes in place even on an O_APPEND handle. */
+	return out(c, core_write(c, H(fi), buf, size, off, fi->writepage));
 }
 
 static int geo_statfs(const char *path, struct statvfs *st)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "codec.h"
 #include "crypto.h"
@@ -605,8 +606,10 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 {
 	size_t done = 0;
 	long rc = 0;
+	uint64_t size0;
 
 	pthread_mutex_lock(&gf->lock);
+	size0 = gf->mf->size;
 	if (append)
 		off = gf->mf->size;
 	rc = gf_check_writable(c, gf);
@@ -637,6 +640,8 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 		if (in + n == ssize(gf))
 			rc = submit_flush(c, gf, (int)(d - gf->dirty));
 	}
+	if (done)
+		gf_stub_touch(gf, gf->mf->size != size0);
 	pthread_mutex_unlock(&gf->lock);
 	return done ? (long)done : rc;
 }
@@ -674,6 +679,7 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 	if (size != gf->mf->size) {
 		gf->mf->size = size;
 		gf->changed = gf->mtime_pending = gf->size_changed = true;
+		gf_stub_touch(gf, true);
 	}
 	return 0;
 }

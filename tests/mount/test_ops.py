@@ -2,7 +2,6 @@
 fstab, -o ro, backend markers, live reload (geoctl reload and SIGHUP), geoctl
 status and the Prometheus metrics file."""
 
-import errno
 import json
 import os
 import re
