@@ -247,7 +247,9 @@ int main(int argc, char **argv)
 	/* Shard buffers (up to 16 MiB) come and go all the time: keep them in
 	 * the heap instead of a fresh mmap (and page faults) for each. */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
+	/* One arena per FUSE thread would each keep its own freed shards. */
+	mallopt(M_ARENA_MAX, 4);
 	if (fuse_opt_parse(&args, &o, geofs_opts, opt_proc) != 0)
 		goto out;
 	if (o.help) {

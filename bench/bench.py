@@ -1,0 +1,783 @@
+"""bench.py -- the driver behind `make bench` (started by scripts/bench.sh).
+
+    /usr/bin/python3 bench/bench.py --tmp DIR --bin DIR --results DIR
+
+Runs the same workloads on a plain directory, libfuse's passthrough_ll,
+gocryptfs, mergerfs over two directories, geofs (LZ4 + AES-256-GCM) and geofs
+with compress = off, RUNS times each, and prints one table of medians with
+ratio columns against gocryptfs and passthrough_ll.
+
+  --tmp DIR      everything mounted or created lives under it (bench.sh made it
+                 and removes it); daemon pids go to DIR/pids/ for bench.sh's trap
+  --bin DIR      passthrough_ll, geofs and geoctl (copies, so that a rebuild
+                 during the run cannot change the binaries under test)
+  --results DIR  raw fio JSON, daemon logs, results.json, table.md
+
+Knobs (environment):
+  BENCH_SIZE       sequential file size (default 1G; K/M/G suffixes)
+  BENCH_RAND_SIZE  file of the random 4 KiB workloads (default 256M)
+  BENCH_RUNS       repetitions; the table shows medians (default 3)
+  BENCH_FILES      files of the metadata workloads (default 10000)
+  BENCH_TIME       seconds of each random 4 KiB run (default 15)
+  BENCH_ONLY       comma-separated subset of: plain passthrough_ll gocryptfs
+                   mergerfs geofs geofs-nocomp, plus geofs-64k geofs-4m
+                   (LZ4 + AES with 64 KiB / 4 MiB shards; not in the default set)
+  BENCH_WORKLOADS  comma-separated subset of: seq rand meta (default all)
+  BENCH_PERF       1: perf-record every geofs daemon during the incompressible
+                   sequential write and read; flat profiles go to the results
+Must run as root (drop_caches).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+PYTHON = "/usr/bin/python3"
+MiB = 1 << 20
+GiB = 1 << 30
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+MOUNT_TIMEOUT = 30.0
+UNMOUNT_TIMEOUT = 60.0
+
+DEFAULT_FS = ["plain", "passthrough_ll", "gocryptfs", "mergerfs", "geofs", "geofs-nocomp"]
+EXTRA_FS = ["geofs-64k", "geofs-4m"]
+WORKLOADS = ["seq", "rand", "meta"]
+
+# (key, label, unit, higher_is_better)
+ROWS = [
+    ("seqwrite_incomp", "seq write 1M, incompressible", "MB/s", True),
+    ("seqwrite_c50", "seq write 1M, 50% compressible", "MB/s", True),
+    ("seqread_incomp", "seq read 1M, incompressible, cold", "MB/s", True),
+    ("seqread_c50", "seq read 1M, 50% compressible, cold", "MB/s", True),
+    ("randread", "random read 4K, QD1", "IOPS", True),
+    ("randwrite", "random write 4K, QD1", "IOPS", True),
+    ("create", "create 4 KiB files", "files/s", True),
+    ("stat_cold", "stat, cold", "files/s", True),
+    ("stat_warm", "stat, warm", "files/s", True),
+    ("unlink", "unlink", "files/s", True),
+    ("cpu_write_daemon", "CPU per GiB written, daemon", "s/GiB", False),
+    ("cpu_write_client", "CPU per GiB written, fio", "s/GiB", False),
+    ("cpu_read_daemon", "CPU per GiB read, daemon", "s/GiB", False),
+    ("cpu_read_client", "CPU per GiB read, fio", "s/GiB", False),
+    ("mem_hwm", "daemon peak RSS (VmHWM)", "MiB", False),
+]
+
+
+class BenchError(Exception):
+    pass
+
+
+def log(msg):
+    sys.stderr.write(f"bench: {msg}\n")
+    sys.stderr.flush()
+
+
+def parse_size(text):
+    t = text.strip().upper().rstrip("B").rstrip("I")
+    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    if t and t[-1] in mult:
+        return int(float(t[:-1]) * mult[t[-1]])
+    return int(t)
+
+
+def fmt_size(n):
+    for unit, m in (("G", GiB), ("M", MiB), ("K", 1024)):
+        if n % m == 0:
+            return f"{n // m}{unit}"
+    return str(n)
+
+
+def env_list(name, allowed, default):
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return list(default)
+    out = [x.strip() for x in raw.replace(" ", ",").split(",") if x.strip()]
+    bad = [x for x in out if x not in allowed]
+    if bad:
+        raise BenchError(f"{name}: unknown {', '.join(bad)}; expected some of {', '.join(allowed)}")
+    return out
+
+
+def mounted_at(path):
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 4 and fields[4].replace("\\040", " ") == path:
+                return True
+    return False
+
+
+def drop_caches():
+    os.sync()
+    with open("/proc/sys/vm/drop_caches", "w") as f:
+        f.write("3\n")
+
+
+def proc_cpu(pid):
+    """utime + stime of the whole process (live and exited threads), seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        rest = f.read().rsplit(")", 1)[1].split()
+    return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+def proc_hwm(pid):
+    """VmHWM of pid in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    return 0.0
+
+
+# ---- the filesystems ------------------------------------------------------
+
+class Target:
+    """One filesystem under test: where to run, how to (re)mount it."""
+
+    fuse = True
+
+    def __init__(self, name, top, ctx):
+        self.name = name
+        self.top = os.path.join(top, name)
+        self.mnt = os.path.join(self.top, "mnt")
+        self.ctx = ctx
+        self.proc = None
+        self.logf = None
+        self.nmounts = 0
+        self.hwm = 0.0          # max VmHWM over the mounts since reset_hwm()
+
+    @property
+    def work(self):
+        return self.mnt
+
+    def setup(self):
+        os.makedirs(self.mnt, exist_ok=True)
+
+    def argv(self):
+        raise NotImplementedError
+
+    def pid(self):
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+    def cpu(self):
+        p = self.pid()
+        return proc_cpu(p) if p else 0.0
+
+    def start(self):
+        if mounted_at(self.mnt):
+            raise BenchError(f"{self.mnt} is already mounted")
+        self.nmounts += 1
+        self.log_path = os.path.join(self.top, f"daemon-{self.nmounts}.log")
+        self.logf = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, cwd="/", start_new_session=True)
+        with open(os.path.join(self.ctx.tmp, "pids", f"{self.name}.pid"), "w") as f:
+            f.write(f"{self.proc.pid}\n")
+        deadline = time.monotonic() + MOUNT_TIMEOUT
+        while not mounted_at(self.mnt):
+            if self.proc.poll() is not None:
+                raise BenchError(f"{self.name}: daemon exited {self.proc.returncode} before "
+                                 f"mounting:\n{self.log_tail()}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.name}: not mounted after {MOUNT_TIMEOUT}s:\n"
+                                 f"{self.log_tail()}")
+            time.sleep(0.02)
+
+    def log_tail(self, n=2000):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")[-n:]
+        except OSError:
+            return ""
+
+    def stop(self):
+        """Unmount (retry on EBUSY, -uz as a last resort) and reap the daemon."""
+        p = self.pid()
+        if p:
+            try:
+                self.hwm = max(self.hwm, proc_hwm(p))
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5.0
+        lazy = False
+        while mounted_at(self.mnt):
+            cp = subprocess.run(["fusermount3", "-u", self.mnt], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+            if cp.returncode == 0:
+                break
+            if time.monotonic() > deadline:
+                log(f"{self.mnt} busy; detaching it lazily")
+                subprocess.run(["fusermount3", "-uz", self.mnt])
+                lazy = True
+                break
+            time.sleep(0.2)
+        if self.proc is not None:
+            try:
+                self.proc.wait(5.0 if lazy else UNMOUNT_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log(f"{self.name}: daemon {self.proc.pid} still running after unmount; killing it")
+                self.proc.kill()
+                self.proc.wait(UNMOUNT_TIMEOUT)
+            rc = self.proc.returncode
+            self.proc = None
+            if rc not in (0, None):
+                log(f"{self.name}: daemon exited {rc}")
+        if self.logf is not None:
+            self.logf.close()
+            self.logf = None
+        try:
+            os.unlink(os.path.join(self.ctx.tmp, "pids", f"{self.name}.pid"))
+        except OSError:
+            pass
+
+    def cold(self):
+        """Make every cache cold: the FUSE daemon's own (remount) and the kernel's."""
+        self.stop()
+        drop_caches()
+        self.start()
+
+    def save_logs(self, dest):
+        os.makedirs(dest, exist_ok=True)
+        for n in sorted(os.listdir(self.top)):
+            if n.startswith("daemon-") and n.endswith(".log"):
+                shutil.copy(os.path.join(self.top, n), os.path.join(dest, f"{self.name}-{n}"))
+
+
+class Plain(Target):
+    fuse = False
+
+    @property
+    def work(self):
+        return os.path.join(self.top, "dir")
+
+    def setup(self):
+        os.makedirs(self.work, exist_ok=True)
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def cold(self):
+        drop_caches()
+
+    def save_logs(self, dest):
+        pass
+
+
+class PassthroughLL(Target):
+    def setup(self):
+        super().setup()
+        self.src = os.path.join(self.top, "src")
+        os.makedirs(self.src, exist_ok=True)
+
+    def argv(self):
+        # Defaults of the 3.14 example: multi-threaded, cache=auto (1 s timeouts).
+        return [os.path.join(self.ctx.bin, "passthrough_ll"), "-f", "-o",
+                f"source={self.src}", self.mnt]
+
+
+class Gocryptfs(Target):
+    def setup(self):
+        super().setup()
+        self.cipher = os.path.join(self.top, "cipher")
+        self.passfile = os.path.join(self.top, "passfile")
+        os.makedirs(self.cipher, exist_ok=True)
+        with open(self.passfile, "w") as f:
+            f.write("geofs-bench-password\n")
+        # -scryptn 10 only makes init fast; it does not touch the data path.
+        cp = subprocess.run(["gocryptfs", "-init", "-q", "-scryptn", "10",
+                             "-passfile", self.passfile, self.cipher],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if cp.returncode != 0:
+            raise BenchError(f"gocryptfs -init failed:\n{cp.stdout}")
+
+    def argv(self):
+        return ["gocryptfs", "-fg", "-q", "-nosyslog", "-passfile", self.passfile,
+                self.cipher, self.mnt]
+
+
+class Mergerfs(Target):
+    def setup(self):
+        super().setup()
+        self.branches = [os.path.join(self.top, "disk1"), os.path.join(self.top, "disk2")]
+        for b in self.branches:
+            os.makedirs(b, exist_ok=True)
+
+    def argv(self):
+        return ["mergerfs", "-f", "-o", "fsname=mergerfs-bench", ":".join(self.branches), self.mnt]
+
+
+class Geofs(Target):
+    def __init__(self, name, top, ctx, shard_size="1M", compress="lz4"):
+        super().__init__(name, top, ctx)
+        self.shard_size = shard_size
+        self.compress = compress
+
+    def setup(self):
+        super().setup()
+        self.config = os.path.join(self.top, "geofs.conf")
+        backends = ["tokyo-1", "osaka-1"]
+        for d in ["meta"] + [f"backends/{b}" for b in backends]:
+            os.makedirs(os.path.join(self.top, d), exist_ok=True)
+        text = f"""# written by bench/bench.py
+[site]
+name = bench
+country = JP
+
+[meta]
+path = {self.top}/meta
+country = JP
+
+[keys]
+keyring = {self.top}/keyring
+
+[audit]
+path = {self.top}/audit.log
+
+[data]
+shard_size = {self.shard_size}
+compress = {self.compress}
+"""
+        for b in backends:
+            text += f"\n[backend {b}]\npath = {self.top}/backends/{b}\ncountry = JP\n"
+        text += """
+# One replica, anywhere: the cost of sharding, LZ4 and AES-256-GCM alone.
+[category bench]
+store_in = *
+access_from = *
+replicas = 1
+
+[defaults]
+category = bench
+origin = site
+admin_group = root
+"""
+        with open(self.config, "w") as f:
+            f.write(text)
+        geoctl = os.path.join(self.ctx.bin, "geoctl")
+        cp = subprocess.run([geoctl, "keys", "init", "-c", self.config],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if cp.returncode != 0:
+            raise BenchError(f"geoctl keys init failed:\n{cp.stdout}")
+
+    def argv(self):
+        return [os.path.join(self.ctx.bin, "geofs"), "-c", self.config, self.mnt, "-f"]
+
+
+def make_target(name, top, ctx):
+    if name == "plain":
+        return Plain(name, top, ctx)
+    if name == "passthrough_ll":
+        return PassthroughLL(name, top, ctx)
+    if name == "gocryptfs":
+        return Gocryptfs(name, top, ctx)
+    if name == "mergerfs":
+        return Mergerfs(name, top, ctx)
+    if name == "geofs":
+        return Geofs(name, top, ctx)
+    if name == "geofs-nocomp":
+        return Geofs(name, top, ctx, compress="off")
+    if name == "geofs-64k":
+        return Geofs(name, top, ctx, shard_size="64K")
+    if name == "geofs-4m":
+        return Geofs(name, top, ctx, shard_size="4M")
+    raise BenchError(f"unknown filesystem {name}")
+
+
+# ---- running the workloads -------------------------------------------------
+
+class Context:
+    def __init__(self, args):
+        self.tmp = os.path.abspath(args.tmp)
+        self.bin = os.path.abspath(args.bin)
+        self.results = os.path.abspath(args.results)
+        self.size = parse_size(os.environ.get("BENCH_SIZE", "1G"))
+        self.rand_size = parse_size(os.environ.get("BENCH_RAND_SIZE", "256M"))
+        self.runs = int(os.environ.get("BENCH_RUNS", "3"))
+        self.files = int(os.environ.get("BENCH_FILES", "10000"))
+        self.time = int(os.environ.get("BENCH_TIME", "15"))
+        self.only = env_list("BENCH_ONLY", DEFAULT_FS + EXTRA_FS, DEFAULT_FS)
+        self.workloads = env_list("BENCH_WORKLOADS", WORKLOADS, WORKLOADS)
+        self.perf = os.environ.get("BENCH_PERF", "") not in ("", "0")
+        if self.size < MiB or self.rand_size < MiB or self.runs < 1 or self.files < 1 \
+                or self.time < 1:
+            raise BenchError("BENCH_SIZE/BENCH_RAND_SIZE >= 1M, BENCH_RUNS, BENCH_FILES, "
+                             "BENCH_TIME >= 1 expected")
+        self.child = None       # the fio/meta process running now, killed on exit
+
+
+class Runner:
+    def __init__(self, ctx, target, run):
+        self.ctx = ctx
+        self.t = target
+        self.run = run
+        self.out = os.path.join(ctx.results, "raw", target.name)
+        os.makedirs(self.out, exist_ok=True)
+
+    def spawn(self, argv, timeout):
+        """Runs argv to completion; returns (stdout bytes, its CPU seconds)."""
+        errpath = os.path.join(self.ctx.tmp, "child.err")
+        with open(errpath, "wb") as errf:
+            p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                 stderr=errf)
+        self.ctx.child = p
+        timer = threading.Timer(timeout, p.kill)
+        timer.start()
+        try:
+            out = p.stdout.read()
+            # wait4, not wait: its rusage is the client's CPU time.
+            _, status, ru = os.wait4(p.pid, 0)
+            p.returncode = os.waitstatus_to_exitcode(status)
+        finally:
+            timer.cancel()
+            p.stdout.close()
+            if p.returncode is None:        # interrupted: leave no client behind
+                p.kill()
+                p.wait()
+            self.ctx.child = None
+        if p.returncode != 0:
+            with open(errpath, "rb") as f:
+                err = f.read().decode("utf-8", "replace")[-2000:]
+            raise BenchError(f"{argv[0]} exited {p.returncode} on {self.t.name}:\n{err}")
+        return out, ru.ru_utime + ru.ru_stime
+
+    def fio(self, tag, path, *opts, timeout=1800):
+        dest = os.path.join(self.out, f"run{self.run}-{tag}.json")
+        argv = ["fio", f"--name={tag}", f"--filename={path}", "--ioengine=psync",
+                "--iodepth=1", "--numjobs=1", "--thread", "--fallocate=none",
+                "--output-format=json", f"--output={dest}", *opts]
+        self.spawn(argv, timeout)
+        with open(dest) as f:
+            job = json.load(f)["jobs"][0]
+        if job.get("error"):
+            raise BenchError(f"fio {tag} on {self.t.name}: error {job['error']}")
+        # The job thread's own CPU (fio measures it with RUSAGE_THREAD under
+        # --thread): the I/O loop without fio's start-up and reporting.
+        client = (job["usr_cpu"] + job["sys_cpu"]) / 100.0 * job["job_runtime"] / 1000.0
+        return job, client
+
+    def perf_start(self, tag):
+        if not (self.ctx.perf and self.t.name.startswith("geofs") and self.t.pid()):
+            return None
+        data = os.path.join(self.ctx.results, "perf", f"{self.t.name}-run{self.run}-{tag}.data")
+        os.makedirs(os.path.dirname(data), exist_ok=True)
+        p = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-p", str(self.t.pid()),
+                              "-o", data], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+        return p, data
+
+    def perf_stop(self, h):
+        if not h:
+            return
+        p, data = h
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        txt = data[:-5] + ".txt"
+        with open(txt, "w") as f:
+            subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",
+                            "-g", "none", "--percent-limit", "0.5",
+                            "--sort", "dso,symbol"], stdout=f, stderr=subprocess.DEVNULL)
+
+    def seq(self, res):
+        w = self.t.work
+        size = f"--size={self.ctx.size}"
+        kinds = [("incomp", ["--buffer_compress_percentage=0"]),
+                 ("c50", ["--buffer_compress_percentage=50"])]
+        wcpu_d = wcpu_c = rcpu_d = rcpu_c = 0.0
+        for kind, opts in kinds:
+            path = os.path.join(w, f"seq-{kind}")
+            drop_caches()
+            d0 = self.t.cpu()
+            ph = self.perf_start(f"seqwrite-{kind}") if kind == "incomp" else None
+            job, client = self.fio(f"seqwrite-{kind}", path, "--rw=write", "--bs=1M", size,
+                                   "--end_fsync=1", "--refill_buffers", *opts)
+            d1 = self.t.cpu()
+            self.perf_stop(ph)
+            res[f"seqwrite_{kind}"] = job["write"]["bw_bytes"] / 1e6
+            wcpu_d += d1 - d0
+            wcpu_c += client
+        for kind, _ in kinds:
+            path = os.path.join(w, f"seq-{kind}")
+            self.t.cold()
+            d0 = self.t.cpu()
+            ph = self.perf_start(f"seqread-{kind}") if kind == "incomp" else None
+            job, client = self.fio(f"seqread-{kind}", path, "--rw=read", "--bs=1M", size)
+            d1 = self.t.cpu()
+            self.perf_stop(ph)
+            res[f"seqread_{kind}"] = job["read"]["bw_bytes"] / 1e6
+            rcpu_d += d1 - d0
+            rcpu_c += client
+        gib = 2 * self.ctx.size / GiB
+        if self.t.fuse:
+            res["cpu_write_daemon"] = wcpu_d / gib
+            res["cpu_read_daemon"] = rcpu_d / gib
+        res["cpu_write_client"] = wcpu_c / gib
+        res["cpu_read_client"] = rcpu_c / gib
+        for kind, _ in kinds:
+            os.unlink(os.path.join(w, f"seq-{kind}"))
+
+    def rand(self, res):
+        path = os.path.join(self.t.work, "rand")
+        size = f"--size={self.ctx.rand_size}"
+        timed = ["--rw=randread", "--bs=4k", size, "--time_based", f"--runtime={self.ctx.time}"]
+        self.fio("rand-layout", path, "--rw=write", "--bs=1M", size, "--end_fsync=1",
+                 "--refill_buffers", "--buffer_compress_percentage=0")
+        self.t.cold()
+        job, _ = self.fio("randread", path, *timed)
+        res["randread"] = job["read"]["iops"]
+        self.t.cold()
+        timed[0] = "--rw=randwrite"
+        job, _ = self.fio("randwrite", path, *timed, "--end_fsync=1",
+                          "--refill_buffers", "--buffer_compress_percentage=0")
+        res["randwrite"] = job["write"]["iops"]
+        os.unlink(path)
+
+    def meta_phase(self, phase, top):
+        out, _ = self.spawn([PYTHON, os.path.join(HERE, "meta.py"), phase, top,
+                             str(self.ctx.files)], timeout=1800)
+        r = json.loads(out)
+        with open(os.path.join(self.out, f"run{self.run}-meta.jsonl"), "a") as f:
+            f.write(json.dumps(r) + "\n")
+        return self.ctx.files / r["seconds"]
+
+    def meta(self, res):
+        top = os.path.join(self.t.work, "meta")
+        os.mkdir(top)
+        res["create"] = self.meta_phase("create", top)
+        self.t.cold()
+        res["stat_cold"] = self.meta_phase("stat", top)
+        res["stat_warm"] = self.meta_phase("stat", top)
+        res["unlink"] = self.meta_phase("unlink", top)
+        os.rmdir(top)
+
+    def group(self, wl, res):
+        """One workload group (seq, rand or meta) on a fresh mount."""
+        self.t.start()
+        try:
+            getattr(self, wl)(res)
+        finally:
+            self.t.stop()
+        if self.t.fuse:
+            res["mem_hwm"] = self.t.hwm
+
+
+# ---- the table ---------------------------------------------------------------
+
+def fmt(v):
+    if v is None:
+        return "-"
+    if isinstance(v, str):
+        return v
+    a = abs(v)
+    if a >= 100:
+        return f"{v:,.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def render_table(ctx, med):
+    fss = [f for f in ctx.only]
+    ratios = []
+    for g in ("geofs", "geofs-nocomp", "geofs-64k", "geofs-4m"):
+        if g not in fss:
+            continue
+        for ref in ("gocryptfs", "passthrough_ll"):
+            if ref in fss:
+                ratios.append((g, ref))
+    head = ["workload", "unit"] + fss + [f"{g}/{'ptll' if r == 'passthrough_ll' else r}"
+                                         for g, r in ratios]
+    rows = []
+    for key, label, unit, _hib in ROWS:
+        vals = [med.get(f, {}).get(key) for f in fss]
+        if all(v is None for v in vals):
+            continue
+        row = [label, unit] + [fmt(v) for v in vals]
+        for g, r in ratios:
+            a, b = med.get(g, {}).get(key), med.get(r, {}).get(key)
+            row.append(f"{a / b:.2f}" if isinstance(a, float) and isinstance(b, float) and b
+                       else "-")
+        rows.append(row)
+    widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+
+    def line(cells):
+        out = []
+        for i, c in enumerate(cells):
+            out.append(c.ljust(widths[i]) if i < 2 else c.rjust(widths[i]))
+        return "| " + " | ".join(out) + " |"
+    text = [line(head), "|" + "|".join(("-" * (w + 1) + ":") if i >= 2 else "-" * (w + 2)
+                                       for i, w in enumerate(widths)) + "|"]
+    text += [line(r) for r in rows]
+    return "\n".join(text) + "\n"
+
+
+def machine_info(ctx):
+    def sh(*argv):
+        try:
+            return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True).stdout.strip()
+        except OSError:
+            return "?"
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    src = sh("findmnt", "-n", "-o", "SOURCE,FSTYPE", "-T", ctx.tmp)
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": model,
+        "ram_gib": round(mem_kb / (1 << 20), 1),
+        "kernel": platform.release(),
+        "tmp": ctx.tmp,
+        "tmp_fs": src,
+        "fio": sh("fio", "--version"),
+        "gocryptfs": sh("gocryptfs", "-version"),
+        "mergerfs": sh("mergerfs", "-V").splitlines()[0] if sh("mergerfs", "-V") else "?",
+        "libfuse": sh("pkg-config", "--modversion", "fuse3"),
+        "geofs_git": sh("git", "-C", REPO, "describe", "--always", "--dirty"),
+        "geofs_uncommitted": len(sh("git", "-C", REPO, "status", "--short", "--",
+                                    "fs", "Makefile").splitlines()),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--tmp", required=True)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--results", required=True)
+    args = ap.parse_args()
+
+    def on_signal(sig, _frame):
+        # Once: a second signal must not cut the unmounting short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise SystemExit(128 + sig)
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+    ctx = Context(args)
+    os.makedirs(os.path.join(ctx.tmp, "pids"), exist_ok=True)
+    os.makedirs(ctx.results, exist_ok=True)
+    info = machine_info(ctx)
+    log(f"{info['nproc']} x {info['cpu']}, {info['ram_gib']} GiB, Linux {info['kernel']}, "
+        f"temp {ctx.tmp} on {info['tmp_fs']}")
+    log(f"size {fmt_size(ctx.size)}, random file {fmt_size(ctx.rand_size)}, {ctx.time} s "
+        f"per random run, {ctx.files} files, {ctx.runs} runs; filesystems: "
+        f"{' '.join(ctx.only)}; workloads: {' '.join(ctx.workloads)}")
+    log(f"results in {ctx.results}")
+
+    targets = {}
+    raw = {name: [] for name in ctx.only}
+    errors = []
+    interrupted = None
+    try:
+        for name in ctx.only:
+            t = make_target(name, ctx.tmp, ctx)
+            try:
+                t.setup()
+                targets[name] = t
+            except (BenchError, OSError) as e:
+                errors.append(f"{name}: setup: {e}")
+                log(f"{name}: setup failed: {e}")
+        for run in range(1, ctx.runs + 1):
+            # Workload by workload, every filesystem in turn, so that the
+            # figures of one row are measured close together in time on a
+            # machine whose load changes; the order rotates between runs.
+            order = [n for n in ctx.only if n in targets]
+            k = (run - 1) % max(1, len(order))
+            order = order[k:] + order[:k]
+            per_run = {n: {} for n in order}
+            for n in order:
+                targets[n].hwm = 0.0
+            for wl in ctx.workloads:
+                for name in order:
+                    t0 = time.monotonic()
+                    res = per_run[name]
+                    before = set(res)
+                    try:
+                        Runner(ctx, targets[name], run).group(wl, res)
+                    except (BenchError, OSError) as e:
+                        errors.append(f"run {run} {wl} {name}: {e}")
+                        log(f"run {run}/{ctx.runs} {wl} {name} FAILED: {e}")
+                        try:
+                            targets[name].stop()
+                        except (BenchError, OSError) as e2:
+                            log(f"{name}: stop failed: {e2}")
+                        continue
+                    log(f"run {run}/{ctx.runs} {wl} {name} ({time.monotonic() - t0:.0f} s): "
+                        + ", ".join(f"{k}={fmt(v)}" for k, v in res.items()
+                                    if k not in before or k == "mem_hwm"))
+            for name in order:
+                if per_run[name]:
+                    raw[name].append(per_run[name])
+    except SystemExit as e:
+        interrupted = e.code
+        errors.append(f"interrupted (exit {e.code}); the table holds the runs that finished")
+        log("interrupted: unmounting everything")
+    finally:
+        if ctx.child is not None and ctx.child.poll() is None:
+            ctx.child.kill()
+            ctx.child.wait()
+        for t in targets.values():
+            try:
+                t.stop()
+            except Exception as e:  # noqa: BLE001 -- keep unmounting the rest
+                log(f"{t.name}: stop failed: {e}")
+            t.save_logs(os.path.join(ctx.results, "logs"))
+
+    med = {}
+    for name, runs in raw.items():
+        keys = {k for r in runs for k in r}
+        med[name] = {k: float(statistics.median([r[k] for r in runs if k in r])) for k in keys}
+    table = render_table(ctx, med)
+    with open(os.path.join(ctx.results, "results.json"), "w") as f:
+        json.dump({"machine": info, "size": ctx.size, "rand_size": ctx.rand_size,
+                   "runs": ctx.runs, "files": ctx.files, "time": ctx.time,
+                   "filesystems": ctx.only, "workloads": ctx.workloads,
+                   "raw": raw, "median": med, "errors": errors}, f, indent=1)
+    with open(os.path.join(ctx.results, "table.md"), "w") as f:
+        f.write(table)
+    print(f"\ngeofs benchmark: medians of {ctx.runs} run(s); seq {fmt_size(ctx.size)}, "
+          f"random {fmt_size(ctx.rand_size)} x {ctx.time} s, {ctx.files} files; "
+          f"{info['nproc']} x {info['cpu']}, Linux {info['kernel']}, {info['tmp_fs']}\n")
+    print(table)
+    if any(f in ctx.only for f in ("gocryptfs", "passthrough_ll")):
+        print("ratios: the geofs column divided by gocryptfs or passthrough_ll (ptll); above 1 "
+              "is better for throughput rows, below 1 is better for CPU and memory rows.")
+    print(f"raw fio JSON, daemon logs and results.json: {ctx.results}")
+    if errors:
+        print("\nerrors (details in results.json and the daemon logs):")
+        for e in errors:
+            print("  " + " | ".join(e.splitlines()[:2]))
+    if interrupted is not None:
+        return interrupted
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        log(str(e))
+        sys.exit(2)

@@ -1,0 +1,131 @@
+#!/bin/bash
+# shellcheck disable=SC2317  # cleanup() and mounts_under() run from the trap
+# scripts/bench.sh [BUILD_DIR]   benchmark geofs against its peers (make bench)
+#
+# Installs what it needs from Debian when missing (fio, gocryptfs, mergerfs,
+# libfuse3-dev for passthrough_ll's source), builds libfuse's passthrough_ll
+# example, copies geofs and geoctl from BUILD_DIR (default build), and runs
+# bench/bench.py, which prints one table of medians and keeps raw fio JSON
+# under bench/results/<timestamp>/ (ignored by git).
+#
+# Knobs (environment; bench/bench.py documents them):
+#   BENCH_SIZE=1G BENCH_RAND_SIZE=256M BENCH_RUNS=3 BENCH_FILES=10000
+#   BENCH_TIME=15 BENCH_ONLY=geofs,gocryptfs BENCH_WORKLOADS=seq,rand,meta
+#   BENCH_PERF=1 (perf-record geofs during sequential I/O)
+#   BENCH_TMPDIR=/var/tmp (parent of the temporary tree; use a disk, not tmpfs)
+#
+# Everything mounted or created lives in one temporary directory that the
+# EXIT/INT/TERM trap unmounts (fusermount3 -u, retried, then -uz) and removes,
+# even when the run is interrupted. Needs root: it drops the page cache.
+# Not part of `make test`: nothing there may depend on timing.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+BUILD=$(realpath -m "${1:-build}")
+PYTHON=/usr/bin/python3
+
+die() {
+	echo "bench: $*" >&2
+	exit 2
+}
+
+[ "$(id -u)" -eq 0 ] || die "run as root: dropping the page cache between runs needs it"
+if [ ! -x "$BUILD/geofs" ] || [ ! -x "$BUILD/geoctl" ]; then
+	die "$BUILD/geofs or geoctl missing; run make first"
+fi
+scripts/deps.sh fio gocryptfs mergerfs fuse3 libfuse3-dev pkg-config gcc python3 util-linux ||
+	die "missing Debian packages (see above)"
+for t in fio gocryptfs mergerfs fusermount3 "$PYTHON"; do
+	command -v "$t" >/dev/null 2>&1 || die "$t not found after installing packages"
+done
+
+TMPROOT=${BENCH_TMPDIR:-/var/tmp}
+TMP=$(mktemp -d "$TMPROOT/geofs-bench.XXXXXX")
+chmod 0755 "$TMP"
+mkdir -p "$TMP/bin" "$TMP/pids"
+PY=
+
+# Mount points under $TMP that are still mounted, deepest first.
+mounts_under() {
+	awk -v t="$TMP/" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r
+}
+
+cleanup() {
+	local rc=$? m i pid
+	trap - EXIT INT TERM
+	if [ -n "$PY" ] && kill -0 "$PY" 2>/dev/null; then
+		kill -TERM "$PY" 2>/dev/null || true
+		for i in $(seq 1 300); do
+			kill -0 "$PY" 2>/dev/null || break
+			sleep 0.3
+		done
+		kill -0 "$PY" 2>/dev/null && kill -KILL "$PY" 2>/dev/null
+		wait "$PY" 2>/dev/null || true
+	fi
+	for m in $(mounts_under); do
+		i=0
+		while [ "$i" -lt 10 ] && ! fusermount3 -u "$m" 2>/dev/null; do
+			sleep 0.3
+			i=$((i + 1))
+		done
+		if awk -v p="$m" '$5 == p { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+			echo "bench: $m is busy; detaching it lazily" >&2
+			fusermount3 -uz "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+		fi
+	done
+	# Daemons the driver started and could not reap (their pid files name them).
+	for f in "$TMP"/pids/*.pid; do
+		[ -e "$f" ] || continue
+		pid=$(cat "$f")
+		if [ -n "$pid" ] && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF "$TMP/"; then
+			kill -TERM "$pid" 2>/dev/null || true
+			sleep 0.5
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
+	if [ -n "$(mounts_under)" ]; then
+		echo "bench: still mounted, $TMP kept: $(mounts_under | tr '\n' ' ')" >&2
+	else
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# libfuse's passthrough_ll: the bare cost of FUSE.
+EX=/usr/share/doc/libfuse3-dev/examples
+if [ -f "$EX/passthrough_ll.c" ]; then
+	cp "$EX/passthrough_ll.c" "$TMP/bin/"
+elif [ -f "$EX/passthrough_ll.c.gz" ]; then
+	gunzip -c "$EX/passthrough_ll.c.gz" > "$TMP/bin/passthrough_ll.c"
+else
+	die "$EX/passthrough_ll.c not found (Debian package libfuse3-dev)"
+fi
+h=passthrough_helpers.h
+if [ -f "$EX/$h" ]; then
+	cp "$EX/$h" "$TMP/bin/"
+elif [ -f "$EX/$h.gz" ]; then
+	gunzip -c "$EX/$h.gz" > "$TMP/bin/$h"
+fi
+# shellcheck disable=SC2046
+cc -O2 -Wall -o "$TMP/bin/passthrough_ll" "$TMP/bin/passthrough_ll.c" \
+	$(pkg-config --cflags --libs fuse3) -lpthread || die "building passthrough_ll failed"
+
+# Copies, so that a rebuild during a long run cannot change what is measured.
+cp "$BUILD/geofs" "$BUILD/geoctl" "$TMP/bin/"
+
+RESULTS=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)
+mkdir -p "$RESULTS"
+# In the background, so that the trap runs as soon as a signal arrives; the
+# driver unmounts everything itself on SIGTERM, the trap then checks.
+"$PYTHON" bench/bench.py --tmp "$TMP" --bin "$TMP/bin" --results "$RESULTS" &
+PY=$!
+set +e
+wait "$PY"
+rc=$?
+set -e
+PY=
+exit "$rc"
