@@ -265,11 +265,22 @@ int core_check_access(struct core *c, const struct geo_tags *t)
 
 int core_check_placement(struct core *c, const struct geo_tags *t, char *why, size_t len)
 {
-	int idx[CFG_MAX_BACKENDS];
+	struct backend_state st[CFG_MAX_BACKENDS];
+	int idx[CFG_MAX_BACKENDS], healthy = 0, want = c->cfg->cats[t->cat].replicas;
 	int n = policy_qualified(c->cfg, t->cat, t->origin, idx, CFG_MAX_BACKENDS);
 
-	if (n >= c->cfg->cats[t->cat].replicas)
-		return 0;
-	policy_explain(c->cfg, t->cat, t->origin, why, len);
+	/* Refuse early, on the call that would store: not only where nothing
+	 * is configured, but also where too few allowed backends are up. */
+	if (n >= want) {
+		store_state(c->store, st);
+		for (int i = 0; i < n; i++)
+			healthy += st[idx[i]].healthy;
+		if (healthy >= want)
+			return 0;
+	}
+	int w = policy_explain(c->cfg, t->cat, t->origin, why, len);
+	if (n >= want && w >= 0 && (size_t)w < len)
+		snprintf(why + w, len - (size_t)w, "; only %d of them %s reachable now", healthy,
+			 healthy == 1 ? "is" : "are");
 	return -EACCES;
 }

@@ -125,7 +125,7 @@ static void gfile_free(struct gfile *gf)
 	free(gf->old);
 	free(gf->touched);
 	manifest_free(gf->mf);
-	crypto_wipe(gf->key, sizeof(gf->key));
+	keys_secret_free(gf->key, AEAD_KEY_LEN);
 	if (gf->stubfd >= 0)
 		close(gf->stubfd);
 	pthread_cond_destroy(&gf->cond);
@@ -146,7 +146,8 @@ static struct gfile *gfile_alloc(int stubfd)
 	char proc[64];
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", stubfd);
 	gf->stubfd = open(proc, O_RDWR | O_CLOEXEC);
-	if (gf->stubfd < 0 || fstat(gf->stubfd, &st) < 0) {
+	gf->key = keys_secret_alloc(AEAD_KEY_LEN);
+	if (gf->stubfd < 0 || !gf->key || fstat(gf->stubfd, &st) < 0) {
 		gfile_free(gf);
 		return NULL;
 	}
@@ -332,7 +333,7 @@ int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gf
 	if (!rc)
 		rc = crypto_random(gf->id.b, sizeof(gf->id.b));
 	if (!rc)
-		rc = crypto_random(gf->key, sizeof(gf->key));
+		rc = crypto_random(gf->key, AEAD_KEY_LEN);
 	if (rc)
 		goto fail;
 	gf->have_key = true;
@@ -428,8 +429,11 @@ void gfile_put(struct core *c, struct gfile *gf)
 		}
 	} else {
 		int rc = gfile_commit(c, gf, c->cfg->durable_close);
-		if (rc)
-			log_err("writing back a file on last close failed: %s", strerror(-rc));
+		if (rc) {
+			log_err("writing back a file on last close failed: %s; its unsaved "
+				"changes are dropped", strerror(-rc));
+			gf_discard_uncommitted(c, gf);
+		}
 	}
 	pthread_mutex_lock(&c->files->lock);
 	if (gf->refs == 0) {

@@ -56,7 +56,7 @@ struct gfile {
 	struct manifest *mf;	/* live state, ahead of disk when changed */
 	uint64_t disk_gen;	/* generation this mount last loaded/wrote */
 	struct geo_tags tags;
-	uint8_t key[AEAD_KEY_LEN];
+	uint8_t *key;		/* AEAD_KEY_LEN bytes from keys_secret_alloc */
 	bool have_key;		/* key unwrapped (content may be used) */
 	struct dshard *dirty;
 	int ndirty, dcap;
@@ -91,6 +91,10 @@ int gf_touch(struct gfile *gf, uint64_t idx);
 void gf_untouch_all(struct gfile *gf);
 int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk);
 int gf_reload(struct core *c, struct gfile *gf);
+/* After a last commit failed: deletes the objects of shards this mount
+ * wrote that the manifest on disk does not reference (they would be
+ * orphans nobody can reach). */
+void gf_discard_uncommitted(struct core *c, struct gfile *gf);
 
 /* Config index of a manifest-local backend, or -1 if not configured. */
 int gf_backend(struct core *c, const struct manifest *mf, int local);

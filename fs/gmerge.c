@@ -152,3 +152,37 @@ int gf_reload(struct core *c, struct gfile *gf)
 	rc = gf_merge_disk(c, gf, disk);
 	return rc ? rc : 1;
 }
+
+/* True if m references object oid on backend bname. */
+static bool has_object(const struct manifest *m, const char *bname, const struct geo_id *oid)
+{
+	for (uint64_t i = 0; m && i < m->nshards; i++)
+		for (int k = 0; k < m->shards[i].nrep; k++)
+			if (geoid_equal(&m->shards[i].rep[k].oid, oid) &&
+			    strcmp(m->bnames[m->shards[i].rep[k].backend], bname) == 0)
+				return true;
+	return false;
+}
+
+void gf_discard_uncommitted(struct core *c, struct gfile *gf)
+{
+	struct manifest *disk = NULL;
+
+	pthread_mutex_lock(&gf->lock);
+	gf_wait_inflight(gf);
+	if (meta_manifest_load(c->meta, &gf->id, &disk) != 0)
+		disk = NULL;
+	for (uint64_t i = 0; i < gf->mf->nshards && i < gf->ntouched * 64; i++) {
+		const struct shard_ref *r = &gf->mf->shards[i];
+		if (!touched(gf, i))
+			continue;
+		for (int k = 0; k < r->nrep; k++) {
+			const char *bname = gf->mf->bnames[r->rep[k].backend];
+			int b = config_backend(c->cfg, bname);
+			if (b >= 0 && !has_object(disk, bname, &r->rep[k].oid))
+				store_delete(c->store, b, &r->rep[k].oid);
+		}
+	}
+	manifest_free(disk);
+	pthread_mutex_unlock(&gf->lock);
+}

@@ -94,6 +94,16 @@ static void sec_free(void *p, size_t n)
 	munmap(p, n);
 }
 
+void *keys_secret_alloc(size_t n)
+{
+	return sec_alloc(sec_round(n));
+}
+
+void keys_secret_free(void *p, size_t n)
+{
+	sec_free(p, sec_round(n));
+}
+
 /* ---- small helpers ------------------------------------------------------ */
 
 static void put_le32(uint8_t *p, uint32_t v)

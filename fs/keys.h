@@ -34,6 +34,12 @@
 
 struct keyring;
 
+/* Memory for a secret (a file's data key) that is zeroed, mlock'ed (best
+ * effort) and left out of core dumps; NULL on failure. Free with
+ * keys_secret_free(p, n), which wipes it. */
+void *keys_secret_alloc(size_t n);
+void keys_secret_free(void *p, size_t n);		/* NULL ok */
+
 /* Loads a keyring. -ENOENT (with a message naming `geoctl keys init`),
  * -EPERM if group or others have any access to it (read, or write: a
  * planted key is as bad as a leaked one), -EINVAL on bad content

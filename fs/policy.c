@@ -117,7 +117,7 @@ int policy_choose(const struct geo_config *cfg, int cat, int origin,
 {
 	int qual[CFG_MAX_BACKENDS], cand[CFG_MAX_BACKENDS];
 	uint64_t w[CFG_MAX_BACKENDS];
-	int nq, n = 0;
+	int nq, n = 0, healthy = 0;
 
 	if (!valid_cat(cfg, cat) || !state || !out || !rnd || want < 1 || want > CFG_MAX_BACKENDS)
 		return -EINVAL;
@@ -127,9 +127,16 @@ int policy_choose(const struct geo_config *cfg, int cat, int origin,
 	for (int i = 0; i < nq; i++) {
 		const struct backend_state *st = &state[qual[i]];
 
-		if (st->healthy && st->avail >= need && !(exclude >> qual[i] & 1))
+		if (!st->healthy || (exclude >> qual[i] & 1))
+			continue;
+		healthy++;
+		if (st->avail >= need)
 			cand[n++] = qual[i];
 	}
+	/* No allowed, healthy backend can take it: EACCES (invariant 1);
+	 * enough of them, but full: ENOSPC. */
+	if (healthy < want)
+		return -EACCES;
 	if (n < want)
 		return -ENOSPC;
 	candidate_weights(cfg, state, cand, n, w);

@@ -46,9 +46,10 @@ struct backend_state {
  * 32-bit values (crypto_random is fine; tests pass a fixed sequence).
  *
  * Returns the number chosen (== want) with indices in out[], or
- *   -EACCES  no backend is allowed for (cat, origin) at all, or fewer than
- *            `want` allowed ones exist (placement can never succeed);
- *   -ENOSPC  enough are allowed but too few are healthy with space.
+ *   -EACCES  fewer than `want` backends are allowed (and not draining) for
+ *            (cat, origin), or fewer than `want` of those are healthy and
+ *            not excluded: no allowed, healthy backend can take the shard;
+ *   -ENOSPC  enough are allowed and healthy, but too few have `need` bytes.
  */
 int policy_choose(const struct geo_config *cfg, int cat, int origin,
 		  const struct backend_state *state, uint64_t need, uint64_t exclude,

@@ -189,16 +189,20 @@ int gf_store_copies(struct core *c, const struct geo_tags *t, const uint8_t *obj
 			int b = chosen[i];
 			int rc = store_put(c->store, b, obj, n, &p->oid[p->n]);
 
-			exclude |= UINT64_C(1) << b;
 			if (rc) {
 				log_warn("backend %s refused an object: %s", c->cfg->backends[b].name,
 					 strerror(-rc));
-				if (rc == -ENOSPC || rc == -EDQUOT)
+				/* Full stays a candidate that cannot take it (ENOSPC);
+				 * broken is no candidate any more (EACCES if none is left). */
+				if (rc == -ENOSPC || rc == -EDQUOT) {
 					st[b].avail = 0;
-				else
+				} else {
 					store_mark_failed(c->store, b);
+					st[b].healthy = false;
+				}
 				continue;
 			}
+			exclude |= UINT64_C(1) << b;
 			p->b[p->n++] = b;
 			want--;
 		}

@@ -318,11 +318,15 @@ static void test_choose_eacces_vs_enospc(void **state)
 	for (int i = 0; i < NB; i++)
 		st[i].healthy = false;
 	assert_int_equal(choose(PAIR, FR, st, 1, 0, 2, out, &seed), -EACCES);
-	/* enough allowed, too few usable */
-	assert_int_equal(choose(PERSONAL, JP, st, 1, 0, 1, out, &seed), -ENOSPC);
+	/* enough allowed, but down: no allowed healthy backend, EACCES */
+	assert_int_equal(choose(PERSONAL, JP, st, 1, 0, 1, out, &seed), -EACCES);
+	/* allowed and healthy, but full: ENOSPC */
 	all_healthy(st, 100);
 	assert_int_equal(choose(PERSONAL, JP, st, 101, 0, 1, out, &seed), -ENOSPC);
 	st[JP1].healthy = false;
+	assert_int_equal(choose(PAIR, JP, st, 1, 0, 2, out, &seed), -EACCES);
+	st[JP1].healthy = true;
+	st[JP1].avail = 0;
 	assert_int_equal(choose(PAIR, JP, st, 1, 0, 2, out, &seed), -ENOSPC);
 }
 
@@ -337,7 +341,8 @@ static void test_choose_exclude(void **state)
 		assert_int_equal(choose(MEDIA, JP, st, 1, 1u << JP2, 2, out, &seed), 2);
 		assert_true(out[0] != JP2 && out[1] != JP2);
 	}
-	assert_int_equal(choose(PERSONAL, JP, st, 1, 1u << JP1 | 1u << JP2, 1, out, &seed), -ENOSPC);
+	/* every allowed backend excluded (used or failed): none can take it */
+	assert_int_equal(choose(PERSONAL, JP, st, 1, 1u << JP1 | 1u << JP2, 1, out, &seed), -EACCES);
 	/* excluding backends that do not qualify changes nothing */
 	assert_int_equal(choose(PERSONAL, JP, st, 1, 1u << KR1 | 1u << FR2, 2, out, &seed), 2);
 }
