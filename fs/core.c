@@ -199,9 +199,19 @@ static int stored_tags(struct core *c, int dirfd, struct geo_tags *t)
 	return 0;
 }
 
+char *core_dirname_dup(const char *path)
+{
+	size_t n = strlen(path) + 1;
+	char *dir = malloc(n);
+
+	if (dir)
+		core_dirname(path, dir, n);
+	return dir;
+}
+
 int core_dirfd_tags(struct core *c, int dirfd, const char *dirpath, struct geo_tags *t)
 {
-	char parent[4096];
+	char *parent;
 	int rc = stored_tags(c, dirfd, t);
 
 	if (rc != -ENODATA)
@@ -210,8 +220,11 @@ int core_dirfd_tags(struct core *c, int dirfd, const char *dirpath, struct geo_t
 		default_tags(c, t);
 		return 0;
 	}
-	core_dirname(dirpath, parent, sizeof(parent));
+	parent = core_dirname_dup(dirpath);
+	if (!parent)
+		return -ENOMEM;
 	rc = core_dir_tags(c, parent, t);
+	free(parent);
 	t->flags = 0;		/* inherited, whatever the parent's were */
 	return rc;
 }

@@ -144,6 +144,11 @@ int core_check_placement(struct core *c, const struct geo_tags *t, char *why, si
  * (a hard-linked file changed through one of them). */
 void core_inval_links(struct core *c, ino_t ino);
 
+/* The parent directory path of path, malloc'ed at full length: a fixed
+ * buffer would cut long paths, and a cut path can name another directory,
+ * whose tags would then apply. NULL on ENOMEM. */
+char *core_dirname_dup(const char *path);
+
 /* Parent directory path of path into buf ("/" for "/x"). */
 void core_dirname(const char *path, char *buf, size_t len);
 

@@ -200,12 +200,9 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 
 	if (meta_reserved(path))
 		return -EPERM;
-	/* the whole parent path, however long: a cut one may name another
-	 * directory, and its tags would apply */
-	dir = malloc(strlen(path) + 1);
+	dir = core_dirname_dup(path);
 	if (!dir)
 		return -ENOMEM;
-	core_dirname(path, dir, strlen(path) + 1);
 	rc = core_dir_tags(c, dir, &t);
 	free(dir);
 	if (rc)

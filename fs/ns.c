@@ -106,23 +106,10 @@ int core_readlink(struct core *c, const char *path, char *buf, size_t size)
 	return rc;
 }
 
-/* The parent directory path of path, malloc'ed: paths may be longer than
- * PATH_MAX (a fixed buffer would cut them, and the cut path can name
- * another directory, whose tags would then apply). NULL on ENOMEM. */
-static char *dirname_dup(const char *path)
-{
-	size_t n = strlen(path) + 1;
-	char *dir = malloc(n);
-
-	if (dir)
-		core_dirname(path, dir, n);
-	return dir;
-}
-
 /* Tags a new child directory inherits from its parent (open dirfd). */
 static int parent_tags(struct core *c, const char *path, struct geo_tags *t)
 {
-	char *dir = dirname_dup(path);
+	char *dir = core_dirname_dup(path);
 	int rc;
 
 	if (!dir)
@@ -287,7 +274,7 @@ static int adopt_stricter_tags(struct core *c, const struct geo_req *r, int sfd,
 {
 	struct geo_tags ft, dt, nt;
 	struct gfile *gf;
-	char *fdir = dirname_dup(from), *tdir = dirname_dup(to), status[512];
+	char *fdir = core_dirname_dup(from), *tdir = core_dirname_dup(to), status[512];
 	int rc = 0;
 
 	if (!fdir || !tdir) {

@@ -35,19 +35,6 @@ struct entry {
 	char *dir;		/* parent directory path (malloc'ed) */
 };
 
-/* The parent directory path of path, malloc'ed: paths may be longer than
- * PATH_MAX (a fixed buffer would cut them, and the cut path can name
- * another directory, whose tags would then apply). NULL on ENOMEM. */
-static char *dirname_dup(const char *path)
-{
-	size_t n = strlen(path) + 1;
-	char *dir = malloc(n);
-
-	if (dir)
-		core_dirname(path, dir, n);
-	return dir;
-}
-
 static int entry_open(struct core *c, const char *path, struct entry *e)
 {
 	const char *name;
@@ -67,7 +54,7 @@ static int entry_open(struct core *c, const char *path, struct entry *e)
 			rc = -errno;
 	}
 	meta_put_dir(c->meta, dfd);
-	if (!rc && !(e->dir = dirname_dup(path)))
+	if (!rc && !(e->dir = core_dirname_dup(path)))
 		rc = -ENOMEM;
 	if (rc && e->fd >= 0) {
 		close(e->fd);

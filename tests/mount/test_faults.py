@@ -21,7 +21,7 @@ import threading
 
 import pytest
 
-from harness import errno_of, hash_file, pattern, run, write_stream
+from harness import errno_of, hash_file, pattern, read_file, run, write_stream
 
 SHARD = 64 * 1024
 
@@ -56,11 +56,6 @@ def write_file(path, data, fsync=True):
         f.write(data)
         if fsync:
             os.fsync(f.fileno())
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def tagged_dir(site, name, category):

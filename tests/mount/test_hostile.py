@@ -23,22 +23,12 @@ import time
 
 import pytest
 
-from harness import errno_of, pattern
+from harness import errno_of, pattern, read_file, write_file
 
 SHARD = 64 * 1024
 XATTR_CREATE, XATTR_REPLACE = 1, 2
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-
-
-def write_file(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
-
-
-def read_file(path):
-    with open(path, "rb") as f:
-        return f.read()
 
 
 def getxattr_sized(path, name, size):
