@@ -42,6 +42,8 @@ struct flushjob {
 	struct flushjob *next;
 };
 
+#define GF_PREFETCH_MAX 16	/* prefetch jobs per file at once */
+
 struct gfile {
 	struct geo_id id;
 	dev_t dev;
@@ -73,6 +75,7 @@ struct gfile {
 	uint64_t ra_next;	/* next shard index to prefetch */
 	uint64_t last_read;	/* shard of the previous read + 1 */
 	int nprefetch;		/* prefetch jobs not yet finished */
+	uint64_t pf[GF_PREFETCH_MAX];	/* shard index of each of them */
 	uint64_t *touched;	/* bitmap: shards changed since disk_gen (gmerge.c) */
 	uint64_t ntouched;	/* words in touched */
 	bool size_changed;	/* size changed since disk_gen */

@@ -517,10 +517,23 @@ static void prefetch_job(void *arg)
 	}
 	crypto_wipe(p->s.key, sizeof(p->s.key));
 	pthread_mutex_lock(&gf->lock);
+	for (int i = 0; i < gf->nprefetch; i++)
+		if (gf->pf[i] == p->s.addr.index) {
+			gf->pf[i] = gf->pf[gf->nprefetch - 1];
+			break;
+		}
 	gf->nprefetch--;
 	pthread_cond_broadcast(&gf->cond);
 	pthread_mutex_unlock(&gf->lock);
 	free(p);
+}
+
+static bool prefetching(const struct gfile *gf, uint64_t idx)
+{
+	for (int i = 0; i < gf->nprefetch; i++)
+		if (gf->pf[i] == idx)
+			return true;
+	return false;
 }
 
 /* After a read of shard idx that continues the previous one, decodes the
@@ -538,7 +551,8 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 	}
 	if (gf->ra_next <= idx)
 		gf->ra_next = idx + 1;
-	for (; gf->ra_next <= until && gf->ra_next < gf->mf->nshards; gf->ra_next++) {
+	for (; gf->ra_next <= until && gf->ra_next < gf->mf->nshards &&
+	       gf->nprefetch < GF_PREFETCH_MAX; gf->ra_next++) {
 		uint64_t i = gf->ra_next;
 		struct shard_ref *ref = &gf->mf->shards[i];
 		struct prefetch *p;
@@ -553,7 +567,7 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 		p->gf = gf;
 		p->tags = gf->tags;
 		snap_shard(c, gf, i, &p->s);
-		gf->nprefetch++;
+		gf->pf[gf->nprefetch++] = i;
 		workers_submit(c->workers, prefetch_job, p);
 	}
 }
@@ -587,6 +601,12 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 		} else {
 			read_ahead(c, gf, idx);
 			if (!scache_read(c->cache, &gf->id, idx, ref->gen, buf + done, in, n)) {
+				/* A worker is decoding it: wait rather than decode twice. */
+				if (prefetching(gf, idx)) {
+					while (prefetching(gf, idx))
+						pthread_cond_wait(&gf->cond, &gf->lock);
+					continue;	/* cached now, or it failed: look again */
+				}
 				if (!tmp && !(tmp = malloc(ssize(gf)))) {
 					rc = -ENOMEM;
 					break;
