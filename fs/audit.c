@@ -281,21 +281,6 @@ static void field_countries(struct sbuf *b, const char *list)
 
 /* ---- record fields ---- */
 
-static const struct {
-	int err;
-	const char *name;
-} errnames[] = {
-#define E(x) { x, #x }
-	E(EPERM), E(ENOENT), E(ESRCH), E(EINTR), E(EIO), E(ENXIO), E(E2BIG),
-	E(EBADF), E(EAGAIN), E(ENOMEM), E(EACCES), E(EFAULT), E(EBUSY),
-	E(EEXIST), E(EXDEV), E(ENODEV), E(ENOTDIR), E(EISDIR), E(EINVAL),
-	E(ENFILE), E(EMFILE), E(ETXTBSY), E(EFBIG), E(ENOSPC), E(ESPIPE),
-	E(EROFS), E(EMLINK), E(EPIPE), E(ERANGE), E(EDEADLK), E(ENAMETOOLONG),
-	E(ENOLCK), E(ENOSYS), E(ENOTEMPTY), E(ELOOP), E(ENODATA), E(EOVERFLOW),
-	E(EBADMSG), E(EILSEQ), E(EOPNOTSUPP), E(ETIMEDOUT), E(ESTALE),
-	E(EDQUOT), E(ECANCELED), E(ENOKEY), E(EKEYREJECTED), E(ENOTCONN),
-#undef E
-};
 
 /* "ok", "denied" or "error:EIO"; negative or positive errno alike. */
 static void result_str(int result, char out[32])
@@ -310,13 +295,13 @@ static void result_str(int result, char out[32])
 		strcpy(out, "denied");
 		return;
 	}
-	for (size_t i = 0; i < sizeof(errnames) / sizeof(errnames[0]); i++) {
-		if (errnames[i].err == e) {
-			snprintf(out, 32, "error:%s", errnames[i].name);
-			return;
-		}
-	}
-	snprintf(out, 32, "error:E%d", e);
+	/* glibc names every errno it knows ("EIO"); NULL for others. */
+	const char *name = strerrorname_np(e);
+
+	if (name)
+		snprintf(out, 32, "error:%s", name);
+	else
+		snprintf(out, 32, "error:E%d", e);
 }
 
 /* The process name from /proc/PID/comm, "?" if it cannot be read. */

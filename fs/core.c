@@ -155,7 +155,8 @@ void core_inval_links(struct core *c, ino_t ino)
 		links_each(c->links, ino, c->inval_path, c->inval_arg);
 }
 
-void core_dirname(const char *path, char *buf, size_t len)
+/* Parent directory path of path into buf ("/" for "/x"). */
+static void dirname_into(const char *path, char *buf, size_t len)
 {
 	const char *slash = strrchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : 0;
@@ -205,7 +206,7 @@ char *core_dirname_dup(const char *path)
 	char *dir = malloc(n);
 
 	if (dir)
-		core_dirname(path, dir, n);
+		dirname_into(path, dir, n);
 	return dir;
 }
 

@@ -149,8 +149,6 @@ void core_inval_links(struct core *c, ino_t ino);
  * whose tags would then apply. NULL on ENOMEM. */
 char *core_dirname_dup(const char *path);
 
-/* Parent directory path of path into buf ("/" for "/x"). */
-void core_dirname(const char *path, char *buf, size_t len);
 
 /* ---- namespace (ns.c) ---- */
 int core_getattr(struct core *c, const char *path, struct stat *st);

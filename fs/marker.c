@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "marker.h"
 
 #define MARKER_MAGIC "geofs-backend 1"
@@ -19,7 +20,7 @@ static int read_small(int dirfd, char *buf, size_t cap)
 {
 	int fd = openat(dirfd, MARKER_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
-	size_t done = 0;
+	long n = 0;
 	int rc = 0;
 
 	if (fd < 0)
@@ -32,20 +33,13 @@ static int read_small(int dirfd, char *buf, size_t cap)
 		rc = -EINVAL;
 		goto out;
 	}
-	while (done < cap - 1) {
-		ssize_t n = read(fd, buf + done, cap - 1 - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
+	n = fileio_pread_full(fd, buf, cap - 1, 0);
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
 	}
-	buf[done] = '\0';
-	if (memchr(buf, '\0', done))
+	buf[n] = '\0';
+	if (memchr(buf, '\0', (size_t)n))
 		rc = -EINVAL;
 out:
 	close(fd);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "fileio.h"
 #include "log.h"
 #include "meta.h"
 
@@ -299,7 +300,7 @@ static int read_file(int fd, uint8_t **out, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf;
-	size_t done = 0;
+	long n;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -308,19 +309,13 @@ static int read_file(int fd, uint8_t **out, size_t *len)
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf)
 		return -ENOMEM;
-	while (done < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + done, (size_t)st.st_size - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int rc = n < 0 ? -errno : -EIO;
-			free(buf);
-			return rc;
-		}
-		done += (size_t)n;
+	n = fileio_pread_full(fd, buf, (size_t)st.st_size, 0);
+	if (n != st.st_size) {
+		free(buf);
+		return n < 0 ? (int)n : -EIO;	/* shrank under us: torn */
 	}
 	*out = buf;
-	*len = done;
+	*len = (size_t)n;
 	return 0;
 }
 
@@ -364,7 +359,7 @@ int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable)
 	char rel[3 + GEO_HEX_LEN + 1], tmp[GEO_HEX_LEN + 32];
 	struct geo_id nonce;
 	uint8_t *buf;
-	size_t len, done = 0;
+	size_t len;
 	int fd, sfd, rc;
 
 	rc = manifest_serialize(mf, &buf, &len);
@@ -379,16 +374,7 @@ int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable)
 		rc = -errno;
 		goto out_free;
 	}
-	while (done < len) {
-		ssize_t n = write(fd, buf + done, len - done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			break;
-		}
-		done += (size_t)n;
-	}
+	rc = fileio_write_all(fd, buf, len);
 	if (!rc && durable && fdatasync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && !rc)

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "fileio.h"
 #include "log.h"
 #include "marker.h"
 #include "store.h"
@@ -241,23 +242,6 @@ static int backend_fd(struct store *s, int b)
 	return fd < 0 ? -ENOENT : fd;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Opens the directory that holds rel ("objects/ab/cd/<hex>", "tmp/<name>")
  * beneath the backend root fd, following no symlink on the way: a fan-out
  * or tmp directory swapped for a symlink must not lead a put, read or
@@ -329,7 +313,7 @@ int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id
 		close(tfd);
 		return rc;
 	}
-	rc = write_all(ofd, obj, len);
+	rc = fileio_write_all(ofd, obj, len);
 	if (close(ofd) < 0 && !rc)
 		rc = -errno;
 	if (!rc) {
@@ -360,16 +344,25 @@ int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id
 	return 0;
 }
 
-static int open_object(struct store *s, int b, const struct geo_id *oid)
+/* Opens the fan-out directory holding object oid on backend b; *base is
+ * the object's name in it. Close the result. */
+static int object_dir(struct store *s, int b, const struct geo_id *oid,
+		      char rel[STORE_RELPATH_MAX], const char **base)
 {
-	char rel[STORE_RELPATH_MAX];
-	const char *base;
-	int fd = backend_fd(s, b), pfd, ofd;
+	int fd = backend_fd(s, b);
 
 	if (fd < 0)
 		return fd;
 	store_relpath(oid, rel);
-	pfd = open_parent(fd, rel, &base);
+	return open_parent(fd, rel, base);
+}
+
+static int open_object(struct store *s, int b, const struct geo_id *oid)
+{
+	char rel[STORE_RELPATH_MAX];
+	const char *base;
+	int pfd = object_dir(s, b, oid, rel, &base), ofd;
+
 	if (pfd < 0)
 		return pfd;
 	ofd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -381,7 +374,6 @@ static int open_object(struct store *s, int b, const struct geo_id *oid)
 long store_get(struct store *s, int b, const struct geo_id *oid, void *buf, size_t cap)
 {
 	struct stat st;
-	size_t done = 0;
 	int fd = open_object(s, b, oid);
 	long rc;
 
@@ -399,19 +391,7 @@ long store_get(struct store *s, int b, const struct geo_id *oid, void *buf, size
 		rc = -EFBIG;
 		goto out;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = pread(fd, (char *)buf + done, (size_t)st.st_size - done, (off_t)done);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	rc = (long)done;
+	rc = fileio_pread_full(fd, buf, (size_t)st.st_size, 0);
 out:
 	close(fd);
 	return rc;
@@ -422,13 +402,9 @@ long store_size(struct store *s, int b, const struct geo_id *oid)
 	char rel[STORE_RELPATH_MAX];
 	const char *base;
 	struct stat st;
-	int fd = backend_fd(s, b), pfd;
+	int pfd = object_dir(s, b, oid, rel, &base);
 	long rc;
 
-	if (fd < 0)
-		return fd;
-	store_relpath(oid, rel);
-	pfd = open_parent(fd, rel, &base);
 	if (pfd < 0)
 		return pfd;
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
@@ -444,12 +420,8 @@ int store_delete(struct store *s, int b, const struct geo_id *oid)
 	char rel[STORE_RELPATH_MAX];
 	const char *base;
 	struct stat st;
-	int fd = backend_fd(s, b), pfd, rc;
+	int pfd = object_dir(s, b, oid, rel, &base), rc;
 
-	if (fd < 0)
-		return fd;
-	store_relpath(oid, rel);
-	pfd = open_parent(fd, rel, &base);
 	if (pfd < 0)
 		return pfd;
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)

@@ -211,18 +211,6 @@ static void print_text(const struct report *rp)
 		       "geoctl rebalance\n", table_bytes(outside, a));
 }
 
-static void json_list(struct json *j, const char *key, const char *list)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	json_arr_begin(j, key);
-	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save))
-		if (strcmp(c, "-") != 0)
-			json_str(j, NULL, c);
-	json_arr_end(j);
-}
-
 static void json_by(struct json *j, const struct rep_country *by, size_t n)
 {
 	json_obj_begin(j, "stored_by_country");
@@ -255,8 +243,8 @@ static void print_json(const struct report *rp)
 		json_u64(&j, "stored_bytes", g->stored);
 		json_by(&j, g->by, g->nby);
 		json_u64(&j, "outside_allowed_bytes", g->outside);
-		json_list(&j, "allowed_storage", g->store_in);
-		json_list(&j, "access_from", g->access_from);
+		json_str_list(&j, "allowed_storage", g->store_in);
+		json_str_list(&j, "access_from", g->access_from);
 		json_int(&j, "replicas", g->replicas);
 		json_obj_end(&j);
 	}

@@ -64,18 +64,6 @@ struct show {
 	int misplaced;
 };
 
-static void json_countries(struct json *j, const char *key, const char *list)
-{
-	char buf[256], *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", list);
-	json_arr_begin(j, key);
-	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save))
-		if (strcmp(c, "-") != 0)
-			json_str(j, NULL, c);
-	json_arr_end(j);
-}
-
 static void show_json(struct show *s, const struct scan_item *it)
 {
 	const struct geo_info *gi = it->gi;
@@ -88,8 +76,8 @@ static void show_json(struct show *s, const struct scan_item *it)
 	json_str(j, "category_src", gi->category_set ? "set" : "inherited");
 	json_str(j, "origin", gi->origin);
 	json_str(j, "origin_src", gi->origin_set ? "set" : "inherited");
-	json_countries(j, "store_in", gi->store_in);
-	json_countries(j, "access_from", gi->access_from);
+	json_str_list(j, "store_in", gi->store_in);
+	json_str_list(j, "access_from", gi->access_from);
 	json_int(j, "replicas", gi->replicas);
 	if (gi->type == INFO_FILE) {
 		json_u64(j, "size", gi->size);

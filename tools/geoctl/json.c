@@ -5,6 +5,8 @@
 #include <inttypes.h>
 #include <math.h>
 
+#include <string.h>
+
 #include "json.h"
 #include "utf8.h"
 
@@ -136,4 +138,16 @@ void json_finish(struct json *j)
 {
 	fputc('\n', j->f);
 	fflush(j->f);
+}
+
+void json_str_list(struct json *j, const char *key, const char *list)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", list);
+	json_arr_begin(j, key);
+	for (char *c = strtok_r(buf, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		if (strcmp(c, "-") != 0)
+			json_str(j, NULL, c);
+	json_arr_end(j);
 }

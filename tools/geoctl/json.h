@@ -43,6 +43,10 @@ void json_int(struct json *j, const char *key, long long val);
 void json_double(struct json *j, const char *key, double val);
 void json_bool(struct json *j, const char *key, bool val);
 
+/* A comma-separated list ("JP,KR"; "-" means none) as an array of
+ * strings. */
+void json_str_list(struct json *j, const char *key, const char *list);
+
 /* Ends the document with a newline and flushes. */
 void json_finish(struct json *j);
 
