@@ -542,11 +542,17 @@ void gf_stub_touch(struct gfile *gf, bool resized)
 {
 	static const struct timespec now[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_NOW } };
 
-	/* Either call sets mtime and ctime, as the write itself would have. */
+	struct timespec t;
+
+	/* Either call sets mtime and ctime, as the write itself would have.
+	 * Timestamps come from the coarse clock (as ext4's do), so a second
+	 * touch within one tick would change nothing: skip the syscall. */
+	clock_gettime(CLOCK_REALTIME_COARSE, &t);
 	if (resized)
 		ftruncate(gf->stubfd, (off_t)gf->mf->size);
-	else
+	else if (t.tv_sec != gf->touched_at.tv_sec || t.tv_nsec != gf->touched_at.tv_nsec)
 		futimens(gf->stubfd, now);
+	gf->touched_at = t;
 }
 
 /* Stub size and mtime follow the logical file, so stat needs no manifest. */
@@ -554,10 +560,10 @@ static void update_stub(struct gfile *gf)
 {
 	struct stat st;
 
-	/* Normally a no-op: writes keep the stub current (gf_stub_touch). */
+	/* Writes keep the stub current (gf_stub_touch); a merge with another
+	 * mount's manifest may have changed the size since. */
 	if (fstat(gf->stubfd, &st) == 0 && (uint64_t)st.st_size != gf->mf->size)
 		ftruncate(gf->stubfd, (off_t)gf->mf->size);
-	gf->mtime_pending = false;
 }
 
 int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
@@ -632,6 +638,7 @@ int gfile_retag(struct core *c, struct gfile *gf, const struct geo_tags *t)
 	if (!rc) {
 		gf->tags = *t;
 		gf->tags_changed = true;
+		gf->writable_at = 0;
 		gf->changed = true;
 		rc = gf_commit_locked(c, gf, true);
 	}
@@ -661,6 +668,7 @@ void gfile_rebind(struct core *c, struct gfile *gf, const struct geo_config *old
 
 	pthread_mutex_lock(&gf->lock);
 	gf_manifest_tags(c, gf->mf, &gf->tags);
+	gf->writable_at = 0;		/* new policy: check placement again */
 	for (int b = 0; b < old->nbackends; b++) {
 		int nb = config_backend(c->cfg, old->backends[b].name);
 		if ((gf->put_mask & (UINT64_C(1) << b)) && nb >= 0)

@@ -7,6 +7,7 @@
 #define GEOFS_GFILE_INT_H
 
 #include <pthread.h>
+#include <time.h>
 
 #include "gfile.h"
 #include "manifest.h"
@@ -67,7 +68,8 @@ struct gfile {
 	size_t nold, oldcap;
 	bool changed;		/* manifest differs from disk */
 	uint64_t put_mask;	/* backends written since the last durable commit */
-	bool mtime_pending;	/* data changed since the stub's mtime was set */
+	struct timespec touched_at;	/* coarse time the stub's mtime was last set */
+	time_t writable_at;	/* second placement was last found feasible; 0: recheck */
 	struct flushjob *inflight;	/* shards being written by workers */
 	int ninflight;
 	int async_err;		/* first error of a worker, reported at commit */

@@ -132,6 +132,7 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 		struct geo_tags t;
 		gf_manifest_tags(c, disk, &t);
 		gf->tags = t;
+		gf->writable_at = 0;
 	}
 	return 0;
 }

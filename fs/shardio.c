@@ -659,7 +659,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 			gf->mf->size = pos + n;
 			gf->size_changed = true;
 		}
-		gf->changed = gf->mtime_pending = true;
+		gf->changed = true;
 		/* A shard written up to its end is done for a sequential writer. */
 		if (in + n == ssize(gf))
 			rc = submit_flush(c, gf, (int)(d - gf->dirty));
@@ -702,7 +702,7 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 	}
 	if (size != gf->mf->size) {
 		gf->mf->size = size;
-		gf->changed = gf->mtime_pending = gf->size_changed = true;
+		gf->changed = gf->size_changed = true;
 		gf_stub_touch(gf, true);
 	}
 	return 0;
@@ -725,11 +725,20 @@ int gfile_truncate(struct core *c, struct gfile *gf, uint64_t size)
 int gf_check_writable(struct core *c, struct gfile *gf)
 {
 	char why[256];
-	int rc = core_check_placement(c, &gf->tags, why, sizeof(why));
+	time_t now = time(NULL);
+	int rc;
 
-	if (rc) {
-		__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-		shard_audit(c, &gf->id, &gf->tags, "placement-refused", rc, why);
+	/* Backend health is itself sampled once a second (store_state), so a
+	 * success holds for the rest of that second; refusals are rechecked
+	 * and audited every time. Tags or policy changes reset writable_at. */
+	if (gf->writable_at == now)
+		return 0;
+	rc = core_check_placement(c, &gf->tags, why, sizeof(why));
+	if (!rc) {
+		gf->writable_at = now;
+		return 0;
 	}
+	__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
+	shard_audit(c, &gf->id, &gf->tags, "placement-refused", rc, why);
 	return rc;
 }
