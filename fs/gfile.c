@@ -577,11 +577,6 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 		update_stub(gf);
 		return durable ? sync_backends(c, gf) : 0;
 	}
-	if (durable) {
-		rc = sync_backends(c, gf);
-		if (rc)
-			return rc;
-	}
 	/* Another mount may have committed since we loaded: lay our changes
 	 * over its manifest (gmerge.c) so neither loses shards it wrote. */
 	flock(gf->stubfd, LOCK_EX);
@@ -595,7 +590,17 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 		manifest_free(disk);
 	}
 	gf->mf->generation++;
-	rc = meta_manifest_store(c->meta, gf->mf, durable);
+	/* The new manifest is written before the backends are flushed, and
+	 * published only after every object it names is durable: where meta
+	 * root and backends share a filesystem, one flush covers both. */
+	struct meta_staged st;
+	rc = meta_manifest_stage(c->meta, gf->mf, &st);
+	if (!rc && durable)
+		rc = sync_backends(c, gf);
+	if (rc)
+		meta_manifest_abort(c->meta, &st);
+	else
+		rc = meta_manifest_install(c->meta, &st, durable);
 	flock(gf->stubfd, LOCK_UN);
 	if (rc) {
 		gf->mf->generation--;

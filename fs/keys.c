@@ -17,8 +17,8 @@
  * "FILE:LINE:" and never quote a field that may hold key bytes.
  *
  * All secrets (the keyring struct with the master, the domain-key table,
- * file buffers holding hex) sit in page-aligned mmap'ed memory, mlock'ed
- * when the limit allows and excluded from core dumps, wiped before unmap.
+ * file buffers holding hex, files' data keys) sit in secmem.h memory:
+ * mlock'ed when the limit allows, excluded from core dumps, wiped.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,12 +27,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "country.h"
 #include "keys.h"
+#include "secmem.h"
 
 #define KEYRING_MAGIC     "geofs-keyring"
 #define KEYRING_LINE_MAX  256
@@ -63,45 +63,17 @@ struct keyring {
 	size_t ncur, ncur_cap;
 };
 
-/* ---- locked memory ------------------------------------------------------ */
-
-static size_t sec_round(size_t n)
-{
-	size_t pg = (size_t)sysconf(_SC_PAGESIZE);
-
-	return (n + pg - 1) / pg * pg;
-}
-
-/* Zeroed, page-aligned, mlock'ed (best effort), not dumped. n is rounded
- * by the caller with sec_round(). */
-static void *sec_alloc(size_t n)
-{
-	void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		return NULL;
-	(void)mlock(p, n);	/* RLIMIT_MEMLOCK may be small: best effort */
-	(void)madvise(p, n, MADV_DONTDUMP);
-	return p;
-}
-
-static void sec_free(void *p, size_t n)
-{
-	if (!p)
-		return;
-	crypto_wipe(p, n);
-	(void)munlock(p, n);
-	munmap(p, n);
-}
-
 void *keys_secret_alloc(size_t n)
 {
-	return sec_alloc(sec_round(n));
+	return n <= SECMEM_SLOT ? secmem_slot_alloc() : secmem_alloc(secmem_round(n));
 }
 
 void keys_secret_free(void *p, size_t n)
 {
-	sec_free(p, sec_round(n));
+	if (n <= SECMEM_SLOT)
+		secmem_slot_free(p);
+	else
+		secmem_free(p, secmem_round(n));
 }
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -196,8 +168,8 @@ void keys_domain(char out[KEYS_DOMAIN_MAX], const char *origin, const char *cate
 
 int keyring_new(bool with_master, struct keyring **out)
 {
-	size_t sz = sec_round(sizeof(struct keyring));
-	struct keyring *kr = sec_alloc(sz);
+	size_t sz = secmem_round(sizeof(struct keyring));
+	struct keyring *kr = secmem_alloc(sz);
 	int ret;
 
 	*out = NULL;
@@ -207,7 +179,7 @@ int keyring_new(bool with_master, struct keyring **out)
 	if (with_master) {
 		ret = crypto_random(kr->master, AEAD_KEY_LEN);
 		if (ret) {
-			sec_free(kr, sz);
+			secmem_free(kr, sz);
 			return ret;
 		}
 		kr->has_master = true;
@@ -220,9 +192,9 @@ void keyring_free(struct keyring *kr)
 {
 	if (!kr)
 		return;
-	sec_free(kr->dom, kr->dom_size);
+	secmem_free(kr->dom, kr->dom_size);
 	free(kr->cur);
-	sec_free(kr, kr->self_size);
+	secmem_free(kr, kr->self_size);
 }
 
 bool keyring_has_master(const struct keyring *kr)
@@ -256,14 +228,14 @@ int keyring_add_domain(struct keyring *kr, const char *domain, uint32_t version,
 	e = find_domain(kr, domain, version);
 	if (!e) {
 		if ((kr->ndom + 1) * sizeof(*e) > kr->dom_size) {
-			size_t nsz = sec_round((kr->ndom + 1) * sizeof(*e) * 2);
-			struct kr_domain *nd = sec_alloc(nsz);
+			size_t nsz = secmem_round((kr->ndom + 1) * sizeof(*e) * 2);
+			struct kr_domain *nd = secmem_alloc(nsz);
 
 			if (!nd)
 				return -ENOMEM;
 			if (kr->ndom)
 				memcpy(nd, kr->dom, kr->ndom * sizeof(*e));
-			sec_free(kr->dom, kr->dom_size);
+			secmem_free(kr->dom, kr->dom_size);
 			kr->dom = nd;
 			kr->dom_size = nsz;
 		}
@@ -588,8 +560,8 @@ static int read_secure(int fd, const char *path, size_t expect, char **buf, size
 			KEYRING_FILE_MAX);
 		return -EINVAL;
 	}
-	cap = sec_round(expect + 1);
-	b = sec_alloc(cap);
+	cap = secmem_round(expect + 1);
+	b = secmem_alloc(cap);
 	if (!b)
 		return -ENOMEM;
 	for (;;) {
@@ -601,7 +573,7 @@ static int read_secure(int fd, const char *path, size_t expect, char **buf, size
 			int e = errno;
 
 			err_add(err, errlen, "%s: %s", path, strerror(e));
-			sec_free(b, cap);
+			secmem_free(b, cap);
 			return -e;
 		}
 		if (r == 0)
@@ -609,7 +581,7 @@ static int read_secure(int fd, const char *path, size_t expect, char **buf, size
 		got += (size_t)r;
 		if (got == cap) {
 			err_add(err, errlen, "%s: changed while being read", path);
-			sec_free(b, cap);
+			secmem_free(b, cap);
 			return -EAGAIN;
 		}
 	}
@@ -684,7 +656,7 @@ int keyring_load(const char *path, struct keyring **out, char *err, size_t errle
 	if (ret)
 		goto out_close;
 	ret = keyring_parse(path, buf, len, out, err, errlen);
-	sec_free(buf, bufsize);
+	secmem_free(buf, bufsize);
 out_close:
 	close(fd);
 	return ret;
@@ -721,8 +693,8 @@ static int write_all(int fd, const char *p, size_t n)
 int keyring_write(const struct keyring *kr, int fd)
 {
 	size_t per_line = KEYRING_LINE_MAX + 1;
-	size_t cap = sec_round(per_line * (3 + kr->ndom + kr->ncur));
-	char *buf = sec_alloc(cap);
+	size_t cap = secmem_round(per_line * (3 + kr->ndom + kr->ncur));
+	char *buf = secmem_alloc(cap);
 	char hex[2 * AEAD_KEY_LEN + 1];
 	size_t n = 0;
 	int ret;
@@ -745,7 +717,7 @@ int keyring_write(const struct keyring *kr, int fd)
 				      (unsigned)kr->cur[i].version);
 	crypto_wipe(hex, sizeof(hex));
 	ret = write_all(fd, buf, n);
-	sec_free(buf, cap);
+	secmem_free(buf, cap);
 	return ret;
 }
 

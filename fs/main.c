@@ -25,6 +25,10 @@
 #include "ops.h"
 #include "reload.h"
 
+/* Seconds the kernel may cache attributes and names (-o attr_cache): what
+ * NFS calls close-to-open coherence, with the same order of timeout. */
+#define ATTR_CACHE_DEFAULT 1.0
+
 #ifndef GEOFS_VERSION
 #define GEOFS_VERSION "0.1"
 #endif
@@ -87,11 +91,11 @@ static void usage(const char *prog)
 	       "    -c CONFIG, --config=CONFIG, -o config=CONFIG\n"
 	       "                           the mount config (see geofs.conf(5), README)\n"
 	       "    -o loglevel=LEVEL      error, warning, info (default) or debug\n"
-	       "    -o attr_cache=SECONDS  let the kernel cache attributes (default 0). Faster\n"
-	       "                           stat and path walks; a change made on ANOTHER mount of\n"
-	       "                           the meta root (rename, unlink, size) may then show up\n"
-	       "                           on this one that much later, except at open, which\n"
-	       "                           always revalidates. Keep 0 where mounts share a meta root.\n"
+	       "    -o attr_cache=SECONDS  how long the kernel may cache attributes (default 1,\n"
+	       "                           0 to 3600). A change made on ANOTHER mount of the meta\n"
+	       "                           root (rename, unlink, size) shows in stat here up to\n"
+	       "                           that much later; open always revalidates (close-to-open).\n"
+	       "                           0 makes every stat ask geofs: current, but slow.\n"
 	       "    -f                     stay in the foreground, log to stderr\n"
 	       "    -h, --help             this help\n"
 	       "    -V, --version          print the version\n\n"
@@ -292,6 +296,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
+	c->attr_cache = ATTR_CACHE_DEFAULT;
 	if (o.attr_cache) {
 		char *end;
 		c->attr_cache = strtod(o.attr_cache, &end);

@@ -354,51 +354,70 @@ int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest 
 	return 0;
 }
 
-int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable)
+int meta_manifest_stage(struct meta *m, const struct manifest *mf, struct meta_staged *st)
 {
-	char rel[3 + GEO_HEX_LEN + 1], tmp[GEO_HEX_LEN + 32];
 	struct geo_id nonce;
 	uint8_t *buf;
 	size_t len;
-	int fd, sfd, rc;
+	int rc;
 
+	st->fd = -1;
 	rc = manifest_serialize(mf, &buf, &len);
 	if (rc)
 		return rc;
-	manifest_relpath(&mf->id, rel);
+	manifest_relpath(&mf->id, st->rel);
 	crypto_random(nonce.b, sizeof(nonce.b));
-	geoid_hex(&nonce, tmp);
-	strcat(tmp, ".tmp");
-	fd = openat(m->tmp, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	geoid_hex(&nonce, st->tmp);
+	strcat(st->tmp, ".tmp");
+	st->fd = openat(m->tmp, st->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (st->fd < 0)
 		rc = -errno;
-		goto out_free;
-	}
-	rc = fileio_write_all(fd, buf, len);
-	if (!rc && durable && fdatasync(fd) < 0)
-		rc = -errno;
-	if (close(fd) < 0 && !rc)
-		rc = -errno;
-	if (rc)
-		goto out_unlink;
-	sfd = manifest_subdir(m, rel, true);
-	if (sfd < 0) {
-		rc = sfd;
-		goto out_unlink;
-	}
-	if (renameat(m->tmp, tmp, sfd, rel + 3) < 0)
-		rc = -errno;
-	else if (durable && fsync(sfd) < 0)
-		rc = -errno;
-	close(sfd);
-	if (rc)
-		goto out_unlink;
-	goto out_free;
-out_unlink:
-	unlinkat(m->tmp, tmp, 0);
-out_free:
+	else
+		rc = fileio_write_all(st->fd, buf, len);
 	free(buf);
+	if (rc && st->fd >= 0)
+		meta_manifest_abort(m, st);
 	return rc;
+}
+
+void meta_manifest_abort(struct meta *m, struct meta_staged *st)
+{
+	if (st->fd < 0)
+		return;
+	close(st->fd);
+	st->fd = -1;
+	unlinkat(m->tmp, st->tmp, 0);
+}
+
+int meta_manifest_install(struct meta *m, struct meta_staged *st, bool durable)
+{
+	int sfd, rc = 0;
+
+	if (durable && fdatasync(st->fd) < 0)
+		rc = -errno;
+	if (close(st->fd) < 0 && !rc)
+		rc = -errno;
+	st->fd = -1;
+	sfd = rc ? -1 : manifest_subdir(m, st->rel, true);
+	if (!rc && sfd < 0)
+		rc = sfd;
+	if (!rc && renameat(m->tmp, st->tmp, sfd, st->rel + 3) < 0)
+		rc = -errno;
+	else if (!rc && durable && fsync(sfd) < 0)
+		rc = -errno;	/* published, but maybe not durably: report it */
+	if (sfd >= 0)
+		close(sfd);
+	if (rc)
+		unlinkat(m->tmp, st->tmp, 0);	/* ENOENT once renamed */
+	return rc;
+}
+
+int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable)
+{
+	struct meta_staged st;
+	int rc = meta_manifest_stage(m, mf, &st);
+
+	return rc ? rc : meta_manifest_install(m, &st, durable);
 }
 
 int meta_manifest_delete(struct meta *m, const struct geo_id *id)

@@ -74,6 +74,20 @@ int meta_set_stub_id(int fd, const struct geo_id *id);
  * the directory if durable). */
 int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest **out);
 int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable);
+
+/* meta_manifest_store in two steps, so a caller can make other data durable
+ * between writing the new manifest and publishing it: stage writes it to a
+ * temp file (not yet visible); install (durable: fdatasync, rename, fsync
+ * of the directory) publishes it; abort drops it. Install and abort both
+ * end the staging, whatever they return. */
+struct meta_staged {
+	int fd;
+	char tmp[GEO_HEX_LEN + 8];
+	char rel[3 + GEO_HEX_LEN + 1];
+};
+int meta_manifest_stage(struct meta *m, const struct manifest *mf, struct meta_staged *st);
+int meta_manifest_install(struct meta *m, struct meta_staged *st, bool durable);
+void meta_manifest_abort(struct meta *m, struct meta_staged *st);
 int meta_manifest_delete(struct meta *m, const struct geo_id *id);
 
 /* Calls fn for every manifest id present under .geofs/manifests. */

@@ -74,12 +74,14 @@ static void *geo_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	cfg->hard_remove = 1;
 	struct core *c = fuse_get_context()->private_data;
 
-	/* By default attributes are not cached: other mounts of the meta root
-	 * rename, remove and resize files, and the kernel must ask us. With
-	 * -o attr_cache=N they are, and what could go stale is dropped
-	 * explicitly: a file's attributes at each open (close-to-open), and
-	 * every other name of a hard-linked file when it changes through one
-	 * (links.h; the high-level API gives each name its own kernel inode). */
+	/* The kernel caches names and attributes for -o attr_cache seconds
+	 * (default 1; other mounts of the meta root rename, remove and resize
+	 * files meanwhile), and what could go stale is dropped explicitly: a
+	 * file's attributes at each open (close-to-open), and every other name
+	 * of a hard-linked file when it changes through one (links.h; the
+	 * high-level API gives each name its own kernel inode). 0 turns the
+	 * attribute cache off. Negative lookups are never cached, so a file
+	 * created on another mount is seen at once. */
 	cfg->entry_timeout = 1.0;
 	cfg->attr_timeout = c->attr_cache;
 	cfg->negative_timeout = 0;

@@ -1,10 +1,14 @@
 /*
  * store.c — shard objects on directory backends (see store.h).
  *
- * Each backend is opened once as a directory fd; objects are written to
- * tmp/ and renamed into objects/ab/cd/ so a reader never sees a partial
- * object. Durability is per backend: store_sync() issues one syncfs() for
- * everything put since the previous sync, which is what a commit needs.
+ * Each backend is opened once as a directory fd. An object is written in
+ * place, under its final random name in objects/ab/, with O_EXCL: nothing
+ * refers to it until the manifest naming it is committed, which is after
+ * the put returns, so no reader can meet it half-written, and a crash
+ * mid-put leaves an orphan that fsck collects. (A temp file and a rename
+ * would add a second directory update to every put, and small files are
+ * mostly puts.) Durability is per backend: store_sync() issues one syncfs()
+ * for everything put since the last one that covers it (group commit).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -28,7 +32,8 @@
 
 struct backend {
 	int fd;			/* O_DIRECTORY fd of the backend root, -1 if unusable */
-	bool dirty;		/* objects put since the last sync */
+	uint64_t put_seq;	/* objects put so far (counts completed puts) */
+	uint64_t synced_seq;	/* put_seq as it was when a syncfs that completed began */
 	bool failed;		/* an I/O error since the last refresh */
 	struct backend_state st;
 	time_t checked;		/* last refresh of st */
@@ -49,7 +54,7 @@ void store_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX])
 	char hex[GEO_HEX_LEN + 1];
 
 	geoid_hex(oid, hex);
-	snprintf(out, STORE_RELPATH_MAX, "objects/%.2s/%.2s/%s", hex, hex + 2, hex);
+	snprintf(out, STORE_RELPATH_MAX, "objects/%.2s/%s", hex, hex);
 }
 
 static int mkdir_at(int dirfd, const char *name)
@@ -242,7 +247,7 @@ static int backend_fd(struct store *s, int b)
 	return fd < 0 ? -ENOENT : fd;
 }
 
-/* Opens the directory that holds rel ("objects/ab/cd/<hex>", "tmp/<name>")
+/* Opens the directory that holds rel ("objects/ab/<hex>", "tmp/<name>")
  * beneath the backend root fd, following no symlink on the way: a fan-out
  * or tmp directory swapped for a symlink must not lead a put, read or
  * delete outside the backend. Returns an O_PATH directory fd (for the *at
@@ -266,78 +271,67 @@ static int open_parent(int fd, const char *rel, const char **base)
 	return pfd < 0 ? -errno : (int)pfd;
 }
 
-/* Creates objects/ab and objects/ab/cd for an object id if missing, each
- * inside a parent opened with open_parent(). */
-static int make_fanout(int fd, const char *rel)
+/* Opens objects/ab for an object's relpath, creating it if missing. */
+static int open_fanout(int fd, const char *rel, const char **base)
 {
-	char dir[STORE_RELPATH_MAX];
-	const char *base;
-	int pfd, rc = 0;
+	int pfd = open_parent(fd, rel, base);
 
-	for (size_t n = sizeof("objects/ab") - 1; !rc && n < sizeof("objects/ab/cd"); n += 3) {
+	if (pfd == -ENOENT) {
+		char dir[STORE_RELPATH_MAX];
+		const char *sub;
+		size_t n = sizeof("objects/ab") - 1;
+		int ofd;
+
 		memcpy(dir, rel, n);
 		dir[n] = '\0';
-		pfd = open_parent(fd, dir, &base);
-		if (pfd < 0)
-			return pfd;
-		rc = mkdir_at(pfd, base);
-		close(pfd);
+		ofd = open_parent(fd, dir, &sub);
+		if (ofd < 0)
+			return ofd;
+		int rc = mkdir_at(ofd, sub);
+		close(ofd);
+		if (rc)
+			return rc;
+		pfd = open_parent(fd, rel, base);
 	}
-	return rc;
+	return pfd;
 }
 
 int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id *oid)
 {
-	char rel[STORE_RELPATH_MAX], tmp[sizeof("tmp/") + GEO_HEX_LEN + sizeof(".tmp")];
-	char hex[GEO_HEX_LEN + 1];
-	const char *tbase, *obase;
-	int fd = backend_fd(s, b), tfd, odfd, ofd, rc;
+	char rel[STORE_RELPATH_MAX];
+	const char *base;
+	int fd = backend_fd(s, b), pfd, ofd = -1, rc;
 
 	if (fd < 0)
 		return fd;
-	rc = crypto_random(oid->b, sizeof(oid->b));
-	if (rc)
-		return rc;
-	geoid_hex(oid, hex);
-	snprintf(tmp, sizeof(tmp), "tmp/%s.tmp", hex);
-	store_relpath(oid, rel);
-
-	tfd = open_parent(fd, tmp, &tbase);
-	if (tfd == -ENOENT && mkdir_at(fd, "tmp") == 0)
-		tfd = open_parent(fd, tmp, &tbase);
-	if (tfd < 0)
-		return tfd;
-	ofd = openat(tfd, tbase, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (ofd < 0) {
-		rc = -errno;
-		close(tfd);
-		return rc;
+	/* A fresh random name is taken only by a 2^-128 chance: retry once. */
+	for (int tries = 0; ofd < 0 && tries < 2; tries++) {
+		rc = crypto_random(oid->b, sizeof(oid->b));
+		if (rc)
+			return rc;
+		store_relpath(oid, rel);
+		pfd = open_fanout(fd, rel, &base);
+		if (pfd < 0)
+			return pfd;
+		ofd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		rc = ofd < 0 ? -errno : 0;
+		if (rc)
+			close(pfd);
+		if (rc && rc != -EEXIST)
+			return rc;
 	}
+	if (ofd < 0)
+		return rc;
 	rc = fileio_write_all(ofd, obj, len);
 	if (close(ofd) < 0 && !rc)
 		rc = -errno;
-	if (!rc) {
-		odfd = open_parent(fd, rel, &obase);
-		if (odfd == -ENOENT) {
-			rc = make_fanout(fd, rel);
-			if (!rc)
-				odfd = open_parent(fd, rel, &obase);
-		}
-		if (!rc && odfd < 0)
-			rc = odfd;
-		if (!rc) {
-			if (renameat(tfd, tbase, odfd, obase) < 0)
-				rc = -errno;
-			close(odfd);
-		}
-	}
 	if (rc)
-		unlinkat(tfd, tbase, 0);
-	close(tfd);
+		unlinkat(pfd, base, 0);
+	close(pfd);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&s->lock);
-	s->b[b].dirty = true;
+	s->b[b].put_seq++;
 	s->b[b].nobj++;
 	s->b[b].nbytes += (int64_t)len;
 	pthread_mutex_unlock(&s->lock);
@@ -439,24 +433,27 @@ int store_delete(struct store *s, int b, const struct geo_id *oid)
 
 int store_sync(struct store *s, int b)
 {
-	bool dirty;
+	uint64_t target;
 	int fd = backend_fd(s, b);
 
 	if (fd < 0)
 		return fd;
+	/* Every put completed before this call must be durable on return. A
+	 * syncfs that began after the last of them covers them, whoever ran
+	 * it: concurrent closes share one (group commit). One that began
+	 * earlier does not, so a caller never trusts a sync still running. */
 	pthread_mutex_lock(&s->lock);
-	dirty = s->b[b].dirty;
-	s->b[b].dirty = false;
+	target = s->b[b].put_seq;
+	bool covered = s->b[b].synced_seq >= target;
 	pthread_mutex_unlock(&s->lock);
-	if (!dirty)
+	if (covered)
 		return 0;
-	if (syncfs(fd) < 0) {
-		int rc = -errno;
-		pthread_mutex_lock(&s->lock);
-		s->b[b].dirty = true;
-		pthread_mutex_unlock(&s->lock);
-		return rc;
-	}
+	if (syncfs(fd) < 0)
+		return -errno;
+	pthread_mutex_lock(&s->lock);
+	if (s->b[b].synced_seq < target)
+		s->b[b].synced_seq = target;
+	pthread_mutex_unlock(&s->lock);
 	return 0;
 }
 
@@ -594,7 +591,7 @@ int store_walk(struct store *s, int b, walk_fn fn, void *arg)
 
 	if (fd < 0)
 		return fd;
-	rc = walk_dir(fd, "objects", 2, fn, arg);
+	rc = walk_dir(fd, "objects", 1, fn, arg);
 	if (!rc)
 		rc = walk_dir(fd, "tmp", 0, fn, arg);
 	return rc;
@@ -655,7 +652,7 @@ int store_count(struct store *s, int b, const bool *stop)
 	pthread_mutex_unlock(&s->lock);
 	if (fd < 0)
 		return -ENOENT;
-	rc = walk_dir(fd, "objects", 2, tally_one, &t);
+	rc = walk_dir(fd, "objects", 1, tally_one, &t);
 	close(fd);
 	if (rc)
 		return rc;

@@ -4,9 +4,11 @@
  * Layout of a backend directory:
  *   BACKEND/geofs-backend          marker naming the backend and its country
  *                                  (marker.h; see store_init_backend)
- *   BACKEND/objects/ab/cd/<32 hex> one object per file, named by a random
- *                                  128-bit object id (fan-out 256 x 256)
- *   BACKEND/tmp/<32 hex>.tmp       objects being written (temp + rename)
+ *   BACKEND/objects/ab/<32 hex>    one object per file, named by a random
+ *                                  128-bit object id (fan-out 256: a
+ *                                  million objects are ~4,000 per directory)
+ *   BACKEND/tmp/                   reserved for temporary files (fsck
+ *                                  collects leftovers there)
  * Nothing else is ever written to a backend.
  *
  * Backends are addressed by their index in the config. All functions are
@@ -26,7 +28,7 @@
 #include "policy.h"
 
 #define STORE_MARKER      "geofs-backend"
-#define STORE_RELPATH_MAX (sizeof("objects/ab/cd/") + GEO_HEX_LEN)
+#define STORE_RELPATH_MAX (sizeof("objects/ab/") + GEO_HEX_LEN)
 
 struct store;
 
@@ -86,7 +88,7 @@ int store_walk(struct store *s, int b,
 /* Removes a leftover temp file named by store_walk. */
 int store_remove_relpath(struct store *s, int b, const char *relpath);
 
-/* "objects/ab/cd/<hex>" for an object id. */
+/* "objects/ab/<hex>" for an object id. */
 void store_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX]);
 
 /* Objects and bytes stored on a backend, as far as this store knows: a

@@ -125,7 +125,7 @@ def manifest_of(site, relpath):
 
 
 def object_path(site, backend, oid):
-    return os.path.join(site.backend_dirs[backend], "objects", oid[:2], oid[2:4], oid)
+    return os.path.join(site.backend_dirs[backend], "objects", oid[:2], oid)
 
 
 def shard_objects(site, relpath, index):

@@ -542,14 +542,14 @@ def test_e_fsck_clean_orphan_deleted(site_factory):
     victim = site.objects()[0]
     backend = next(b for b, p in site.backend_dirs.items() if victim.startswith(p + "/"))
     hexid = "0123456789abcdef" * 2
-    orphan = os.path.join(site.backend_dirs[backend], "objects", hexid[:2], hexid[2:4], hexid)
+    orphan = os.path.join(site.backend_dirs[backend], "objects", hexid[:2], hexid)
     os.makedirs(os.path.dirname(orphan), exist_ok=True)
     write(orphan, read(victim))
     tmp = os.path.join(site.backend_dirs[backend], "tmp", "fedcba98" * 4 + ".tmp")
     write(tmp, b"partial")
     cp = fsck(site)
     assert cp.returncode == 1
-    assert f"{'ORPHAN-OBJECT':<16} {backend} objects/01/23/{hexid}: " in cp.stdout
+    assert f"{'ORPHAN-OBJECT':<16} {backend} objects/01/{hexid}: " in cp.stdout
     assert "ORPHAN-TEMP" in cp.stdout
     assert os.path.exists(orphan)                    # listed, not touched
     out = json.loads(fsck(site, "--json").stdout)

@@ -59,7 +59,7 @@ static const char fsck_help[] =
 "  NO-ID, SHARED-ID  regular files in the meta root without a file id, or two\n"
 "                    files with one id\n"
 "  ORPHAN-OBJECT, ORPHAN-TEMP, ORPHAN-MANIFEST, META-TEMP\n"
-"                    leftovers (WHAT is \"BACKEND objects/ab/cd/ID\", \"manifest\n"
+"                    leftovers (WHAT is \"BACKEND objects/ab/ID\", \"manifest\n"
 "                    ID\" or \"meta .geofs/tmp/NAME\"); \"(deleted)\" with --repair\n"
 "  NO-KEY            a note, not a finding (see above)\n"
 "Progress is shown on stderr when it is a terminal.\n"
