@@ -75,6 +75,7 @@ struct gfile {
 	int async_err;		/* first error of a worker, reported at commit */
 	pthread_cond_t cond;	/* signalled when an inflight job ends */
 	uint64_t ra_next;	/* next shard index to prefetch */
+	uint64_t hint_next;	/* next shard whose object to hint (store_willneed) */
 	uint64_t last_read;	/* shard of the previous read + 1 */
 	int nprefetch;		/* prefetch jobs not yet finished */
 	uint64_t pf[GF_PREFETCH_MAX];	/* shard index of each of them */

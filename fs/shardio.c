@@ -23,6 +23,11 @@
  * shards are bounded per mount by [data] dirty_size (c->dirty_bytes). */
 #define INFLIGHT_BYTES  (8u << 20)
 #define READAHEAD_BYTES (4u << 20)
+/* Beyond the decoded read-ahead, sequential readers have the kernel fetch
+ * the objects of this many more bytes into its page cache: two workers
+ * alone keep too few reads in flight to keep a disk busy. Page cache, not
+ * daemon memory. */
+#define HINT_BYTES      (16u << 20)
 
 static uint32_t ssize(const struct gfile *gf)
 {
@@ -536,6 +541,27 @@ static bool prefetching(const struct gfile *gf, uint64_t idx)
 	return false;
 }
 
+/* Hints the objects of the shards after `from` (up to HINT_BYTES), each
+ * once, at its first readable replica. gf->lock held. */
+static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
+{
+	uint64_t until = from + per_bytes(gf, HINT_BYTES, 4);
+
+	if (gf->hint_next <= from)
+		gf->hint_next = from + 1;
+	for (; gf->hint_next <= until && gf->hint_next < gf->mf->nshards; gf->hint_next++) {
+		const struct shard_ref *ref = &gf->mf->shards[gf->hint_next];
+
+		for (int k = 0; k < ref->nrep; k++) {
+			int b = gf_backend(c, gf->mf, ref->rep[k].backend);
+			if (b >= 0) {
+				store_willneed(c->store, b, &ref->rep[k].oid);
+				break;
+			}
+		}
+	}
+}
+
 /* After a read of shard idx that continues the previous one, decodes the
  * next shards into the cache in the background. gf->lock held. */
 static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
@@ -547,6 +573,7 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 	gf->last_read = idx + 1;
 	if (!sequential) {
 		gf->ra_next = idx + 1;		/* random access: no read-ahead */
+		gf->hint_next = idx + 1;
 		return;
 	}
 	if (gf->ra_next <= idx)
@@ -570,6 +597,7 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 		gf->pf[gf->nprefetch++] = i;
 		workers_submit(c->workers, prefetch_job, p);
 	}
+	hint_ahead(c, gf, until);
 }
 
 long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64_t off)

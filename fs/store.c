@@ -391,6 +391,16 @@ out:
 	return rc;
 }
 
+void store_willneed(struct store *s, int b, const struct geo_id *oid)
+{
+	int fd = open_object(s, b, oid);
+
+	if (fd >= 0) {
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		close(fd);
+	}
+}
+
 long store_size(struct store *s, int b, const struct geo_id *oid)
 {
 	char rel[STORE_RELPATH_MAX];

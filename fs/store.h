@@ -57,6 +57,11 @@ int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id
  * than cap, other -errno. */
 long store_get(struct store *s, int b, const struct geo_id *oid, void *buf, size_t cap);
 
+/* Asks the kernel to start reading object oid into its page cache
+ * (POSIX_FADV_WILLNEED) and returns without waiting: a later store_get
+ * then finds it there. Best effort: errors are ignored. */
+void store_willneed(struct store *s, int b, const struct geo_id *oid);
+
 /* Size of an object, or -ENOENT / -errno. */
 long store_size(struct store *s, int b, const struct geo_id *oid);
 
