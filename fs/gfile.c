@@ -525,17 +525,35 @@ static void delete_superseded(struct core *c, struct gfile *gf, const struct man
 	gf->nold = 0;
 }
 
+/* Makes every object this file put since its last durable commit durable:
+ * one by one while they are few (small files: no syncfs that would also
+ * wait for every other writer on the filesystem), else whole backends. */
 static int sync_backends(struct core *c, struct gfile *gf)
 {
-	for (int b = 0; b < c->cfg->nbackends; b++) {
-		if (!(gf->put_mask & (UINT64_C(1) << b)))
-			continue;
-		int rc = store_sync(c->store, b);
-		if (rc)
-			return rc;
+	int rc = 0;
+
+	if (gf->nrecent <= GF_RECENT_MAX) {
+		for (int i = 0; !rc && i < gf->nrecent; i++) {
+			int b = gf->recent[i].b;
+			rc = store_sync_object(c->store, b, &gf->recent[i].oid);
+			/* Gone is fine only if superseded (a later put holds
+			 * its shard), not if the manifest still names it. */
+			if (rc == -ENOENT && !references(gf->mf, c->cfg->backends[b].name,
+							  &gf->recent[i].oid))
+				rc = 0;
+			else if (rc == -ENOENT)
+				rc = -EIO;
+		}
+	} else {
+		for (int b = 0; !rc && b < c->cfg->nbackends; b++)
+			if (gf->put_mask & (UINT64_C(1) << b))
+				rc = store_sync(c->store, b);
 	}
-	gf->put_mask = 0;
-	return 0;
+	if (!rc) {
+		gf->put_mask = 0;
+		gf->nrecent = 0;
+	}
+	return rc;
 }
 
 void gf_stub_touch(struct gfile *gf, bool resized)
@@ -680,5 +698,7 @@ void gfile_rebind(struct core *c, struct gfile *gf, const struct geo_config *old
 			mask |= UINT64_C(1) << nb;
 	}
 	gf->put_mask = mask;
+	if (gf->nrecent)	/* backend indices may have moved: sync by mask */
+		gf->nrecent = GF_RECENT_MAX + 1;
 	pthread_mutex_unlock(&gf->lock);
 }

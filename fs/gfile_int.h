@@ -44,6 +44,7 @@ struct flushjob {
 };
 
 #define GF_PREFETCH_MAX 16	/* prefetch jobs per file at once */
+#define GF_RECENT_MAX   8	/* objects synced one by one at a durable commit */
 
 struct gfile {
 	struct geo_id id;
@@ -68,6 +69,10 @@ struct gfile {
 	size_t nold, oldcap;
 	bool changed;		/* manifest differs from disk */
 	uint64_t put_mask;	/* backends written since the last durable commit */
+	/* The objects written since then, while there are few: a durable
+	 * commit syncs just those rather than whole backends (syncfs). */
+	struct { int b; struct geo_id oid; } recent[GF_RECENT_MAX];
+	int nrecent;		/* GF_RECENT_MAX + 1: too many, sync backends */
 	struct timespec touched_at;	/* coarse time the stub's mtime was last set */
 	time_t writable_at;	/* second placement was last found feasible; 0: recheck */
 	struct flushjob *inflight;	/* shards being written by workers */

@@ -467,6 +467,27 @@ int store_sync(struct store *s, int b)
 	return 0;
 }
 
+int store_sync_object(struct store *s, int b, const struct geo_id *oid)
+{
+	char rel[STORE_RELPATH_MAX];
+	const char *base;
+	int pfd = object_dir(s, b, oid, rel, &base), ofd, rc = 0;
+
+	if (pfd < 0)
+		return pfd;
+	/* pfd is O_PATH, which fsync refuses: open the directory itself. */
+	int dfd = openat(pfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ofd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (ofd < 0 || dfd < 0 || fdatasync(ofd) < 0 || fsync(dfd) < 0)
+		rc = -errno;
+	if (ofd >= 0)
+		close(ofd);
+	if (dfd >= 0)
+		close(dfd);
+	close(pfd);
+	return rc;
+}
+
 /* Refreshes one backend's health and free space. Caller holds s->lock. */
 static void refresh(struct store *s, int b, time_t now)
 {

@@ -48,7 +48,7 @@ int store_open(const struct geo_config *cfg, uint64_t strict, struct store **out
 struct store *store_hold(struct store *s);
 void store_close(struct store *s);		/* drops a reference; NULL ok */
 
-/* Writes obj as a new object on backend b (temp file + rename) and returns
+/* Writes obj as a new object on backend b (in place, O_EXCL) and returns
  * its fresh random id in *oid. Not durable until store_sync(). 0 or -errno
  * (-ENOSPC, -EIO, -EROFS, ...). */
 int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id *oid);
@@ -71,6 +71,12 @@ int store_delete(struct store *s, int b, const struct geo_id *oid);
 /* Makes every object put on b so far durable (syncfs on the backend; no-op
  * when nothing was written since the last sync). 0 or -errno. */
 int store_sync(struct store *s, int b);
+
+/* Makes one object durable: fdatasync of it, then fsync of its fan-out
+ * directory. Cheaper than store_sync() for a few small objects, and it does
+ * not wait for other writers' data on the same filesystem. -ENOENT if the
+ * object is gone (deleted as superseded: nothing needs it durable). */
+int store_sync_object(struct store *s, int b, const struct geo_id *oid);
 
 /* Health and free space per backend (cached for up to a second), written to
  * out[0..cfg->nbackends-1]. */
