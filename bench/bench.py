@@ -21,7 +21,9 @@ Knobs (environment):
   BENCH_TIME       seconds of each random 4 KiB run (default 15)
   BENCH_ONLY       comma-separated subset of: plain passthrough_ll gocryptfs
                    mergerfs geofs geofs-nocomp, plus geofs-64k geofs-4m
-                   (LZ4 + AES with 64 KiB / 4 MiB shards; not in the default set)
+                   (LZ4 + AES with 64 KiB / 4 MiB shards) and geofs-fsync
+                   ([data] durability = fsync: close is no power-loss
+                   durability point); these three are not in the default set
   BENCH_WORKLOADS  comma-separated subset of: seq rand meta (default all)
   BENCH_PERF       1: perf-record every geofs daemon during the incompressible
                    sequential write and read; flat profiles go to the results
@@ -50,7 +52,7 @@ MOUNT_TIMEOUT = 30.0
 UNMOUNT_TIMEOUT = 60.0
 
 DEFAULT_FS = ["plain", "passthrough_ll", "gocryptfs", "mergerfs", "geofs", "geofs-nocomp"]
-EXTRA_FS = ["geofs-64k", "geofs-4m"]
+EXTRA_FS = ["geofs-64k", "geofs-4m", "geofs-fsync"]
 WORKLOADS = ["seq", "rand", "meta"]
 
 # (key, label, unit, higher_is_better)
@@ -320,10 +322,11 @@ class Mergerfs(Target):
 
 
 class Geofs(Target):
-    def __init__(self, name, top, ctx, shard_size="1M", compress="lz4"):
+    def __init__(self, name, top, ctx, shard_size="1M", compress="lz4", durability="close"):
         super().__init__(name, top, ctx)
         self.shard_size = shard_size
         self.compress = compress
+        self.durability = durability
 
     def setup(self):
         super().setup()
@@ -349,6 +352,7 @@ path = {self.top}/audit.log
 [data]
 shard_size = {self.shard_size}
 compress = {self.compress}
+durability = {self.durability}
 """
         for b in backends:
             text += f"\n[backend {b}]\npath = {self.top}/backends/{b}\ncountry = JP\n"
@@ -393,6 +397,8 @@ def make_target(name, top, ctx):
         return Geofs(name, top, ctx, shard_size="64K")
     if name == "geofs-4m":
         return Geofs(name, top, ctx, shard_size="4M")
+    if name == "geofs-fsync":
+        return Geofs(name, top, ctx, durability="fsync")
     raise BenchError(f"unknown filesystem {name}")
 
 
@@ -596,7 +602,7 @@ def fmt(v):
 def render_table(ctx, med):
     fss = [f for f in ctx.only]
     ratios = []
-    for g in ("geofs", "geofs-nocomp", "geofs-64k", "geofs-4m"):
+    for g in ("geofs", "geofs-nocomp", "geofs-64k", "geofs-4m", "geofs-fsync"):
         if g not in fss:
             continue
         for ref in ("gocryptfs", "passthrough_ll"):
