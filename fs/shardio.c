@@ -572,11 +572,15 @@ static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
  * next shards into the cache in the background. gf->lock held. */
 static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 {
-	uint64_t until = idx + per_bytes(gf, READAHEAD_BYTES, 2);
+	uint64_t ahead = per_bytes(gf, READAHEAD_BYTES, 2), until = idx + ahead;
+	/* Several FUSE threads serve one reader's requests, so they arrive a
+	 * little out of order: a shard up to `ahead` behind or beyond the
+	 * furthest one read is still the same stream (resetting on each would
+	 * re-hint and re-check the whole window for every request). */
+	bool sequential = idx <= gf->last_read + ahead && idx + ahead >= gf->last_read;
 
-	bool sequential = idx == gf->last_read || idx + 1 == gf->last_read;
-
-	gf->last_read = idx + 1;
+	if (!sequential || idx + 1 > gf->last_read)
+		gf->last_read = idx + 1;
 	if (!sequential) {
 		gf->ra_next = idx + 1;		/* random access: no read-ahead */
 		gf->hint_next = idx + 1;
