@@ -214,7 +214,7 @@ static int unwrap_key(struct core *c, struct gfile *gf)
 
 static int load(struct core *c, struct gfile *gf)
 {
-	int rc = meta_manifest_load(c->meta, &gf->id, &gf->mf);
+	int rc = meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &gf->mf, &gf->in_stub);
 
 	if (rc)
 		return rc == -ENOENT || rc == -EINVAL ? -EIO : rc;
@@ -342,12 +342,15 @@ int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gf
 	gf->mf->generation = 1;
 	gf->tags = *t;
 	rc = wrap_key(c, gf, gf->mf, t);
+	/* The first manifest goes on the unlinked stub itself: no manifest
+	 * file (an inode, a rename) until there is content to commit. */
 	if (!rc)
-		rc = meta_manifest_store(c->meta, gf->mf, false);
+		rc = meta_stub_m0_set(gf->stubfd, gf->mf);
 	if (!rc)
 		rc = meta_set_stub_id(gf->stubfd, &gf->id);
 	if (rc)
 		goto fail;
+	gf->in_stub = true;
 	gf->disk_gen = gf->mf->generation;
 	pthread_mutex_lock(&c->files->lock);
 	table_insert(c->files, gf);
@@ -355,8 +358,6 @@ int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gf
 	*out = gf;
 	return 0;
 fail:
-	if (gf->mf && gf->mf->generation)
-		meta_manifest_delete(c->meta, &gf->id);
 	gfile_free(gf);
 	return rc;
 }
@@ -626,6 +627,8 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 	}
 	gf->disk_gen = gf->mf->generation;
 	gf->changed = false;
+	if (gf->in_stub && meta_stub_m0_clear(gf->stubfd) == 0)
+		gf->in_stub = false;	/* else: the manifest file wins anyway */
 	gf_untouch_all(gf);
 	update_stub(gf);
 	if (durable)

@@ -68,6 +68,7 @@ struct gfile {
 	struct oldobj *old;
 	size_t nold, oldcap;
 	bool changed;		/* manifest differs from disk */
+	bool in_stub;		/* on disk only as the stub's first manifest (meta.h) */
 	uint64_t put_mask;	/* backends written since the last durable commit */
 	/* The objects written since then, while there are few: a durable
 	 * commit syncs just those rather than whole backends (syncfs). */
@@ -104,7 +105,8 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk);
 int gf_reload(struct core *c, struct gfile *gf);
 /* After a last commit failed: deletes the objects of shards this mount
  * wrote that the manifest on disk does not reference (they would be
- * orphans nobody can reach). */
+ * orphans nobody can reach), and puts the file back in its last committed
+ * state, so that the next open does not see what was dropped. */
 void gf_discard_uncommitted(struct core *c, struct gfile *gf);
 
 /* Config index of a manifest-local backend, or -1 if not configured. */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gfile_int.h"
 #include "log.h"
@@ -168,10 +169,11 @@ static bool has_object(const struct manifest *m, const char *bname, const struct
 void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 {
 	struct manifest *disk = NULL;
+	bool in_stub = false;
 
 	pthread_mutex_lock(&gf->lock);
 	gf_wait_inflight(gf);
-	if (meta_manifest_load(c->meta, &gf->id, &disk) != 0)
+	if (meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &disk, &in_stub) != 0)
 		disk = NULL;
 	for (uint64_t i = 0; i < gf->mf->nshards && i < gf->ntouched * 64; i++) {
 		const struct shard_ref *r = &gf->mf->shards[i];
@@ -184,6 +186,29 @@ void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 				store_delete(c->store, b, &r->rep[k].oid);
 		}
 	}
-	manifest_free(disk);
+	/* Whoever opens the file next (it may be open again already) must
+	 * find its last committed state, not the dropped changes nor the
+	 * objects just deleted. Superseded objects belong to that state. */
+	if (disk) {
+		uint32_t dirty_size = gf->mf->shard_size;
+		manifest_free(gf->mf);
+		gf->mf = disk;
+		gf->disk_gen = disk->generation;
+		gf->in_stub = in_stub;
+		gf_manifest_tags(c, disk, &gf->tags);
+		for (int i = 0; i < gf->ndirty; i++) {
+			__atomic_sub_fetch(&c->dirty_bytes, dirty_size, __ATOMIC_RELAXED);
+			free(gf->dirty[i].buf);
+		}
+		gf->ndirty = 0;
+		gf->nold = 0;
+		gf->nrecent = 0;
+		gf->put_mask = 0;
+		gf->async_err = 0;
+		gf->changed = false;
+		gf->writable_at = 0;
+		gf_untouch_all(gf);
+		ftruncate(gf->stubfd, (off_t)disk->size);
+	}
 	pthread_mutex_unlock(&gf->lock);
 }

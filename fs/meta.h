@@ -9,6 +9,11 @@
  *                            stat), whose mode/owner/times are the file's,
  *                            with xattr user.geofs.id = file id (32 hex).
  *                            Hard links are hard links of the stub.
+ *                            A file not yet committed (created, not yet
+ *                            flushed) has no manifest file: its first,
+ *                            empty manifest is the stub's xattr
+ *                            user.geofs.m0 (one inode less per new file),
+ *                            removed once a manifest file exists.
  *   directories carry        user.geofs.category, user.geofs.origin,
  *                            user.geofs.tagset ("", "c", "o" or "co": which
  *                            were set explicitly rather than inherited)
@@ -36,6 +41,7 @@
 #define META_XA_CAT     "user.geofs.category"
 #define META_XA_ORIGIN  "user.geofs.origin"
 #define META_XA_TAGSET  "user.geofs.tagset"
+#define META_XA_M0      "user.geofs.m0"
 
 struct meta;
 
@@ -89,6 +95,18 @@ int meta_manifest_stage(struct meta *m, const struct manifest *mf, struct meta_s
 int meta_manifest_install(struct meta *m, struct meta_staged *st, bool durable);
 void meta_manifest_abort(struct meta *m, struct meta_staged *st);
 int meta_manifest_delete(struct meta *m, const struct geo_id *id);
+
+/* The manifest of the file whose stub is stubfd (id from its
+ * user.geofs.id): the manifest file, or, when there is none, the stub's
+ * first manifest (user.geofs.m0; *from_stub set). -ENOENT if neither
+ * exists, -EINVAL if malformed or for another id. */
+int meta_manifest_load_stub(struct meta *m, int stubfd, const struct geo_id *id,
+			    struct manifest **out, bool *from_stub);
+
+/* Sets a new file's first manifest on its stub (before it is linked), and
+ * removes it once a manifest file has been installed (ENODATA is fine). */
+int meta_stub_m0_set(int stubfd, const struct manifest *mf);
+int meta_stub_m0_clear(int stubfd);
 
 /* Calls fn for every manifest id present under .geofs/manifests. */
 int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg), void *arg);

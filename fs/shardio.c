@@ -394,7 +394,11 @@ static void flush_job(void *arg)
 }
 
 /* Takes dirty shard i out of the dirty set and has a worker write it. */
-static int submit_flush(struct core *c, struct gfile *gf, int i)
+/* Hands dirty shard i to a worker; with `here`, encodes and stores it in
+ * this thread instead (gf->lock is dropped meanwhile, as a worker would
+ * hold it only at the end): for the last small shard of a commit, a
+ * hand-off to another thread and back costs more than the work. */
+static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
 {
 	struct dshard d = gf->dirty[i];
 	size_t len = shard_len(gf, d.index);
@@ -428,7 +432,13 @@ static int submit_flush(struct core *c, struct gfile *gf, int i)
 	gf->inflight = j;
 	gf->ninflight++;
 	gf->dirty[i] = gf->dirty[--gf->ndirty];
-	workers_submit(c->workers, flush_job, j);
+	if (here) {
+		pthread_mutex_unlock(&gf->lock);
+		flush_job(j);
+		pthread_mutex_lock(&gf->lock);
+	} else {
+		workers_submit(c->workers, flush_job, j);
+	}
 	return 0;
 }
 
@@ -443,10 +453,13 @@ int gf_flush_dirty(struct core *c, struct gfile *gf)
 	int rc = 0;
 
 	if (gf->ndirty > 1)	/* dirty is NULL before the first write */
-		if (gf->ndirty > 1)
 		qsort(gf->dirty, (size_t)gf->ndirty, sizeof(*gf->dirty), cmp_dirty);
-	while (!rc && gf->ndirty > 0)
-		rc = submit_flush(c, gf, gf->ndirty - 1);
+	/* A lone shard with nothing else in flight (a small file) is encoded
+	 * here; more go to the workers, to use both cores. */
+	/* A shard that failed comes back dirty (flush_job): stop at the first
+	 * failure rather than retry it forever. */
+	while (!rc && gf->ndirty > 0 && !gf->async_err)
+		rc = submit_flush(c, gf, gf->ndirty - 1, gf->ndirty == 1 && gf->ninflight == 0);
 	gf_wait_inflight(gf);
 	if (!rc && gf->async_err) {
 		rc = gf->async_err;
@@ -479,7 +492,7 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 		for (int i = 1; i < gf->ndirty; i++)
 			if (gf->dirty[i].used < gf->dirty[lru].used)
 				lru = i;
-		rc = submit_flush(c, gf, lru);
+		rc = submit_flush(c, gf, lru, false);
 		if (rc)
 			return rc;
 	}
@@ -700,7 +713,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 		gf->changed = true;
 		/* A shard written up to its end is done for a sequential writer. */
 		if (in + n == ssize(gf))
-			rc = submit_flush(c, gf, (int)(d - gf->dirty));
+			rc = submit_flush(c, gf, (int)(d - gf->dirty), false);
 	}
 	if (done)
 		gf_stub_touch(gf, gf->mf->size != size0);

@@ -2,6 +2,7 @@
 backends see (ciphertext only), compression, holes."""
 
 import hashlib
+import json
 import os
 import random
 import secrets
@@ -189,3 +190,88 @@ def test_truncate_inside_shard_then_extend_reads_zeros(site):
     assert read_file(p) == data[:SHARD + 100] + b"\0" * (SHARD - 100)
     site.remount()
     assert read_file(p) == data[:SHARD + 100] + b"\0" * (SHARD - 100)
+
+
+# ---- a new file's first manifest on its stub -------------------------------------
+
+def _manifest_file(site, relpath):
+    fid = os.getxattr(os.path.join(site.meta, relpath), "user.geofs.id").decode()
+    return os.path.join(site.meta, ".geofs", "manifests", fid[:2], fid)
+
+
+def _stub_m0(site, relpath):
+    try:
+        return os.getxattr(os.path.join(site.meta, relpath), "user.geofs.m0")
+    except OSError:
+        return None
+
+
+def test_new_file_manifest_lives_on_stub_until_content(site):
+    """A created file gets no manifest file (an inode and a rename less per
+    file): its first, empty manifest is an xattr of its stub, hidden from
+    the mount. Content committed at close makes the manifest file and
+    removes the stub's copy; the file reads back the same after remount."""
+    open(site.path("empty"), "wb").close()
+    assert _stub_m0(site, "empty") is not None
+    assert not os.path.exists(_manifest_file(site, "empty"))
+    assert "user.geofs.m0" not in os.listxattr(site.path("empty"))
+    assert site.xattr("empty", "user.geo.category") == "personal"
+    assert read_file(site.path("empty")) == b""
+
+    data = pattern(5, 3 * SHARD + 11)
+    write_file(site.path("full"), data)
+    assert os.path.exists(_manifest_file(site, "full"))
+    assert _stub_m0(site, "full") is None
+    site.remount()
+    assert read_file(site.path("empty")) == b""
+    assert read_file(site.path("full")) == data
+    # the empty one gets its manifest file with its first content
+    write_file(site.path("empty"), b"now")
+    assert os.path.exists(_manifest_file(site, "empty"))
+    assert _stub_m0(site, "empty") is None
+    assert read_file(site.path("empty")) == b"now"
+
+
+def test_file_open_before_its_first_commit_seen_from_another_mount(site_factory):
+    """A file created and still open on one mount (no manifest file yet)
+    is an empty file with its directory's tags on another; what the first
+    mount closes is what the second then opens."""
+    a = site_factory.mounted()
+    b = site_factory.mounted(share=a, name="tokyo-app-02")
+    os.mkdir(a.path("m"))
+    os.setxattr(a.path("m"), "user.geo.category", b"medical")
+    data = pattern(6, 2 * SHARD + 5)
+    with open(a.path("m", "scan"), "wb") as f:
+        f.write(data[:100])
+        assert read_file(b.path("m", "scan")) == b""
+        assert b.xattr("m/scan", "user.geo.category") == "medical"
+        f.write(data[100:])
+    assert read_file(b.path("m", "scan")) == data
+
+
+def test_fsck_and_crash_with_files_never_committed(site_factory):
+    """Files created but never closed (the daemon killed first) read back
+    empty, never EIO; fsck counts them as files and finds at most orphan
+    objects, which --repair collects."""
+    site = site_factory.mounted()
+    open(site.path("touched"), "wb").close()
+    fd = os.open(site.path("cut"), os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, pattern(7, 2 * SHARD))             # full shards reach a backend
+    site.kill9()
+    try:
+        os.close(fd)                                # the mount died under it
+    except OSError:
+        pass
+    site.mount()
+    assert read_file(site.path("touched")) == b""
+    assert read_file(site.path("cut")) == b""
+    site.unmount()
+    cp = site.geoctl("fsck", "-c", site.config, "--json")
+    assert cp.returncode in (0, 1), cp.stdout + cp.stderr
+    out = json.loads(cp.stdout)
+    kinds = {x["kind"] for x in out["findings"]}
+    assert kinds <= {"ORPHAN-OBJECT", "ORPHAN-TEMP"}, out["findings"]
+    cp = site.geoctl("fsck", "-c", site.config, "--repair")
+    assert cp.returncode in (0, 1), cp.stdout + cp.stderr
+    cp = site.geoctl("fsck", "-c", site.config)
+    assert cp.returncode == 0, cp.stdout + cp.stderr

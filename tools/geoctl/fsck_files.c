@@ -244,18 +244,26 @@ static int check_stub(struct fsck *fk, const char *full, const char *path, const
 		return 0;
 	}
 	r = meta_stub_id(fd, &id);
-	close(fd);
-	if (r == -ENODATA)
+	if (r == -ENODATA) {
+		close(fd);
 		return fsck_add(fk, FK_NO_ID, path, (uint64_t)st->st_size, "a regular file without "
 				"user.geofs.id: not created through geofs");
-	if (r < 0)
+	}
+	if (r < 0) {
+		close(fd);
 		return fsck_add(fk, FK_DAMAGED, path, (uint64_t)st->st_size,
 				"its file id (user.geofs.id) is malformed");
+	}
 	r = register_stub(fk, path, st, &id);
-	if (r != 0)
+	if (r != 0) {
+		close(fd);
 		return r < 0 ? r : 0;
+	}
 	fk->nfiles++;
-	r = meta_manifest_load(fk->meta, &id, &mf);
+	/* A file never committed has its first manifest on the stub. */
+	bool from_stub;
+	r = meta_manifest_load_stub(fk->meta, fd, &id, &mf, &from_stub);
+	close(fd);
 	if (r == -ENOENT || r == -EINVAL) {
 		fk->unreadable_manifests += r == -EINVAL;
 		return fsck_add(fk, FK_DAMAGED, path, (uint64_t)st->st_size, "%s",
