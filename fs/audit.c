@@ -131,7 +131,7 @@ static size_t json_quote(const char *str, size_t n, char *out)
 			o += 2, i++;
 		} else if (c >= 0x20 && c < 0x7f) {
 			*o++ = (char)c, i++;
-		} else if (c >= 0x80 && (u = audit_utf8_len(s + i, n - i)) > 0) {
+		} else if (c >= 0x80 && (u = utf8_len(s + i, n - i)) > 0) {
 			memcpy(o, s + i, u);
 			o += u, i += u;
 		} else {	/* control, DEL, or a byte that is not UTF-8 */

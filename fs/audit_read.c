@@ -238,7 +238,7 @@ static int jp_string(struct jp *j, const char **s)
 		} else if (c < 0x80) {
 			*o++ = (char)c;
 			j->p++;
-		} else if ((u = audit_utf8_len(j->p, (size_t)(j->end - j->p))) > 0) {
+		} else if ((u = utf8_len(j->p, (size_t)(j->end - j->p))) > 0) {
 			memcpy(o, j->p, u);
 			o += u;
 			j->p += u;

@@ -39,7 +39,7 @@ void json_write_string(FILE *f, const char *str)
 			s++;
 			continue;
 		}
-		n = utf8_len(s);
+		n = (int)utf8_len(s, SIZE_MAX);
 		if (n == 0) {
 			fprintf(f, "\\udc%02x", c);	/* surrogateescape */
 			s++;

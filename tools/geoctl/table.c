@@ -48,7 +48,7 @@ static char *printable(const char *str)
 	if (!out)
 		return NULL;
 	while (*s) {
-		int n = utf8_len(s);
+		int n = (int)utf8_len(s, SIZE_MAX);
 
 		if (*s == '\n' || *s == '\t' || *s == '\\') {
 			o += sprintf(o, "\\%c", *s == '\n' ? 'n' : *s == '\t' ? 't' : '\\');
