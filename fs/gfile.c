@@ -594,7 +594,16 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 		return rc;
 	if (!gf->changed) {
 		update_stub(gf);
-		return durable ? sync_backends(c, gf) : 0;
+		if (!durable)
+			return 0;
+		/* A new file that stays empty: its stub (with its first
+		 * manifest) is what must survive, once. */
+		if (gf->in_stub && !gf->stub_synced) {
+			if (fsync(gf->stubfd) < 0)
+				return -errno;
+			gf->stub_synced = true;
+		}
+		return sync_backends(c, gf);
 	}
 	/* Another mount may have committed since we loaded: lay our changes
 	 * over its manifest (gmerge.c) so neither loses shards it wrote. */

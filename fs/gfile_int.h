@@ -69,6 +69,7 @@ struct gfile {
 	size_t nold, oldcap;
 	bool changed;		/* manifest differs from disk */
 	bool in_stub;		/* on disk only as the stub's first manifest (meta.h) */
+	bool stub_synced;	/* ... and that stub was fsynced (a durable empty file) */
 	uint64_t put_mask;	/* backends written since the last durable commit */
 	/* The objects written since then, while there are few: a durable
 	 * commit syncs just those rather than whole backends (syncfs). */
