@@ -1,12 +1,13 @@
 /*
- * config.c — the mount config: INI parsing, validation, resolution.
+ * config.c — the mount config: INI parsing, problem reporting, entry points.
  *
  * One pass over the lines fills a struct geo_config through a table of
  * sections, each with a table of keys and a parse function per key; a second
- * pass checks what only the whole file can tell (required keys, `site`
- * items, [defaults], duplicate paths, whether `replicas` can ever be met).
- * Every problem is appended to the caller's buffer as "FILE:LINE: message;
- * expected ..." and parsing goes on, so one run shows them all.
+ * pass, in config_check.c, checks what only the whole file can tell (required
+ * keys, `site` items, [defaults], duplicate paths, whether `replicas` can
+ * ever be met). Every problem is appended to the caller's buffer as
+ * "FILE:LINE: message; expected ..." and parsing goes on, so one run shows
+ * them all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,12 +20,11 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_int.h"
 
 #define LINE_MAX_LEN  8192		/* longest accepted line, bytes */
 #define FILE_MAX_LEN  (4u << 20)	/* largest accepted config file */
-#define MSG_MAX       1024		/* one formatted problem */
 #define SHOW_MAX      48		/* how much of a bad value is echoed */
-#define KEYS_MAX      8			/* keys per section */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
@@ -32,72 +32,16 @@
 #define LIST_EXPECT   "a comma-separated list of ISO 3166-1 alpha-2 codes such as JP, origin, site, or * alone"
 #define NAME_EXPECT   "1..63 characters from A-Z a-z 0-9 _ . -"
 
-struct parser;
-
 /* A word accepted by a two-way choice key, and the bool it stands for. */
 struct word {
 	const char *word;
 	bool value;
 };
 
-struct key_def {
-	const char *name;
-	bool required;
-	bool (*parse)(struct parser *p, const char *val, void *field);
-	size_t offset, width;		/* of the field in the section's struct */
-	const char *expect;		/* what a valid value looks like */
-	uint64_t lo, hi;		/* range for numbers and sizes */
-	const struct word *words;	/* for choice keys, NULL-terminated */
-};
-
-enum sec_kind { SEC_SINGLE, SEC_BACKEND, SEC_CATEGORY };
-
-struct section_def {
-	const char *name;
-	enum sec_kind kind;
-	bool required;
-	const struct key_def *keys;
-	size_t nkeys;
-};
-
-/* One section as written: where it started, where each key was set. */
-struct sect_inst {
-	int line;			/* header line; 0 if never declared */
-	int keyline[KEYS_MAX];		/* line each key was set on, or 0 */
-	bool bad;			/* a problem was reported inside */
-};
-
-struct parser {
-	const char *file;
-	char *err;
-	size_t errlen, errused;
-	int nerr;
-	bool oom;
-	int line;
-	char *dir;			/* absolute directory of the file */
-	struct geo_config *cfg;
-	const struct section_def *sec;	/* NULL: skip keys until next header */
-	struct sect_inst *inst;
-	void *base;			/* struct the current section fills */
-	const char *sec_name;		/* NAME of [backend NAME] etc. */
-	const struct key_def *key;	/* key being parsed */
-	bool skipping;			/* after a bad header: ignore its keys */
-	struct sect_inst single[16];	/* by index in sections[] */
-	struct sect_inst backend[CFG_MAX_BACKENDS];
-	struct sect_inst cat[CFG_MAX_CATEGORIES];
-	struct cfg_cspec *site_items[2 * CFG_MAX_CATEGORIES];
-	int nsite_items;
-	bool origin_is_site;
-	char defcat[CFG_NAME_MAX];
-};
-
 /* ---- problems ------------------------------------------------------------ */
 
-static void problem_at(struct parser *p, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Appends "FILE:LINE: message\n" whole, or not at all if it does not fit. */
-static void problem_at(struct parser *p, int line, const char *fmt, ...)
+void config_problem_at(struct parser *p, int line, const char *fmt, ...)
 {
 	char msg[MSG_MAX];
 	va_list ap;
@@ -121,7 +65,7 @@ static void problem_at(struct parser *p, int line, const char *fmt, ...)
 	}
 }
 
-#define problem(p, ...) problem_at((p), (p)->line, __VA_ARGS__)
+#define problem(p, ...) config_problem_at((p), (p)->line, __VA_ARGS__)
 
 /* A printable, bounded copy of a value for messages. */
 static const char *shown(const char *s, char buf[SHOW_MAX + 4])
@@ -490,9 +434,7 @@ static const struct key_def status_keys[] = {
 #define NKEYS(keys) (sizeof(keys) / sizeof(keys[0]))
 #define SEC(name, kind, req, keys) { name, kind, req, keys, NKEYS(keys) }
 
-enum { S_SITE, S_META, S_KEYS, S_AUDIT, S_DATA, S_BACKEND, S_CATEGORY, S_DEFAULTS, S_STATUS };
-
-static const struct section_def sections[] = {
+const struct section_def config_sections[NSECTIONS] = {
 	[S_SITE] = SEC("site", SEC_SINGLE, true, site_keys),
 	[S_META] = SEC("meta", SEC_SINGLE, true, meta_keys),
 	[S_KEYS] = SEC("keys", SEC_SINGLE, true, keys_keys),
@@ -503,7 +445,6 @@ static const struct section_def sections[] = {
 	[S_DEFAULTS] = SEC("defaults", SEC_SINGLE, false, defaults_keys),
 	[S_STATUS] = SEC("status", SEC_SINGLE, false, status_keys),
 };
-#define NSECTIONS ((int)(sizeof(sections) / sizeof(sections[0])))
 
 _Static_assert(NSECTIONS <= 16, "struct parser: single[] too small");
 _Static_assert(sizeof(unsigned) == sizeof(uint32_t) && sizeof(int) == sizeof(uint32_t),
@@ -517,7 +458,7 @@ _Static_assert(NKEYS(data_keys) <= KEYS_MAX && NKEYS(backend_keys) <= KEYS_MAX &
 /* ---- lines --------------------------------------------------------------- */
 
 /* "[backend tokyo-1]" or "[data]", for messages. */
-static const char *sect_label(const struct section_def *def, const char *name,
+const char *config_sect_label(const struct section_def *def, const char *name,
 			      char *buf, size_t len)
 {
 	snprintf(buf, len, "[%s%s%s]", def->name, name ? " " : "", name ? name : "");
@@ -525,7 +466,7 @@ static const char *sect_label(const struct section_def *def, const char *name,
 }
 
 /* "path, country, ..." of a section's keys, or only its required ones. */
-static void list_keys(const struct section_def *def, bool required, char *buf, size_t len)
+void config_list_keys(const struct section_def *def, bool required, char *buf, size_t len)
 {
 	size_t pos = 0;
 
@@ -547,7 +488,7 @@ static void set_key(struct parser *p, const char *key, const char *val)
 		p->key = &def->keys[i];
 		if (p->inst->keyline[i]) {
 			problem(p, "duplicate key '%s' in %s, first set at line %d; expected each key once per section",
-				key, sect_label(def, p->sec_name, label, sizeof(label)),
+				key, config_sect_label(def, p->sec_name, label, sizeof(label)),
 				p->inst->keyline[i]);
 			return;
 		}
@@ -558,9 +499,9 @@ static void set_key(struct parser *p, const char *key, const char *val)
 			p->key->parse(p, val, (char *)p->base + p->key->offset);
 		return;
 	}
-	list_keys(def, false, keys, sizeof(keys));
+	config_list_keys(def, false, keys, sizeof(keys));
 	problem(p, "unknown key '%s' in %s; expected one of: %s", shown(key, b),
-		sect_label(def, p->sec_name, label, sizeof(label)), keys);
+		config_sect_label(def, p->sec_name, label, sizeof(label)), keys);
 }
 
 /* Index of an earlier [backend NAME] / [category NAME] of that name, or -1. */
@@ -624,7 +565,7 @@ static struct sect_inst *open_named(struct parser *p, const struct section_def *
 static struct sect_inst *open_single(struct parser *p, const struct section_def *def,
 				     const char *name)
 {
-	struct sect_inst *inst = &p->single[def - sections];
+	struct sect_inst *inst = &p->single[def - config_sections];
 
 	if (*name) {
 		problem(p, "section [%s] takes no name; expected [%s]", def->name, def->name);
@@ -663,7 +604,7 @@ static void section_header(struct parser *p, char *s)
 		*name++ = '\0';
 	name = trim(name);
 	for (int i = 0; i < NSECTIONS; i++) {
-		const struct section_def *def = &sections[i];
+		const struct section_def *def = &config_sections[i];
 
 		if (strcmp(kind, def->name))
 			continue;
@@ -732,255 +673,6 @@ static int parse_text(struct parser *p, const char *text, size_t len)
 	p->inst = NULL;
 	free(line);
 	return 0;
-}
-
-/* ---- whole-file checks --------------------------------------------------- */
-
-/* Line where `key` was set in a section instance, or 0. */
-static int keyline(const struct sect_inst *inst, int sec, const char *key)
-{
-	const struct section_def *def = &sections[sec];
-
-	for (size_t i = 0; i < def->nkeys; i++)
-		if (!strcmp(def->keys[i].name, key))
-			return inst->keyline[i];
-	return 0;
-}
-
-static void check_keys(struct parser *p, const struct section_def *def,
-		       struct sect_inst *inst, const char *name)
-{
-	char label[CFG_NAME_MAX + 16];
-
-	for (size_t i = 0; i < def->nkeys; i++) {
-		if (!def->keys[i].required || inst->keyline[i])
-			continue;
-		problem_at(p, inst->line, "missing key '%s' in %s; expected %s = %s",
-			   def->keys[i].name, sect_label(def, name, label, sizeof(label)),
-			   def->keys[i].name, def->keys[i].expect);
-		inst->bad = true;
-	}
-}
-
-/* How many instances of section s were declared. */
-static int instances(const struct parser *p, int s)
-{
-	switch (sections[s].kind) {
-	case SEC_BACKEND:
-		return p->cfg->nbackends;
-	case SEC_CATEGORY:
-		return p->cfg->ncats;
-	default:
-		return p->single[s].line != 0;
-	}
-}
-
-/* Instance i of section s (0 for a single section), and its NAME or NULL. */
-static struct sect_inst *instance(struct parser *p, int s, int i, const char **name)
-{
-	switch (sections[s].kind) {
-	case SEC_BACKEND:
-		*name = p->cfg->backends[i].name;
-		return &p->backend[i];
-	case SEC_CATEGORY:
-		*name = p->cfg->cats[i].name;
-		return &p->cat[i];
-	default:
-		*name = NULL;
-		return &p->single[s];
-	}
-}
-
-static void check_required(struct parser *p)
-{
-	char req[128], label[CFG_NAME_MAX + 16];
-
-	for (int s = 0; s < NSECTIONS; s++) {
-		const struct section_def *def = &sections[s];
-		bool single = def->kind == SEC_SINGLE;
-		int n = instances(p, s);
-
-		if (!n && def->required) {
-			list_keys(def, true, req, sizeof(req));
-			sect_label(def, single ? NULL : "NAME", label, sizeof(label));
-			problem_at(p, 0, "missing section %s; expected %s %s section setting %s",
-				   label, single ? "a" : "at least one", label, req);
-		}
-		for (int i = 0; i < n; i++) {
-			const char *name;
-			struct sect_inst *inst = instance(p, s, i, &name);
-
-			check_keys(p, def, inst, name);
-		}
-	}
-}
-
-/* Countries a list allows for a file of `origin` (-1: ignore `origin`). */
-static void cspec_set(const struct cfg_cspec *spec, int origin, struct cset *out)
-{
-	if (spec->any) {
-		cset_fill(out);
-		return;
-	}
-	*out = spec->set;
-	if (spec->origin)
-		cset_add(out, origin);
-}
-
-/* Fills what the file left out: values that follow the site or [data]. */
-static void resolve_defaults(struct parser *p)
-{
-	struct geo_config *cfg = p->cfg;
-
-	for (int i = 0; i < cfg->ncats; i++)
-		if (!keyline(&p->cat[i], S_CATEGORY, "compress"))
-			cfg->cats[i].compress = cfg->compress;
-	if (cfg->site_country < 0)
-		return;		/* already reported */
-	for (int i = 0; i < p->nsite_items; i++)
-		cset_add(&p->site_items[i]->set, cfg->site_country);
-	if (!keyline(&p->single[S_META], S_META, "country"))
-		cfg->meta_country = cfg->site_country;
-	if (p->origin_is_site || !keyline(&p->single[S_DEFAULTS], S_DEFAULTS, "origin"))
-		cfg->default_origin = cfg->site_country;
-}
-
-/* Fail closed: the category allowing the fewest storage countries for the
- * default origin, then the fewest site countries, then the first declared. */
-static int most_restrictive(const struct geo_config *cfg)
-{
-	int best = -1, best_store = 0, best_access = 0;
-
-	for (int i = 0; i < cfg->ncats; i++) {
-		struct cset s, a;
-		int ns, na;
-
-		cspec_set(&cfg->cats[i].store_in, cfg->default_origin, &s);
-		cspec_set(&cfg->cats[i].access_from, cfg->default_origin, &a);
-		ns = cset_count(&s);
-		na = cset_count(&a);
-		if (best < 0 || ns < best_store || (ns == best_store && na < best_access)) {
-			best = i;
-			best_store = ns;
-			best_access = na;
-		}
-	}
-	return best;
-}
-
-static void resolve_default_category(struct parser *p)
-{
-	struct geo_config *cfg = p->cfg;
-	char names[MSG_MAX / 2];
-	size_t pos = 0;
-
-	if (!p->defcat[0]) {
-		if (cfg->default_origin >= 0)
-			cfg->default_category = most_restrictive(cfg);
-		return;
-	}
-	cfg->default_category = config_category(cfg, p->defcat);
-	if (cfg->default_category >= 0 || !cfg->ncats)
-		return;
-	names[0] = '\0';
-	for (int i = 0; i < cfg->ncats && pos < sizeof(names); i++)
-		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s",
-					i ? ", " : "", cfg->cats[i].name);
-	problem_at(p, keyline(&p->single[S_DEFAULTS], S_DEFAULTS, "category"),
-		   "unknown category '%s' in [defaults]; expected one of: %s", p->defcat, names);
-}
-
-/* Same directory, ignoring trailing slashes. */
-static bool same_path(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
-
-	while (na > 1 && a[na - 1] == '/')
-		na--;
-	while (nb > 1 && b[nb - 1] == '/')
-		nb--;
-	return na == nb && memcmp(a, b, na) == 0;
-}
-
-static void check_backend_paths(struct parser *p)
-{
-	const struct geo_config *cfg = p->cfg;
-
-	for (int j = 0; j < cfg->nbackends; j++) {
-		for (int i = 0; i < j; i++) {
-			if (!cfg->backends[i].path || !cfg->backends[j].path ||
-			    !same_path(cfg->backends[i].path, cfg->backends[j].path))
-				continue;
-			problem_at(p, keyline(&p->backend[j], S_BACKEND, "path"),
-				   "backend %s uses the same path as backend %s (line %d); expected a distinct directory per backend",
-				   cfg->backends[j].name, cfg->backends[i].name,
-				   keyline(&p->backend[i], S_BACKEND, "path"));
-			p->backend[j].bad = true;
-			break;
-		}
-	}
-}
-
-/* Non-draining backends in countries `store` allows. */
-static int count_in(const struct geo_config *cfg, const struct cset *store)
-{
-	int n = 0;
-
-	for (int i = 0; i < cfg->nbackends; i++)
-		n += !cfg->backends[i].drain && cset_has(store, cfg->backends[i].country);
-	return n;
-}
-
-/* The most backends that qualify for category c, over every origin. Only an
- * origin where some backend sits can add to the fixed part of the list. */
-static int max_qualifying(const struct geo_config *cfg, const struct cfg_category *c)
-{
-	struct cset s;
-	int best;
-
-	cspec_set(&c->store_in, -1, &s);
-	best = count_in(cfg, &s);
-	for (int i = 0; c->store_in.origin && i < cfg->nbackends; i++) {
-		int n;
-
-		cspec_set(&c->store_in, cfg->backends[i].country, &s);
-		n = count_in(cfg, &s);
-		best = n > best ? n : best;
-	}
-	return best;
-}
-
-static void check_replicas(struct parser *p)
-{
-	const struct geo_config *cfg = p->cfg;
-	char allowed[MSG_MAX / 2];
-
-	for (int i = 0; i < cfg->nbackends; i++)
-		if (p->backend[i].bad)
-			return;		/* counts would be wrong; already reported */
-	for (int i = 0; i < cfg->ncats; i++) {
-		const struct cfg_category *c = &cfg->cats[i];
-		int max = max_qualifying(cfg, c), line = keyline(&p->cat[i], S_CATEGORY, "replicas");
-		bool set = !cset_empty(&c->store_in.set);
-
-		if (p->cat[i].bad || max >= c->replicas || cfg->site_country < 0)
-			continue;
-		cset_format(&c->store_in.set, allowed, sizeof(allowed));
-		problem_at(p, line ? line : c->line,
-			   "category %s wants %d replica%s but at most %d non-draining backend%s could ever qualify (store_in: %s%s%s); expected replicas <= %d or more backends in allowed countries",
-			   c->name, c->replicas, c->replicas == 1 ? "" : "s", max, max == 1 ? "" : "s",
-			   c->store_in.origin ? "origin" : "", c->store_in.origin && set ? "," : "",
-			   set ? allowed : "", max);
-	}
-}
-
-static void validate(struct parser *p)
-{
-	check_required(p);
-	resolve_defaults(p);
-	resolve_default_category(p);
-	check_backend_paths(p);
-	check_replicas(p);
 }
 
 /* ---- reporting in line order --------------------------------------------- */
@@ -1097,7 +789,7 @@ int config_parse(const char *name, const char *text, size_t len,
 	p->dir = config_dir(name);
 	if (!p->cfg || !p->dir || parse_text(p, text ? text : "", text ? len : 0) < 0)
 		goto out_free;
-	validate(p);
+	config_validate(p);
 	if (p->oom)
 		goto out_free;
 	rc = p->nerr ? -EINVAL : 0;

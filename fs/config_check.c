@@ -1,0 +1,262 @@
+/*
+ * config_check.c — the mount config's whole-file checks: what only the whole
+ * file can tell once every line is parsed (required sections and keys, the
+ * values that follow the site or [data], the [defaults] category, duplicate
+ * backend paths, whether `replicas` can ever be met). Problems go through
+ * config_problem_at() like the line parser's; the parser is config.c.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "config_int.h"
+
+/* Line where `key` was set in a section instance, or 0. */
+static int keyline(const struct sect_inst *inst, int sec, const char *key)
+{
+	const struct section_def *def = &config_sections[sec];
+
+	for (size_t i = 0; i < def->nkeys; i++)
+		if (!strcmp(def->keys[i].name, key))
+			return inst->keyline[i];
+	return 0;
+}
+
+static void check_keys(struct parser *p, const struct section_def *def,
+		       struct sect_inst *inst, const char *name)
+{
+	char label[CFG_NAME_MAX + 16];
+
+	for (size_t i = 0; i < def->nkeys; i++) {
+		if (!def->keys[i].required || inst->keyline[i])
+			continue;
+		config_problem_at(p, inst->line, "missing key '%s' in %s; expected %s = %s",
+				  def->keys[i].name,
+				  config_sect_label(def, name, label, sizeof(label)),
+				  def->keys[i].name, def->keys[i].expect);
+		inst->bad = true;
+	}
+}
+
+/* How many instances of section s were declared. */
+static int instances(const struct parser *p, int s)
+{
+	switch (config_sections[s].kind) {
+	case SEC_BACKEND:
+		return p->cfg->nbackends;
+	case SEC_CATEGORY:
+		return p->cfg->ncats;
+	default:
+		return p->single[s].line != 0;
+	}
+}
+
+/* Instance i of section s (0 for a single section), and its NAME or NULL. */
+static struct sect_inst *instance(struct parser *p, int s, int i, const char **name)
+{
+	switch (config_sections[s].kind) {
+	case SEC_BACKEND:
+		*name = p->cfg->backends[i].name;
+		return &p->backend[i];
+	case SEC_CATEGORY:
+		*name = p->cfg->cats[i].name;
+		return &p->cat[i];
+	default:
+		*name = NULL;
+		return &p->single[s];
+	}
+}
+
+static void check_required(struct parser *p)
+{
+	char req[128], label[CFG_NAME_MAX + 16];
+
+	for (int s = 0; s < NSECTIONS; s++) {
+		const struct section_def *def = &config_sections[s];
+		bool single = def->kind == SEC_SINGLE;
+		int n = instances(p, s);
+
+		if (!n && def->required) {
+			config_list_keys(def, true, req, sizeof(req));
+			config_sect_label(def, single ? NULL : "NAME", label, sizeof(label));
+			config_problem_at(p, 0,
+					  "missing section %s; expected %s %s section setting %s",
+					  label, single ? "a" : "at least one", label, req);
+		}
+		for (int i = 0; i < n; i++) {
+			const char *name;
+			struct sect_inst *inst = instance(p, s, i, &name);
+
+			check_keys(p, def, inst, name);
+		}
+	}
+}
+
+/* Countries a list allows for a file of `origin` (-1: ignore `origin`). */
+static void cspec_set(const struct cfg_cspec *spec, int origin, struct cset *out)
+{
+	if (spec->any) {
+		cset_fill(out);
+		return;
+	}
+	*out = spec->set;
+	if (spec->origin)
+		cset_add(out, origin);
+}
+
+/* Fills what the file left out: values that follow the site or [data]. */
+static void resolve_defaults(struct parser *p)
+{
+	struct geo_config *cfg = p->cfg;
+
+	for (int i = 0; i < cfg->ncats; i++)
+		if (!keyline(&p->cat[i], S_CATEGORY, "compress"))
+			cfg->cats[i].compress = cfg->compress;
+	if (cfg->site_country < 0)
+		return;		/* already reported */
+	for (int i = 0; i < p->nsite_items; i++)
+		cset_add(&p->site_items[i]->set, cfg->site_country);
+	if (!keyline(&p->single[S_META], S_META, "country"))
+		cfg->meta_country = cfg->site_country;
+	if (p->origin_is_site || !keyline(&p->single[S_DEFAULTS], S_DEFAULTS, "origin"))
+		cfg->default_origin = cfg->site_country;
+}
+
+/* Fail closed: the category allowing the fewest storage countries for the
+ * default origin, then the fewest site countries, then the first declared. */
+static int most_restrictive(const struct geo_config *cfg)
+{
+	int best = -1, best_store = 0, best_access = 0;
+
+	for (int i = 0; i < cfg->ncats; i++) {
+		struct cset s, a;
+		int ns, na;
+
+		cspec_set(&cfg->cats[i].store_in, cfg->default_origin, &s);
+		cspec_set(&cfg->cats[i].access_from, cfg->default_origin, &a);
+		ns = cset_count(&s);
+		na = cset_count(&a);
+		if (best < 0 || ns < best_store || (ns == best_store && na < best_access)) {
+			best = i;
+			best_store = ns;
+			best_access = na;
+		}
+	}
+	return best;
+}
+
+static void resolve_default_category(struct parser *p)
+{
+	struct geo_config *cfg = p->cfg;
+	char names[MSG_MAX / 2];
+	size_t pos = 0;
+
+	if (!p->defcat[0]) {
+		if (cfg->default_origin >= 0)
+			cfg->default_category = most_restrictive(cfg);
+		return;
+	}
+	cfg->default_category = config_category(cfg, p->defcat);
+	if (cfg->default_category >= 0 || !cfg->ncats)
+		return;
+	names[0] = '\0';
+	for (int i = 0; i < cfg->ncats && pos < sizeof(names); i++)
+		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s",
+					i ? ", " : "", cfg->cats[i].name);
+	config_problem_at(p, keyline(&p->single[S_DEFAULTS], S_DEFAULTS, "category"),
+			  "unknown category '%s' in [defaults]; expected one of: %s",
+			  p->defcat, names);
+}
+
+/* Same directory, ignoring trailing slashes. */
+static bool same_path(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+
+	while (na > 1 && a[na - 1] == '/')
+		na--;
+	while (nb > 1 && b[nb - 1] == '/')
+		nb--;
+	return na == nb && memcmp(a, b, na) == 0;
+}
+
+static void check_backend_paths(struct parser *p)
+{
+	const struct geo_config *cfg = p->cfg;
+
+	for (int j = 0; j < cfg->nbackends; j++) {
+		for (int i = 0; i < j; i++) {
+			if (!cfg->backends[i].path || !cfg->backends[j].path ||
+			    !same_path(cfg->backends[i].path, cfg->backends[j].path))
+				continue;
+			config_problem_at(p, keyline(&p->backend[j], S_BACKEND, "path"),
+					  "backend %s uses the same path as backend %s (line %d); expected a distinct directory per backend",
+					  cfg->backends[j].name, cfg->backends[i].name,
+					  keyline(&p->backend[i], S_BACKEND, "path"));
+			p->backend[j].bad = true;
+			break;
+		}
+	}
+}
+
+/* Non-draining backends in countries `store` allows. */
+static int count_in(const struct geo_config *cfg, const struct cset *store)
+{
+	int n = 0;
+
+	for (int i = 0; i < cfg->nbackends; i++)
+		n += !cfg->backends[i].drain && cset_has(store, cfg->backends[i].country);
+	return n;
+}
+
+/* The most backends that qualify for category c, over every origin. Only an
+ * origin where some backend sits can add to the fixed part of the list. */
+static int max_qualifying(const struct geo_config *cfg, const struct cfg_category *c)
+{
+	struct cset s;
+	int best;
+
+	cspec_set(&c->store_in, -1, &s);
+	best = count_in(cfg, &s);
+	for (int i = 0; c->store_in.origin && i < cfg->nbackends; i++) {
+		int n;
+
+		cspec_set(&c->store_in, cfg->backends[i].country, &s);
+		n = count_in(cfg, &s);
+		best = n > best ? n : best;
+	}
+	return best;
+}
+
+static void check_replicas(struct parser *p)
+{
+	const struct geo_config *cfg = p->cfg;
+	char allowed[MSG_MAX / 2];
+
+	for (int i = 0; i < cfg->nbackends; i++)
+		if (p->backend[i].bad)
+			return;		/* counts would be wrong; already reported */
+	for (int i = 0; i < cfg->ncats; i++) {
+		const struct cfg_category *c = &cfg->cats[i];
+		int max = max_qualifying(cfg, c), line = keyline(&p->cat[i], S_CATEGORY, "replicas");
+		bool set = !cset_empty(&c->store_in.set);
+
+		if (p->cat[i].bad || max >= c->replicas || cfg->site_country < 0)
+			continue;
+		cset_format(&c->store_in.set, allowed, sizeof(allowed));
+		config_problem_at(p, line ? line : c->line,
+				  "category %s wants %d replica%s but at most %d non-draining backend%s could ever qualify (store_in: %s%s%s); expected replicas <= %d or more backends in allowed countries",
+				  c->name, c->replicas, c->replicas == 1 ? "" : "s",
+				  max, max == 1 ? "" : "s", c->store_in.origin ? "origin" : "",
+				  c->store_in.origin && set ? "," : "", set ? allowed : "", max);
+	}
+}
+
+void config_validate(struct parser *p)
+{
+	check_required(p);
+	resolve_defaults(p);
+	resolve_default_category(p);
+	check_backend_paths(p);
+	check_replicas(p);
+}
