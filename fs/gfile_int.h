@@ -84,6 +84,7 @@ struct gfile {
 	uint64_t ra_next;	/* next shard index to prefetch */
 	uint64_t hint_next;	/* next shard whose object to hint (store_willneed) */
 	uint64_t last_read;	/* shard of the previous read + 1 */
+	unsigned seq_run;	/* shards read in order since the last seek */
 	int nprefetch;		/* prefetch jobs not yet finished */
 	uint64_t pf[GF_PREFETCH_MAX];	/* shard index of each of them */
 	uint64_t *touched;	/* bitmap: shards changed since disk_gen (gmerge.c) */

@@ -571,6 +571,8 @@ static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
 	for (; gf->hint_next <= until && gf->hint_next < gf->mf->nshards; gf->hint_next++) {
 		const struct shard_ref *ref = &gf->mf->shards[gf->hint_next];
 
+		if (scache_contains(c->cache, &gf->id, gf->hint_next, ref->gen))
+			continue;	/* decoded already: its object is not needed */
 		for (int k = 0; k < ref->nrep; k++) {
 			int b = gf_backend(c, gf->mf, ref->rep[k].backend);
 			if (b >= 0) {
@@ -592,11 +594,14 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 	 * re-hint and re-check the whole window for every request). */
 	bool sequential = idx <= gf->last_read + ahead && idx + ahead >= gf->last_read;
 
+	if (sequential && idx + 1 > gf->last_read)
+		gf->seq_run++;		/* moved on to a new shard, in order */
 	if (!sequential || idx + 1 > gf->last_read)
 		gf->last_read = idx + 1;
 	if (!sequential) {
 		gf->ra_next = idx + 1;		/* random access: no read-ahead */
 		gf->hint_next = idx + 1;
+		gf->seq_run = 0;
 		return;
 	}
 	if (gf->ra_next <= idx)
@@ -620,7 +625,11 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 		gf->pf[gf->nprefetch++] = i;
 		workers_submit(c->workers, prefetch_job, p);
 	}
-	hint_ahead(c, gf, until);
+	/* Object hints cost a syscall each: only for a reader that has gone
+	 * on through two shards in order (a random reader that happens to
+	 * land near its last read does not qualify). */
+	if (gf->seq_run >= 2)
+		hint_ahead(c, gf, until);
 }
 
 long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64_t off)
