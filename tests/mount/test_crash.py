@@ -74,18 +74,25 @@ def _wait_lines(log, pred, timeout, proc):
         time.sleep(0.01)
 
 
-def _crash_round(site, tag, nfiles):
-    log = os.path.join(site.root, f"writer-{tag}.log")
-    proc = subprocess.Popen([PYTHON, "-c", WRITER, site.mnt, log, tag, os.path.dirname(__file__)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def _kill9_when(site, proc, ready):
+    """Kills the daemon with SIGKILL once ready() returns, while proc (a
+    writer) works on the mount, then reaps proc, even if ready() failed."""
     try:
-        _wait_lines(log, lambda ls: sum(1 for x in ls if x.startswith("f ")) >= nfiles, 60, proc)
+        ready()
         site.kill9()
         proc.wait(30)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
+
+
+def _crash_round(site, tag, nfiles):
+    log = os.path.join(site.root, f"writer-{tag}.log")
+    proc = subprocess.Popen([PYTHON, "-c", WRITER, site.mnt, log, tag, os.path.dirname(__file__)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _kill9_when(site, proc, lambda: _wait_lines(
+        log, lambda ls: sum(1 for x in ls if x.startswith("f ")) >= nfiles, 60, proc))
     return open(log).read().split("\n")[:-1]
 
 
@@ -145,15 +152,10 @@ def test_kill9_during_overwrite_keeps_last_durable_version(site_factory):
             f"    off += harness.MiB\n")
     proc = subprocess.Popen([PYTHON, "-c", code], stdout=subprocess.PIPE,
                             stderr=subprocess.DEVNULL, text=True)
-    try:
+    def ready():
         assert proc.stdout.readline().strip() == "go"
         time.sleep(0.5)             # not a pass/fail timing: any moment is a valid kill point
-        site.kill9()
-        proc.wait(30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(30)
+    _kill9_when(site, proc, ready)
     site.mount()
     assert hash_file(p) == (12 * MiB + 5, v1)
 

@@ -22,6 +22,7 @@ import time
 import pytest
 
 from harness import GEOCTL, HarnessError, pattern, run, run_as
+from harness import read_file as read, write_file as write
 
 VERBS = ("show", "tag", "verify", "rebalance", "report", "fsck")
 
@@ -37,16 +38,6 @@ KR_HEAVY = {
 
 def sha(data):
     return hashlib.sha256(data).hexdigest()
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 def tagged_dir(site, name, category=None, origin=None):

@@ -25,6 +25,7 @@ import time
 import pytest
 
 from harness import HarnessError, run
+from harness import read_file as read, write_file as write
 
 JP_SITE = "tokyo-app-01"
 CN_SITE = "shanghai-mon-01"
@@ -47,16 +48,6 @@ EVERYWHERE = {
 
 def rel(path):
     return path.lstrip("/")
-
-
-def read(path):
-    with open(path, "rb") as f:
-        return f.read()
-
-
-def write(path, data):
-    with open(path, "wb") as f:
-        f.write(data)
 
 
 def ok(cp):
