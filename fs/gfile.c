@@ -222,9 +222,7 @@ static int load(struct core *c, struct gfile *gf)
 	gf_manifest_tags(c, gf->mf, &gf->tags);
 	/* A crash between a write and its commit can leave the stub's size
 	 * (the hint stat uses) ahead of the manifest: the manifest wins. */
-	struct stat st;
-	if (fstat(gf->stubfd, &st) == 0 && (uint64_t)st.st_size != gf->mf->size)
-		ftruncate(gf->stubfd, (off_t)gf->mf->size);
+	gf_sync_stub_size(gf);
 	return 0;
 }
 
@@ -441,8 +439,7 @@ void gfile_put(struct core *c, struct gfile *gf)
 		table_remove(c->files, gf);
 		pthread_mutex_unlock(&c->files->lock);
 		/* Dirty data left (unlinked, or a failed write-back) goes now. */
-		__atomic_sub_fetch(&c->dirty_bytes, (uint64_t)gf->ndirty * gf->mf->shard_size,
-				   __ATOMIC_RELAXED);
+		gf_drop_dirty(c, gf);
 		gfile_free(gf);
 		return;
 	}
@@ -574,13 +571,10 @@ void gf_stub_touch(struct gfile *gf, bool resized)
 	gf->touched_at = t;
 }
 
-/* Stub size and mtime follow the logical file, so stat needs no manifest. */
-static void update_stub(struct gfile *gf)
+void gf_sync_stub_size(struct gfile *gf)
 {
 	struct stat st;
 
-	/* Writes keep the stub current (gf_stub_touch); a merge with another
-	 * mount's manifest may have changed the size since. */
 	if (fstat(gf->stubfd, &st) == 0 && (uint64_t)st.st_size != gf->mf->size)
 		ftruncate(gf->stubfd, (off_t)gf->mf->size);
 }
@@ -592,8 +586,10 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 
 	if (rc)
 		return rc;
+	/* Writes keep the stub's size current (gf_stub_touch); a merge with
+	 * another mount's manifest may have changed it since. */
 	if (!gf->changed) {
-		update_stub(gf);
+		gf_sync_stub_size(gf);
 		if (!durable)
 			return 0;
 		/* A new file that stays empty: its stub (with its first
@@ -639,7 +635,7 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 	if (gf->in_stub && meta_stub_m0_clear(gf->stubfd) == 0)
 		gf->in_stub = false;	/* else: the manifest file wins anyway */
 	gf_untouch_all(gf);
-	update_stub(gf);
+	gf_sync_stub_size(gf);
 	if (durable)
 		fsync(gf->stubfd);
 	delete_superseded(c, gf, gf->mf);

@@ -111,6 +111,14 @@ int gf_reload(struct core *c, struct gfile *gf);
  * state, so that the next open does not see what was dropped. */
 void gf_discard_uncommitted(struct core *c, struct gfile *gf);
 
+/* Stub size follows the logical size (gf->mf->size), so stat needs no
+ * manifest: sets it if it differs. */
+void gf_sync_stub_size(struct gfile *gf);
+
+/* Frees every dirty shard (their data is dropped) and returns their bytes
+ * to the mount's dirty_size budget. gf->lock held, or gf owned. */
+void gf_drop_dirty(struct core *c, struct gfile *gf);
+
 /* Config index of a manifest-local backend, or -1 if not configured. */
 int gf_backend(struct core *c, const struct manifest *mf, int local);
 

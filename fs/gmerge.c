@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "gfile_int.h"
 #include "log.h"
@@ -190,17 +189,12 @@ void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 	 * find its last committed state, not the dropped changes nor the
 	 * objects just deleted. Superseded objects belong to that state. */
 	if (disk) {
-		uint32_t dirty_size = gf->mf->shard_size;
+		gf_drop_dirty(c, gf);
 		manifest_free(gf->mf);
 		gf->mf = disk;
 		gf->disk_gen = disk->generation;
 		gf->in_stub = in_stub;
 		gf_manifest_tags(c, disk, &gf->tags);
-		for (int i = 0; i < gf->ndirty; i++) {
-			__atomic_sub_fetch(&c->dirty_bytes, dirty_size, __ATOMIC_RELAXED);
-			free(gf->dirty[i].buf);
-		}
-		gf->ndirty = 0;
 		gf->nold = 0;
 		gf->nrecent = 0;
 		gf->put_mask = 0;
@@ -208,7 +202,7 @@ void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 		gf->changed = false;
 		gf->writable_at = 0;
 		gf_untouch_all(gf);
-		ftruncate(gf->stubfd, (off_t)disk->size);
+		gf_sync_stub_size(gf);
 	}
 	pthread_mutex_unlock(&gf->lock);
 }

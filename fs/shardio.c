@@ -318,6 +318,13 @@ static void buf_free(struct core *c, size_t len, uint8_t *b)
 	}
 }
 
+void gf_drop_dirty(struct core *c, struct gfile *gf)
+{
+	for (int i = 0; i < gf->ndirty; i++)
+		buf_free(c, ssize(gf), gf->dirty[i].buf);
+	gf->ndirty = 0;
+}
+
 static struct dshard *find_dirty(struct gfile *gf, uint64_t idx)
 {
 	for (int i = 0; i < gf->ndirty; i++)
