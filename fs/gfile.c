@@ -530,7 +530,7 @@ static int sync_backends(struct core *c, struct gfile *gf)
 {
 	int rc = 0;
 
-	if (gf->nrecent <= GF_RECENT_MAX) {
+	if (!gf->recent_full) {
 		for (int i = 0; !rc && i < gf->nrecent; i++) {
 			int b = gf->recent[i].b;
 			rc = store_sync_object(c->store, b, &gf->recent[i].oid);
@@ -550,6 +550,7 @@ static int sync_backends(struct core *c, struct gfile *gf)
 	if (!rc) {
 		gf->put_mask = 0;
 		gf->nrecent = 0;
+		gf->recent_full = false;
 	}
 	return rc;
 }
@@ -707,6 +708,6 @@ void gfile_rebind(struct core *c, struct gfile *gf, const struct geo_config *old
 	}
 	gf->put_mask = mask;
 	if (gf->nrecent)	/* backend indices may have moved: sync by mask */
-		gf->nrecent = GF_RECENT_MAX + 1;
+		gf->recent_full = true;
 	pthread_mutex_unlock(&gf->lock);
 }

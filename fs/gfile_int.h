@@ -74,7 +74,8 @@ struct gfile {
 	/* The objects written since then, while there are few: a durable
 	 * commit syncs just those rather than whole backends (syncfs). */
 	struct { int b; struct geo_id oid; } recent[GF_RECENT_MAX];
-	int nrecent;		/* GF_RECENT_MAX + 1: too many, sync backends */
+	int nrecent;
+	bool recent_full;	/* more than GF_RECENT_MAX: sync by put_mask */
 	struct timespec touched_at;	/* coarse time the stub's mtime was last set */
 	time_t writable_at;	/* second placement was last found feasible; 0: recheck */
 	struct flushjob *inflight;	/* shards being written by workers */

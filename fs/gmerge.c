@@ -197,6 +197,7 @@ void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 		gf_manifest_tags(c, disk, &gf->tags);
 		gf->nold = 0;
 		gf->nrecent = 0;
+		gf->recent_full = false;
 		gf->put_mask = 0;
 		gf->async_err = 0;
 		gf->changed = false;

@@ -231,10 +231,10 @@ int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct 
 		gf->put_mask |= UINT64_C(1) << p->b[k];
 		if (gf->nrecent < GF_RECENT_MAX) {
 			gf->recent[gf->nrecent].b = p->b[k];
-			gf->recent[gf->nrecent].oid = p->oid[k];
+			gf->recent[gf->nrecent++].oid = p->oid[k];
+		} else {
+			gf->recent_full = true;
 		}
-		if (gf->nrecent <= GF_RECENT_MAX)
-			gf->nrecent++;
 	}
 	return 0;
 }
@@ -400,9 +400,8 @@ static void flush_job(void *arg)
 	free(j);
 }
 
-/* Takes dirty shard i out of the dirty set and has a worker write it. */
-/* Hands dirty shard i to a worker; with `here`, encodes and stores it in
- * this thread instead (gf->lock is dropped meanwhile, as a worker would
+/* Takes dirty shard i out of the dirty set and has a worker write it; with
+ * `here`, encodes and stores it in this thread instead (gf->lock is dropped meanwhile, as a worker would
  * hold it only at the end): for the last small shard of a commit, a
  * hand-off to another thread and back costs more than the work. */
 static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
@@ -462,9 +461,9 @@ int gf_flush_dirty(struct core *c, struct gfile *gf)
 	if (gf->ndirty > 1)	/* dirty is NULL before the first write */
 		qsort(gf->dirty, (size_t)gf->ndirty, sizeof(*gf->dirty), cmp_dirty);
 	/* A lone shard with nothing else in flight (a small file) is encoded
-	 * here; more go to the workers, to use both cores. */
-	/* A shard that failed comes back dirty (flush_job): stop at the first
-	 * failure rather than retry it forever. */
+	 * here; more go to the workers, to use both cores. A shard that failed
+	 * comes back dirty (flush_job): stop at the first failure rather than
+	 * retry it forever. */
 	while (!rc && gf->ndirty > 0 && !gf->async_err)
 		rc = submit_flush(c, gf, gf->ndirty - 1, gf->ndirty == 1 && gf->ninflight == 0);
 	gf_wait_inflight(gf);
