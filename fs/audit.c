@@ -42,6 +42,7 @@
 #include "audit.h"
 #include "audit_int.h"
 #include "crypto.h"
+#include "fileio.h"
 #include "log.h"
 
 #define QUEUE_MAX	4096		/* records waiting for the writer */
@@ -360,22 +361,6 @@ static void free_qrecs(struct qrec *q)
 
 /* ---- the file ---- */
 
-static int pread_full(int fd, char *buf, size_t len, off_t off)
-{
-	while (len > 0) {
-		ssize_t n = pread(fd, buf, len, off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -EIO;	/* shrank under us */
-		buf += n, len -= (size_t)n, off += n;
-	}
-	return 0;
-}
-
 /* Prepares the log open at fd for appending: ends a torn last line with
  * '\n' and sets hex to the hash of the last complete record (hex stays as
  * it is when the file holds none). 0 or -errno. */
@@ -385,7 +370,7 @@ static int attach_file(int fd, const char *path, char hex[HEX_LEN + 1])
 	size_t win, end, skipped = 0;
 	off_t base;
 	char *buf;
-	int r;
+	int r = 0;
 
 	if (fstat(fd, &st) < 0)
 		return -errno;
@@ -396,9 +381,11 @@ static int attach_file(int fd, const char *path, char hex[HEX_LEN + 1])
 	buf = malloc(win);
 	if (!buf)
 		return -ENOMEM;
-	r = pread_full(fd, buf, win, base);
-	if (r)
+	long got = fileio_pread_full(fd, buf, win, base);
+	if (got != (long)win) {
+		r = got < 0 ? (int)got : -EIO;	/* shrank under us */
 		goto out;
+	}
 	end = win;
 	while (end > 0 && buf[end - 1] != '\n')
 		end--;
