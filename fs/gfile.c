@@ -340,10 +340,10 @@ int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gf
 	gf->mf->generation = 1;
 	gf->tags = *t;
 	rc = wrap_key(c, gf, gf->mf, t);
-	/* The first manifest goes on the unlinked stub itself: no manifest
-	 * file (an inode, a rename) until there is content to commit. */
+	/* The manifest goes on the unlinked stub itself (meta.h): no
+	 * manifest file (an inode, a rename) while the file stays small. */
 	if (!rc)
-		rc = meta_stub_m0_set(gf->stubfd, gf->mf);
+		rc = meta_stub_manifest_set(gf->stubfd, gf->mf);
 	if (!rc)
 		rc = meta_set_stub_id(gf->stubfd, &gf->id);
 	if (rc)
@@ -373,16 +373,21 @@ static void delete_objects(struct core *c, const struct manifest *mf)
 	}
 }
 
-int gfile_destroy_id(struct core *c, const struct geo_id *id)
+int gfile_destroy(struct core *c, int stubfd, const struct geo_id *id)
 {
 	struct manifest *mf;
-	int rc = meta_manifest_load(c->meta, id, &mf);
+	bool in_stub;
+	int rc = meta_manifest_load_stub(c->meta, stubfd, id, &mf, &in_stub);
 
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
 		return rc;
-	rc = meta_manifest_delete(c->meta, id);
+	/* A manifest file is deleted first, so that a second caller (another
+	 * mount) finds nothing and deletes nothing. A manifest on the stub
+	 * goes with the stub's inode. */
+	if (!in_stub)
+		rc = meta_manifest_delete(c->meta, id);
 	if (!rc)
 		delete_objects(c, mf);
 	manifest_free(mf);
@@ -421,7 +426,7 @@ void gfile_put(struct core *c, struct gfile *gf)
 		pthread_mutex_lock(&gf->lock);
 		gf_wait_inflight(gf);
 		pthread_mutex_unlock(&gf->lock);
-		if (meta_manifest_delete(c->meta, &gf->id) == 0) {
+		if (gf->in_stub || meta_manifest_delete(c->meta, &gf->id) == 0) {
 			stats_note_status(c, &gf->id, false);	/* gone */
 			delete_objects(c, gf->mf);
 			delete_superseded(c, gf, NULL);
@@ -580,9 +585,44 @@ void gf_sync_stub_size(struct gfile *gf)
 		ftruncate(gf->stubfd, (off_t)gf->mf->size);
 }
 
-int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
+/* Another mount may have committed since we loaded: lays our changes over
+ * its manifest (gmerge.c) so neither loses shards it wrote, and follows it
+ * if it moved the manifest from the stub to a file. Stub locked. */
+static int merge_disk(struct core *c, struct gfile *gf)
 {
 	struct manifest *disk = NULL;
+	bool disk_on_stub;
+
+	if (meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &disk, &disk_on_stub) != 0)
+		return 0;	/* none or damaged: ours replaces it */
+	gf->in_stub = disk_on_stub;
+	if (disk->generation == gf->disk_gen) {
+		manifest_free(disk);
+		return 0;
+	}
+	return gf_merge_disk(c, gf, disk);
+}
+
+/* Publishes gf->mf as the file's manifest file. It is written before the
+ * backends are flushed, and published only after every object it names
+ * is durable: where meta root and backends share a filesystem, one flush
+ * covers both. Stub locked. */
+static int install_file(struct core *c, struct gfile *gf, bool durable)
+{
+	struct meta_staged st;
+	int rc = meta_manifest_stage(c->meta, gf->mf, &st);
+
+	if (!rc && durable)
+		rc = sync_backends(c, gf);
+	if (rc)
+		meta_manifest_abort(c->meta, &st);
+	else
+		rc = meta_manifest_install(c->meta, &st, durable);
+	return rc;
+}
+
+int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
+{
 	int rc = gf_flush_dirty(c, gf);
 
 	if (rc)
@@ -602,30 +642,24 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 		}
 		return sync_backends(c, gf);
 	}
-	/* Another mount may have committed since we loaded: lay our changes
-	 * over its manifest (gmerge.c) so neither loses shards it wrote. */
 	flock(gf->stubfd, LOCK_EX);
-	if (meta_manifest_load(c->meta, &gf->id, &disk) == 0 && disk->generation != gf->disk_gen) {
-		rc = gf_merge_disk(c, gf, disk);
-		if (rc) {
-			flock(gf->stubfd, LOCK_UN);
-			return rc;
-		}
-	} else {
-		manifest_free(disk);
+	rc = merge_disk(c, gf);
+	if (rc) {
+		flock(gf->stubfd, LOCK_UN);
+		return rc;
 	}
 	gf->mf->generation++;
-	/* The new manifest is written before the backends are flushed, and
-	 * published only after every object it names is durable: where meta
-	 * root and backends share a filesystem, one flush covers both. */
-	struct meta_staged st;
-	rc = meta_manifest_stage(c->meta, gf->mf, &st);
-	if (!rc && durable)
-		rc = sync_backends(c, gf);
-	if (rc)
-		meta_manifest_abort(c->meta, &st);
-	else
-		rc = meta_manifest_install(c->meta, &st, durable);
+	bool on_stub = false;
+	if (gf->in_stub) {
+		rc = durable ? sync_backends(c, gf) : 0;
+		if (!rc)
+			rc = meta_stub_manifest_set(gf->stubfd, gf->mf);
+		on_stub = rc == 0;
+		if (rc == -E2BIG || rc == -ENOSPC)
+			rc = 0;		/* outgrown the stub: a manifest file */
+	}
+	if (!rc && !on_stub)
+		rc = install_file(c, gf, durable);
 	flock(gf->stubfd, LOCK_UN);
 	if (rc) {
 		gf->mf->generation--;
@@ -633,14 +667,18 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 	}
 	gf->disk_gen = gf->mf->generation;
 	gf->changed = false;
-	if (gf->in_stub && meta_stub_m0_clear(gf->stubfd) == 0)
-		gf->in_stub = false;	/* else: the manifest file wins anyway */
+	if (gf->in_stub && !on_stub) {
+		meta_stub_manifest_clear(gf->stubfd);	/* if not: the file wins */
+		gf->in_stub = false;
+	}
 	gf_untouch_all(gf);
 	gf_sync_stub_size(gf);
-	if (durable)
-		fsync(gf->stubfd);
+	/* For a manifest on the stub this is the commit's durability point
+	 * (the new manifest and the size); otherwise the size's. */
+	if (durable && fsync(gf->stubfd) < 0 && on_stub)
+		rc = -errno;	/* published, but maybe not durably: report it */
 	delete_superseded(c, gf, gf->mf);
-	return 0;
+	return rc;
 }
 
 int gfile_commit(struct core *c, struct gfile *gf, bool durable)

@@ -86,8 +86,9 @@ int gfile_info(struct core *c, struct gfile *gf, char *buf, size_t len);
 /* Marks the file as having lost its last name: the last put deletes it. */
 void gfile_mark_unlinked(struct gfile *gf);
 
-/* Deletes the manifest and every object of a file that is not open. */
-int gfile_destroy_id(struct core *c, const struct geo_id *id);
+/* Deletes the manifest and every object of a file that is not open and
+ * has lost its last name; stubfd is its (unlinked) stub, id its file id. */
+int gfile_destroy(struct core *c, int stubfd, const struct geo_id *id);
 
 /* Calls fn for every loaded file, under the table lock (fn may take the
  * file's lock, nothing else of the table). */

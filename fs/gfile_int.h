@@ -68,7 +68,7 @@ struct gfile {
 	struct oldobj *old;
 	size_t nold, oldcap;
 	bool changed;		/* manifest differs from disk */
-	bool in_stub;		/* on disk only as the stub's first manifest (meta.h) */
+	bool in_stub;		/* its manifest is the stub's, no file (meta.h) */
 	bool stub_synced;	/* ... and that stub was fsynced (a durable empty file) */
 	uint64_t put_mask;	/* backends written since the last durable commit */
 	/* The objects written since then, while there are few: a durable

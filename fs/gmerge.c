@@ -140,10 +140,12 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 int gf_reload(struct core *c, struct gfile *gf)
 {
 	struct manifest *disk = NULL;
-	int rc = meta_manifest_load(c->meta, &gf->id, &disk);
+	bool on_stub;
+	int rc = meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &disk, &on_stub);
 
 	if (rc)
 		return rc;
+	gf->in_stub = on_stub;
 	if (disk->generation == gf->disk_gen) {
 		manifest_free(disk);
 		return 0;

@@ -420,7 +420,7 @@ int meta_manifest_store(struct meta *m, const struct manifest *mf, bool durable)
 	return rc ? rc : meta_manifest_install(m, &st, durable);
 }
 
-int meta_stub_m0_set(int stubfd, const struct manifest *mf)
+int meta_stub_manifest_set(int stubfd, const struct manifest *mf)
 {
 	uint8_t *buf;
 	size_t len;
@@ -428,33 +428,36 @@ int meta_stub_m0_set(int stubfd, const struct manifest *mf)
 
 	if (rc)
 		return rc;
-	rc = fsetxattr(stubfd, META_XA_M0, buf, len, 0) < 0 ? -errno : 0;
+	if (len > META_INLINE_MAX)
+		rc = -E2BIG;
+	else if (fsetxattr(stubfd, META_XA_MANIFEST, buf, len, 0) < 0)
+		rc = -errno;
 	free(buf);
 	return rc;
 }
 
-int meta_stub_m0_clear(int stubfd)
+int meta_stub_manifest_clear(int stubfd)
 {
-	if (fremovexattr(stubfd, META_XA_M0) < 0 && errno != ENODATA)
+	if (fremovexattr(stubfd, META_XA_MANIFEST) < 0 && errno != ENODATA)
 		return -errno;
 	return 0;
 }
 
-/* The stub's first manifest. -ENOENT without one. */
-static int stub_m0_load(int stubfd, const struct geo_id *id, struct manifest **out)
+/* The stub's own manifest. -ENOENT without one. */
+static int stub_manifest_load(int stubfd, const struct geo_id *id, struct manifest **out)
 {
 	uint8_t buf[4096];
 	char why[128] = "";
-	ssize_t n = fgetxattr(stubfd, META_XA_M0, buf, sizeof(buf));
+	ssize_t n = fgetxattr(stubfd, META_XA_MANIFEST, buf, sizeof(buf));
 
 	if (n < 0)
 		return errno == ENODATA || errno == ENOTSUP ? -ENOENT : -errno;
 	if (manifest_parse(buf, (size_t)n, out, why, sizeof(why)) != 0) {
-		log_err("a stub's first manifest (%s) is damaged: %s", META_XA_M0, why);
+		log_err("a stub's manifest (%s) is damaged: %s", META_XA_MANIFEST, why);
 		return -EINVAL;
 	}
 	if (!geoid_equal(&(*out)->id, id)) {
-		log_err("a stub's first manifest (%s) holds the id of another file", META_XA_M0);
+		log_err("a stub's manifest (%s) holds the id of another file", META_XA_MANIFEST);
 		manifest_free(*out);
 		*out = NULL;
 		return -EINVAL;
@@ -470,9 +473,14 @@ int meta_manifest_load_stub(struct meta *m, int stubfd, const struct geo_id *id,
 	*from_stub = false;
 	if (rc != -ENOENT)
 		return rc;
-	rc = stub_m0_load(stubfd, id, out);
-	*from_stub = rc == 0;
-	return rc;
+	rc = stub_manifest_load(stubfd, id, out);
+	if (rc != -ENOENT) {
+		*from_stub = rc == 0;
+		return rc;
+	}
+	/* Another mount may have moved it from the stub to a manifest file
+	 * (installed, then removed from the stub) between the two reads. */
+	return meta_manifest_load(m, id, out);
 }
 
 int meta_manifest_delete(struct meta *m, const struct geo_id *id)

@@ -9,11 +9,14 @@
  *                            stat), whose mode/owner/times are the file's,
  *                            with xattr user.geofs.id = file id (32 hex).
  *                            Hard links are hard links of the stub.
- *                            A file not yet committed (created, not yet
- *                            flushed) has no manifest file: its first,
- *                            empty manifest is the stub's xattr
- *                            user.geofs.m0 (one inode less per new file),
- *                            removed once a manifest file exists.
+ *                            A small file's manifest (at most
+ *                            META_INLINE_MAX bytes encoded: a few shards)
+ *                            is the stub's xattr user.geofs.manifest, and
+ *                            there is no manifest file: one inode, one
+ *                            rename and two flushes less per small file.
+ *                            A file that outgrows it gets a manifest file
+ *                            and never goes back; where both exist (a
+ *                            crash in that move), the manifest file wins.
  *   directories carry        user.geofs.category, user.geofs.origin,
  *                            user.geofs.tagset ("", "c", "o" or "co": which
  *                            were set explicitly rather than inherited)
@@ -41,7 +44,11 @@
 #define META_XA_CAT     "user.geofs.category"
 #define META_XA_ORIGIN  "user.geofs.origin"
 #define META_XA_TAGSET  "user.geofs.tagset"
-#define META_XA_M0      "user.geofs.m0"
+#define META_XA_MANIFEST "user.geofs.manifest"
+
+/* The largest manifest kept on its stub (encoded bytes). Small, so that
+ * it fits beside the application's own xattrs in one xattr block. */
+#define META_INLINE_MAX 512
 
 struct meta;
 
@@ -98,15 +105,19 @@ int meta_manifest_delete(struct meta *m, const struct geo_id *id);
 
 /* The manifest of the file whose stub is stubfd (id from its
  * user.geofs.id): the manifest file, or, when there is none, the stub's
- * first manifest (user.geofs.m0; *from_stub set). -ENOENT if neither
- * exists, -EINVAL if malformed or for another id. */
+ * own (user.geofs.manifest; *from_stub set). -ENOENT if neither exists,
+ * -EINVAL if malformed or for another id. Safe against another mount
+ * moving the manifest from the stub to a file meanwhile. */
 int meta_manifest_load_stub(struct meta *m, int stubfd, const struct geo_id *id,
 			    struct manifest **out, bool *from_stub);
 
-/* Sets a new file's first manifest on its stub (before it is linked), and
- * removes it once a manifest file has been installed (ENODATA is fine). */
-int meta_stub_m0_set(int stubfd, const struct manifest *mf);
-int meta_stub_m0_clear(int stubfd);
+/* Replaces the manifest on a stub (an atomic xattr replacement; the
+ * caller fsyncs the stub for durability): -E2BIG if it encodes to more
+ * than META_INLINE_MAX bytes, -ENOSPC if the stub's xattrs have no room
+ * left (either way: use a manifest file), else 0 or -errno. clear removes
+ * it once a manifest file has been installed (ENODATA is fine). */
+int meta_stub_manifest_set(int stubfd, const struct manifest *mf);
+int meta_stub_manifest_clear(int stubfd);
 
 /* Calls fn for every manifest id present under .geofs/manifests. */
 int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg), void *arg);

@@ -202,7 +202,7 @@ static void drop_content(struct core *c, int stubfd)
 		return;
 	}
 	if (meta_stub_id(stubfd, &id) == 0)
-		gfile_destroy_id(c, &id);
+		gfile_destroy(c, stubfd, &id);
 }
 
 /* Opens the stub at dirfd/name if it is a regular file, else returns -1. */

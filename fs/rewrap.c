@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include "crypto.h"
 #include "rewrap.h"
@@ -48,6 +49,7 @@ int rewrap_file(struct meta *m, const struct keyring *kr, int stubfd, const char
 	struct manifest *mf = NULL;
 	char dom[KEYS_DOMAIN_MAX];
 	struct geo_id id;
+	bool on_stub;
 	int ret;
 
 	ret = meta_stub_id(stubfd, &id);
@@ -57,7 +59,7 @@ int rewrap_file(struct meta *m, const struct keyring *kr, int stubfd, const char
 	 * manifest to renaming the new one into place. */
 	if (flock(stubfd, LOCK_EX) != 0)
 		return -errno;
-	ret = meta_manifest_load(m, &id, &mf);
+	ret = meta_manifest_load_stub(m, stubfd, &id, &mf, &on_stub);
 	if (ret)
 		goto out_unlock;
 	if (was)
@@ -68,8 +70,13 @@ int rewrap_file(struct meta *m, const struct keyring *kr, int stubfd, const char
 		goto out_unlock;
 	}
 	ret = rewrap_manifest(kr, mf, to);
-	if (!ret)
+	if (!ret && on_stub) {
+		ret = meta_stub_manifest_set(stubfd, mf);	/* same size: it fits */
+		if (!ret && fsync(stubfd) < 0)
+			ret = -errno;
+	} else if (!ret) {
 		ret = meta_manifest_store(m, mf, true);
+	}
 out_unlock:
 	flock(stubfd, LOCK_UN);
 	manifest_free(mf);

@@ -43,10 +43,11 @@ void rewrap_domain_of(const struct manifest *mf, char out[KEYS_DOMAIN_MAX]);
 int rewrap_manifest(const struct keyring *kr, struct manifest *mf, uint32_t to);
 
 /* The whole step for one file of a live meta root: with stubfd (the file's
- * stub in the namespace, opened read-only) locked exclusively, loads the
- * manifest its file id names, rewraps it to version `to` of `domain` if it
- * is of that domain and below `to`, and stores it durably (temp + fsync +
- * rename). *was (may be NULL) gets the version found.
+ * stub in the namespace, opened read-only) locked exclusively, loads its
+ * manifest (the file its id names, or the stub's own), rewraps it to
+ * version `to` of `domain` if it is of that domain and below `to`, and
+ * stores it durably where it was (temp + fsync + rename, or the stub's
+ * xattr + fsync). *was (may be NULL) gets the version found.
  * 0 rewrapped; REWRAP_SKIPPED; -ENODATA if the stub carries no file id;
  * -ENOENT if its manifest is missing; -EINVAL if it is malformed; the
  * errors of rewrap_manifest(); other -errno on I/O. */

@@ -216,6 +216,40 @@ def read_file(path):
         return f.read()
 
 
+# A file of this many shards has a manifest too large for its stub (meta.h,
+# META_INLINE_MAX), so it gets a manifest file; smaller ones keep it on
+# the stub (xattr user.geofs.manifest).
+FILE_MANIFEST_SHARDS = 16
+
+
+def manifest_path(site, relpath):
+    """Where the manifest file of a file would be (it may not exist)."""
+    fid = os.getxattr(os.path.join(site.meta, relpath), "user.geofs.id").decode()
+    return os.path.join(site.meta, ".geofs", "manifests", fid[:2], fid)
+
+
+def stub_manifest(site, relpath):
+    """The manifest a file keeps on its stub, or None."""
+    try:
+        return os.getxattr(os.path.join(site.meta, relpath), "user.geofs.manifest")
+    except OSError as e:
+        if e.errno != errno.ENODATA:
+            raise
+        return None
+
+
+def manifest_bytes(site, relpath):
+    """A file's manifest, as geofs loads it: the manifest file, or else the
+    stub's own."""
+    try:
+        with open(manifest_path(site, relpath), "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        buf = stub_manifest(site, relpath)
+        assert buf is not None, f"{relpath} has no manifest"
+        return buf
+
+
 def pattern(seed, n):
     """n deterministic, incompressible bytes."""
     return random.Random(seed).randbytes(n)

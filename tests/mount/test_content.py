@@ -9,7 +9,8 @@ import secrets
 
 import pytest
 
-from harness import MiB, pattern, read_file, write_file
+from harness import (FILE_MANIFEST_SHARDS, MiB, manifest_path, pattern, read_file,
+                     stub_manifest, write_file)
 
 SHARD = 64 * 1024
 
@@ -192,44 +193,48 @@ def test_truncate_inside_shard_then_extend_reads_zeros(site):
     assert read_file(p) == data[:SHARD + 100] + b"\0" * (SHARD - 100)
 
 
-# ---- a new file's first manifest on its stub -------------------------------------
+# ---- a small file's manifest on its stub -------------------------------------------
 
-def _manifest_file(site, relpath):
-    fid = os.getxattr(os.path.join(site.meta, relpath), "user.geofs.id").decode()
-    return os.path.join(site.meta, ".geofs", "manifests", fid[:2], fid)
-
-
-def _stub_m0(site, relpath):
-    try:
-        return os.getxattr(os.path.join(site.meta, relpath), "user.geofs.m0")
-    except OSError:
-        return None
-
-
-def test_new_file_manifest_lives_on_stub_until_content(site):
-    """A created file gets no manifest file (an inode and a rename less per
-    file): its first, empty manifest is an xattr of its stub, hidden from
-    the mount. Content committed at close makes the manifest file and
-    removes the stub's copy; the file reads back the same after remount."""
+def test_small_file_manifest_lives_on_stub(site):
+    """A small file gets no manifest file (an inode, a rename and two flushes
+    less per file): its manifest is an xattr of its stub, hidden from the
+    mount, replaced at each commit. A file that outgrows it gets a manifest
+    file and the stub's copy goes; every file reads back the same after a
+    remount."""
     open(site.path("empty"), "wb").close()
-    assert _stub_m0(site, "empty") is not None
-    assert not os.path.exists(_manifest_file(site, "empty"))
-    assert "user.geofs.m0" not in os.listxattr(site.path("empty"))
+    assert stub_manifest(site, "empty") is not None
+    assert not os.path.exists(manifest_path(site, "empty"))
+    assert "user.geofs.manifest" not in os.listxattr(site.path("empty"))
     assert site.xattr("empty", "user.geo.category") == "personal"
     assert read_file(site.path("empty")) == b""
 
-    data = pattern(5, 3 * SHARD + 11)
-    write_file(site.path("full"), data)
-    assert os.path.exists(_manifest_file(site, "full"))
-    assert _stub_m0(site, "full") is None
+    small = pattern(4, 3 * SHARD + 11)
+    write_file(site.path("small"), small)
+    first = stub_manifest(site, "small")
+    assert first is not None and not os.path.exists(manifest_path(site, "small"))
+    with open(site.path("small"), "r+b") as f:          # a rewrite replaces it
+        f.seek(SHARD)
+        f.write(b"changed")
+    small = small[:SHARD] + b"changed" + small[SHARD + 7:]
+    assert stub_manifest(site, "small") not in (None, first)
+    assert not os.path.exists(manifest_path(site, "small"))
+
+    big = pattern(5, FILE_MANIFEST_SHARDS * SHARD + 11)
+    write_file(site.path("big"), big)
+    assert os.path.exists(manifest_path(site, "big"))
+    assert stub_manifest(site, "big") is None
     site.remount()
     assert read_file(site.path("empty")) == b""
-    assert read_file(site.path("full")) == data
-    # the empty one gets its manifest file with its first content
-    write_file(site.path("empty"), b"now")
-    assert os.path.exists(_manifest_file(site, "empty"))
-    assert _stub_m0(site, "empty") is None
-    assert read_file(site.path("empty")) == b"now"
+    assert read_file(site.path("small")) == small
+    assert read_file(site.path("big")) == big
+    # the small one moves to a manifest file once it has too many shards
+    with open(site.path("small"), "ab") as f:
+        f.write(big)
+    assert os.path.exists(manifest_path(site, "small"))
+    assert stub_manifest(site, "small") is None
+    site.remount()
+    assert read_file(site.path("small")) == small + big
+    assert read_file(site.path("empty")) == b""
 
 
 def test_file_open_before_its_first_commit_seen_from_another_mount(site_factory):
@@ -275,3 +280,28 @@ def test_fsck_and_crash_with_files_never_committed(site_factory):
     assert cp.returncode in (0, 1), cp.stdout + cp.stderr
     cp = site.geoctl("fsck", "-c", site.config)
     assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+def test_small_file_outgrown_on_another_mount_keeps_both_changes(site_factory):
+    """A small file is open for writing on mount A while mount B makes it
+    big enough for a manifest file (moving its manifest off the stub). A's
+    commit follows the move: it lays its change over B's manifest file
+    instead of writing the stub's, so both changes are kept."""
+    a = site_factory.mounted()
+    b = site_factory.mounted(share=a, name="tokyo-app-02")
+    base = pattern(20, 2 * SHARD)
+    write_file(a.path("f"), base)
+    assert stub_manifest(a, "f") is not None
+    tail = pattern(21, FILE_MANIFEST_SHARDS * SHARD)
+    with open(a.path("f"), "r+b") as fa:
+        fa.write(b"from A")
+        with open(b.path("f"), "ab") as fb:
+            fb.write(tail)
+        assert os.path.exists(manifest_path(a, "f"))
+    want = b"from A" + base[6:] + tail
+    assert stub_manifest(a, "f") is None
+    assert read_file(a.path("f")) == want
+    assert read_file(b.path("f")) == want
+    b.unmount()
+    a.remount()
+    assert read_file(a.path("f")) == want

@@ -13,6 +13,7 @@ backend directory fd on every access), so nothing depends on timing.
 """
 
 import errno
+import hashlib
 import json
 import os
 import time
@@ -21,7 +22,8 @@ import threading
 
 import pytest
 
-from harness import errno_of, hash_file, pattern, read_file, run, write_stream
+from harness import (FILE_MANIFEST_SHARDS, errno_of, hash_file, manifest_bytes, pattern,
+                     read_file, run, write_stream)
 
 SHARD = 64 * 1024
 
@@ -119,9 +121,7 @@ def parse_manifest(buf):
 
 
 def manifest_of(site, relpath):
-    fid = file_id(site, relpath)
-    with open(os.path.join(site.meta, ".geofs", "manifests", fid[:2], fid), "rb") as f:
-        return parse_manifest(f.read())
+    return parse_manifest(manifest_bytes(site, relpath))
 
 
 def object_path(site, backend, oid):
@@ -359,11 +359,12 @@ def _meta_site(site_factory, tmpfs, root_opts):
 def test_meta_root_full(site_factory, tmpfs, what):
     """The meta root runs out of space (or inodes). Namespace calls that need
     no new space there behave as on the meta root's own filesystem (the
-    same call made there directly is the reference, and an empty new file
-    is one of them); storing content, rewriting, truncating or retagging
-    needs a new manifest and fails with ENOSPC on the call, leaving at most
-    an empty name. Once space is back, every file reads back as it was last
-    closed."""
+    same call made there directly is the reference, and a new small file,
+    whose manifest is an xattr of its stub, is one of them); storing,
+    rewriting, truncating or retagging a file big enough for a manifest file
+    needs a new one and fails with ENOSPC on the call, leaving at most an
+    empty name, while a small file's rewrite only replaces its stub's xattr.
+    Once space is back, every file reads back as it was last closed."""
     opts = {"size": "2m"} if what == "blocks" else {"size": "16m", "opts": ("nr_inodes=200",)}
     site = _meta_site(site_factory, tmpfs, opts)
     d = site.path("d")
@@ -371,7 +372,9 @@ def test_meta_root_full(site_factory, tmpfs, what):
     files = {}
     for i in range(6):
         p = os.path.join(d, f"f{i}")
-        files[p] = write_stream(p, (i + 1) * SHARD + 7, seed=i)
+        files[p] = write_stream(p, (FILE_MANIFEST_SHARDS + i) * SHARD + 7, seed=i)
+    small = os.path.join(d, "small")
+    write_file(small, pattern(8, SHARD))
     noted = os.path.join(d, "f5")
     os.setxattr(noted, "user.note", b"kept")
 
@@ -397,22 +400,25 @@ def test_meta_root_full(site_factory, tmpfs, what):
     if os.path.isdir(os.path.join(native, "native-dir")):
         os.rmdir(os.path.join(native, "native-dir"))
 
-    # an empty file needs no manifest file (its first manifest sits on the
-    # stub): creating one fails, or not, as on the meta fs itself
+    # a small file needs no manifest file (its manifest sits on the stub):
+    # creating one, empty or not, fails, or not, as on the meta fs itself
     def create(name, data):
         with open(site.path(name), "wb") as f:
             f.write(data)
 
     def native_create():
-        open(os.path.join(native, "native-new"), "wb").close()
+        with open(os.path.join(native, "native-new"), "wb") as f:
+            os.setxattr(f.fileno(), "user.m", b"m" * 200)
     want = errno_of(native_create)
     assert errno_of(create, "empty", b"") == want
-    for p in (os.path.join(native, "native-new"), site.path("empty")):
+    assert errno_of(create, "small", b"x" * 100) == want
+    for p in (os.path.join(native, "native-new"), site.path("empty"), site.path("small")):
         if os.path.lexists(p):
             os.unlink(p)
-    # content needs a manifest: ENOSPC at close; what is left of the name
-    # is at most an empty file, as a native write that hit ENOSPC leaves
-    assert errno_of(create, "new", b"x" * 100) == "ENOSPC"
+    # a bigger one needs a manifest file: ENOSPC at close; what is left of
+    # the name is at most an empty file, as a native write that hit ENOSPC
+    # leaves
+    assert errno_of(create, "new", pattern(7, FILE_MANIFEST_SHARDS * SHARD)) == "ENOSPC"
     if os.path.lexists(site.path("new")):
         assert read_file(site.path("new")) == b""
         os.unlink(site.path("new"))
@@ -425,6 +431,13 @@ def test_meta_root_full(site_factory, tmpfs, what):
             f.flush()
             os.fsync(f.fileno())
     assert errno_of(rewrite) == "ENOSPC"
+
+    def rewrite_small():
+        with open(small, "r+b") as f:
+            f.write(b"new start")
+            os.fsync(f.fileno())
+    assert errno_of(rewrite_small) == "OK"
+    files[small] = hashlib.sha256(b"new start" + pattern(8, SHARD)[9:]).hexdigest()
     assert errno_of(os.truncate, os.path.join(d, "f4"), 1000) == "ENOSPC"
     assert errno_of(os.setxattr, os.path.join(d, "f2"), "user.geo.category", b"medical") \
         == "ENOSPC"

@@ -21,10 +21,11 @@ import time
 
 import pytest
 
-from harness import GEOCTL, HarnessError, pattern, run, run_as
+from harness import FILE_MANIFEST_SHARDS, GEOCTL, HarnessError, pattern, run, run_as
 from harness import read_file as read, write_file as write
 
 VERBS = ("show", "tag", "verify", "rebalance", "report", "fsck")
+SHARD = 64 * 1024      # the harness's default shard_size
 
 # seoul-1 takes nearly every shard it is allowed to, so media lands in KR.
 KR_HEAVY = {
@@ -574,22 +575,26 @@ def test_e_fsck_clean_orphan_deleted(site_factory):
 def test_e_fsck_orphan_manifest_and_tamper(site_factory):
     site = site_factory.mounted()
     write(site.path("keep"), pattern(9, 10_000))
-    write(site.path("stub-lost"), pattern(10, 10_000))
+    # big enough for a manifest file (a small file's manifest is on its stub)
+    write(site.path("stub-lost"), pattern(10, FILE_MANIFEST_SHARDS * SHARD))
+    write(site.path("small-lost"), pattern(12, 10_000))
     write(site.path("tampered"), pattern(11, 10_000))
     site.unmount()
     before = set(site.objects())
-    os.unlink(os.path.join(site.meta, "stub-lost"))   # its manifest and object are orphans
+    os.unlink(os.path.join(site.meta, "stub-lost"))   # its manifest and objects are orphans
+    os.unlink(os.path.join(site.meta, "small-lost"))  # its object is an orphan
     cp = fsck(site, "--json")
     out = json.loads(cp.stdout)
     assert {f["kind"] for f in out["findings"]} == {"ORPHAN-MANIFEST", "ORPHAN-OBJECT"}
+    assert [f["kind"] for f in out["findings"]].count("ORPHAN-MANIFEST") == 1
     orphan_obj = [f["what"] for f in out["findings"] if f["kind"] == "ORPHAN-OBJECT"]
-    assert len(orphan_obj) == 1
+    assert len(orphan_obj) == FILE_MANIFEST_SHARDS + 1
     cp = fsck(site, "--repair")
     assert cp.returncode == 0, cp.stdout + cp.stderr
-    assert len(set(site.objects())) == len(before) - 1
+    assert len(set(site.objects())) == len(before) - FILE_MANIFEST_SHARDS - 1
     manifests = [f for _, _, fs in os.walk(os.path.join(site.meta, ".geofs", "manifests"))
                  for f in fs]
-    assert len(manifests) == 2
+    assert manifests == []                            # the small files' are on their stubs
     assert fsck(site).returncode == 0
 
     objs = site.objects()

@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from harness import errno_of, pattern, read_file, write_file
+from harness import FILE_MANIFEST_SHARDS, errno_of, manifest_bytes, pattern, read_file, write_file
 
 SHARD = 64 * 1024
 XATTR_CREATE, XATTR_REPLACE = 1, 2
@@ -428,7 +428,9 @@ def test_symlinks_in_fanout_dirs(site_factory, where):
     else:
         for d in site.backend_dirs.values():
             _plant_fanout(os.path.join(d, "objects"), out)
-    assert errno_of(write_file, site.path("f"), pattern(1, 3 * SHARD)) != "OK"
+    # big enough to need a manifest file (a small one's is on its stub)
+    data = pattern(1, FILE_MANIFEST_SHARDS * SHARD)
+    assert errno_of(write_file, site.path("f"), data) != "OK"
     assert _snapshot(out) == before, f"something was written outside through {where}/"
     alive(site)
 
@@ -602,8 +604,7 @@ def _file_key(site, relpath, master):
     """Unwraps a file's data key from its manifest (keys.h, manifest.c)."""
     aesgcm = pytest.importorskip("cryptography.hazmat.primitives.ciphers.aead").AESGCM
     fid = os.getxattr(os.path.join(site.meta, relpath), "user.geofs.id").decode()
-    with open(os.path.join(site.meta, ".geofs", "manifests", fid[:2], fid), "rb") as f:
-        buf = f.read()
+    buf = manifest_bytes(site, relpath)
     clen = buf[45]
     p = 46 + clen
     cat, origin = buf[46:p].decode(), buf[p:p + 2].decode()

@@ -12,6 +12,7 @@
 #include "array.h"
 #include "fsck.h"
 #include "geoctl.h"
+#include "walk.h"
 #include "json.h"
 #include "mountinfo.h"
 #include "table.h"
@@ -139,11 +140,21 @@ static int warn_mounted(const struct mount_entry *m, void *arg)
 	return 0;
 }
 
-static int count_manifest(const struct geo_id *id, void *arg)
+static int count_file(struct walk_node *n, void *arg)
 {
-	(void)id;
-	(*(uint64_t *)arg)++;
+	*(uint64_t *)arg += S_ISREG(n->st.st_mode);
 	return 0;
+}
+
+/* The regular files of the namespace, for the progress bar's total (a
+ * small file has no manifest file to count). */
+static uint64_t count_files(const char *meta_path)
+{
+	static const struct walk_ops ops = { .visit = count_file };
+	uint64_t n = 0;
+
+	walk(meta_path, WALK_RECURSE | WALK_SKIP_META, &ops, &n);
+	return n;
 }
 
 static int open_all(struct fsck *fk, const char *config)
@@ -293,7 +304,6 @@ int cmd_fsck(int argc, char **argv)
 	struct mounted mt = { 0 };
 	const char *config = NULL;
 	bool json = false, open_findings = false;
-	uint64_t nmanifests = 0;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
@@ -316,8 +326,7 @@ int cmd_fsck(int argc, char **argv)
 		mountinfo_geofs(warn_mounted, &mt);
 	}
 	if (r == 0) {
-		meta_walk_manifests(fk.meta, count_manifest, &nmanifests);
-		progress_start(&fk.prog, "checked", nmanifests, 0, false);
+		progress_start(&fk.prog, "checked", count_files(fk.cfg->meta_path), 0, false);
 		r = fsck_files(&fk);
 		progress_end(&fk.prog);
 	}

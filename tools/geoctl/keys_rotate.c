@@ -6,7 +6,8 @@
  *
  * Steps: (1) survey: read every manifest under META/.geofs/manifests,
  * keeping the id and key version of those of domain D; walk the namespace
- * to mark which of them a name refers to. (2) decide: rotate (current + 1)
+ * to mark which of them a name refers to, and to find the small files
+ * whose manifest is on their stub (meta.h). (2) decide: rotate (current + 1)
  * unless named files are still below the current version, in which case
  * finish that rotation first (--force overrides, --resume never rotates).
  * (3) write the keyring with the new current version. (4) walk the
@@ -142,6 +143,8 @@ struct rotation {
 	const char *domain;
 	struct rot_file *f;
 	size_t n, cap;
+	struct rot_file *onstub;	/* found by the survey walk, added after it */
+	size_t nonstub, onstub_cap;
 	struct idmap *byid;	/* file id -> struct rot_file * */
 	bool process;		/* walk: rewrap (else only mark names) */
 	const char *action;	/* "rotate", "finish", "none" */
@@ -191,13 +194,10 @@ static int scan_one(const struct geo_id *id, void *arg)
 	return 0;
 }
 
-/* Reads every manifest; keeps the domain's in rt->f, indexed by id. */
-static int scan_manifests(struct rotation *rt)
+/* Indexes rt->f by id (again, after it grew). */
+static int index_files(struct rotation *rt)
 {
-	int ret = meta_walk_manifests(rt->meta, scan_one, rt);
-
-	if (ret)
-		return ret;
+	idmap_free(rt->byid, NULL);
 	rt->byid = idmap_new();
 	if (!rt->byid)
 		return -ENOMEM;
@@ -205,6 +205,63 @@ static int scan_manifests(struct rotation *rt)
 		if (idmap_put(rt->byid, 0, &rt->f[i].id, &rt->f[i]) < 0)
 			return -ENOMEM;
 	return 0;
+}
+
+/* Reads every manifest; keeps the domain's in rt->f, indexed by id. */
+static int scan_manifests(struct rotation *rt)
+{
+	int ret = meta_walk_manifests(rt->meta, scan_one, rt);
+
+	return ret ? ret : index_files(rt);
+}
+
+/* Survey walk: a file the manifest scan did not find may keep its manifest
+ * on its stub; remembers it if it is of the domain. */
+static int survey_stub(struct rotation *rt, int fd, const struct geo_id *id)
+{
+	char dom[KEYS_DOMAIN_MAX];
+	struct manifest *mf;
+	struct rot_file *f;
+	bool on_stub;
+	/* Tag 1 of the index: stubs already surveyed (a hard link's names). */
+	int ret = idmap_put(rt->byid, 1, id, NULL);
+
+	if (ret <= 0)
+		return ret;
+	if (meta_manifest_load_stub(rt->meta, fd, id, &mf, &on_stub) != 0) {
+		rt->unreadable++;	/* logged by meta; fsck's business */
+		return 0;
+	}
+	rewrap_domain_of(mf, dom);
+	if (on_stub && strcmp(dom, rt->domain) == 0) {
+		f = array_grow(rt->onstub, &rt->onstub_cap, rt->nonstub, sizeof(*f));
+		if (!f) {
+			manifest_free(mf);
+			return -ENOMEM;
+		}
+		rt->onstub = f;
+		f[rt->nonstub++] = (struct rot_file){ .id = *id, .version = mf->key_version,
+						      .named = true };
+	}
+	manifest_free(mf);
+	return 0;
+}
+
+/* After the survey walk: the files found on their stubs join rt->f. */
+static int add_onstub(struct rotation *rt)
+{
+	for (size_t i = 0; i < rt->nonstub; i++) {
+		struct rot_file *f = array_grow(rt->f, &rt->cap, rt->n, sizeof(*f));
+
+		if (!f)
+			return -ENOMEM;
+		rt->f = f;
+		f[rt->n++] = rt->onstub[i];
+	}
+	free(rt->onstub);
+	rt->onstub = NULL;
+	rt->nonstub = rt->onstub_cap = 0;
+	return index_files(rt);
 }
 
 /* ---- the namespace walk (marking names, then rewrapping) ------------------ */
@@ -274,7 +331,17 @@ static int visit(struct walk_node *n, void *arg)
 	fd = open(n->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;	/* gone meanwhile */
-	if (meta_stub_id(fd, &id) != 0 || !(f = idmap_get(rt->byid, 0, &id)) || f->done) {
+	if (meta_stub_id(fd, &id) != 0) {
+		close(fd);
+		return 0;
+	}
+	f = idmap_get(rt->byid, 0, &id);
+	if (!f && !rt->process) {
+		int ret = survey_stub(rt, fd, &id);
+		close(fd);
+		return ret;
+	}
+	if (!f || f->done) {
 		close(fd);
 		return 0;
 	}
@@ -536,6 +603,8 @@ int keys_rotate(struct keys_args *ka, struct geo_config *cfg)
 	ret = scan_manifests(&rt);
 	if (!ret)
 		ret = walk_namespace(&rt, false);
+	if (!ret)
+		ret = add_onstub(&rt);
 	if (ret) {
 		geoctl_err("keys rotate: surveying %s: %s%s", cfg->meta_path, strerror(-ret),
 			   ret == -EINTR ? "; nothing was changed" : "");
@@ -567,6 +636,7 @@ int keys_rotate(struct keys_args *ka, struct geo_config *cfg)
 out:
 	idmap_free(rt.byid, NULL);
 	free(rt.f);
+	free(rt.onstub);
 	meta_close(rt.meta);
 	keyring_free(rt.kr);
 	return status;
