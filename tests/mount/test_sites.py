@@ -24,7 +24,7 @@ import time
 
 import pytest
 
-from harness import HarnessError, run
+from harness import FILE_MANIFEST_SHARDS, HarnessError, manifest_path, pattern, run, stub_manifest
 from harness import read_file as read, write_file as write
 
 JP_SITE = "tokyo-app-01"
@@ -354,6 +354,32 @@ def test_rotate_finishes_what_a_stale_daemon_left(site_factory):
     for p, data in {**PERSONAL, "/people/dave.txt": b"Dave\n",
                     "/people/erin.txt": b"Erin\n"}.items():
         assert read(jp.path(rel(p))) == data
+
+
+def test_rotate_reaches_every_kind_of_file(site_factory):
+    """Rotation rewraps a file's key wherever its manifest is: in a manifest
+    file (a big file), on the stub (a small file, an empty one, one with two
+    names, counted once), and each reads back under the new version after a
+    remount."""
+    jp = home_site(site_factory)
+    shard = 64 * 1024                       # the harness's shard_size
+    files = {"people/big.bin": pattern(30, FILE_MANIFEST_SHARDS * shard),
+             "people/empty.txt": b"", "people/linked.txt": b"two names\n"}
+    for p, data in files.items():
+        write(jp.path(p), data)
+    os.link(jp.path("people/linked.txt"), jp.path("people/other-name.txt"))
+    assert os.path.exists(manifest_path(jp, "people/big.bin"))
+    for p in ("people/empty.txt", "people/linked.txt", "people/alice.txt"):
+        assert stub_manifest(jp, p) is not None
+    before, _ = survey(jp, "JP:personal")
+    assert before["files"] == [{"version": 1, "count": 5}]
+    out = json.loads(ok(rotate(jp, "JP:personal", "--json")).stdout)
+    assert (out["rewrapped"], out["failed"], out["unnamed"]) == (5, 0, 0)
+    assert survey(jp, "JP:personal")[0]["files"] == [{"version": 2, "count": 5}]
+    jp.remount()
+    for p, data in {**{rel(k): v for k, v in PERSONAL.items()}, **files,
+                    "people/other-name.txt": files["people/linked.txt"]}.items():
+        assert read(jp.path(p)) == data
 
 
 def test_rotate_without_master_adds_a_random_key(site_factory):
