@@ -650,7 +650,7 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 	}
 	gf->mf->generation++;
 	bool on_stub = false;
-	if (gf->in_stub) {
+	if (gf->in_stub && !gf->no_stub) {
 		rc = durable ? sync_backends(c, gf) : 0;
 		if (!rc)
 			rc = meta_stub_manifest_set(gf->stubfd, gf->mf);
@@ -694,6 +694,22 @@ int gfile_commit(struct core *c, struct gfile *gf, bool durable)
 	 * outside gf->lock, since the kernel may write back pages to us. */
 	if (!rc && was && fstat(gf->stubfd, &st) == 0 && st.st_nlink > 1)
 		core_inval_links(c, gf->ino);
+	return rc;
+}
+
+int gfile_unstub(struct core *c, struct gfile *gf)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&gf->lock);
+	if (gf->in_stub) {
+		gf->no_stub = true;
+		gf->changed = true;	/* a commit writes the manifest file */
+		rc = gf_commit_locked(c, gf, true);
+		if (!rc)
+			rc = gf->in_stub ? -EIO : 1;
+	}
+	pthread_mutex_unlock(&gf->lock);
 	return rc;
 }
 

@@ -90,6 +90,11 @@ void gfile_mark_unlinked(struct gfile *gf);
  * has lost its last name; stubfd is its (unlinked) stub, id its file id. */
 int gfile_destroy(struct core *c, int stubfd, const struct geo_id *id);
 
+/* Moves a small file's manifest from its stub's xattrs to a manifest file
+ * (durably), to give the application's own xattrs that room back. 1 if
+ * it moved, 0 if it was not on the stub, or -errno. */
+int gfile_unstub(struct core *c, struct gfile *gf);
+
 /* Calls fn for every loaded file, under the table lock (fn may take the
  * file's lock, nothing else of the table). */
 void gtable_foreach(struct gtable *t, void (*fn)(struct gfile *gf, void *arg), void *arg);

@@ -69,6 +69,7 @@ struct gfile {
 	size_t nold, oldcap;
 	bool changed;		/* manifest differs from disk */
 	bool in_stub;		/* its manifest is the stub's, no file (meta.h) */
+	bool no_stub;		/* ... and must move to a file (gfile_unstub) */
 	bool stub_synced;	/* ... and that stub was fsynced (a durable empty file) */
 	uint64_t put_mask;	/* backends written since the last durable commit */
 	/* The objects written since then, while there are few: a durable

@@ -14,8 +14,9 @@
  *                            is the stub's xattr user.geofs.manifest, and
  *                            there is no manifest file: one inode, one
  *                            rename and two flushes less per small file.
- *                            A file that outgrows it gets a manifest file
- *                            and never goes back; where both exist (a
+ *                            A file that outgrows it (or whose own xattrs
+ *                            need the room: gfile_unstub) gets a manifest
+ *                            file and never goes back; where both exist (a
  *                            crash in that move), the manifest file wins.
  *   directories carry        user.geofs.category, user.geofs.origin,
  *                            user.geofs.tagset ("", "c", "o" or "co": which

@@ -300,6 +300,24 @@ static int migrate(struct core *c, const struct geo_req *r, struct entry *e, con
 	return rc;
 }
 
+/* An application's own xattr, on the stub. A small file's manifest takes
+ * up to META_INLINE_MAX bytes of the stub's xattr space: when that is what
+ * leaves no room, the manifest moves to a manifest file and the call is
+ * tried again, so the application keeps the space it would have natively. */
+static int set_user_xattr(struct core *c, struct entry *e, const char *name,
+			  const char *value, size_t size, int flags)
+{
+	struct gfile *gf;
+	int rc = fsetxattr(e->fd, name, value, size, flags) < 0 ? -errno : 0;
+
+	if (rc != -ENOSPC || !S_ISREG(e->st.st_mode) || gfile_get_meta(c, e->fd, &gf) != 0)
+		return rc;
+	if (gfile_unstub(c, gf) == 1)
+		rc = fsetxattr(e->fd, name, value, size, flags) < 0 ? -errno : 0;
+	gfile_put(c, gf);
+	return rc;
+}
+
 int core_setxattr(struct core *c, const struct geo_req *r, const char *path, const char *name,
 		  const char *value, size_t size, int flags)
 {
@@ -318,7 +336,7 @@ int core_setxattr(struct core *c, const struct geo_req *r, const char *path, con
 	else if (strncmp(name, XA_PREFIX, strlen(XA_PREFIX)) == 0)
 		rc = -EPERM;	/* placement, status, info are read-only */
 	else if (strncmp(name, "user.", 5) == 0 && e.fd >= 0)
-		rc = fsetxattr(e.fd, name, value, size, flags) < 0 ? -errno : 0;
+		rc = set_user_xattr(c, &e, name, value, size, flags);
 	else
 		rc = -EOPNOTSUPP;
 	entry_close(&e);

@@ -9,7 +9,7 @@ import secrets
 
 import pytest
 
-from harness import (FILE_MANIFEST_SHARDS, MiB, manifest_path, pattern, read_file,
+from harness import (FILE_MANIFEST_SHARDS, MiB, errno_of, manifest_path, pattern, read_file,
                      stub_manifest, write_file)
 
 SHARD = 64 * 1024
@@ -305,3 +305,31 @@ def test_small_file_outgrown_on_another_mount_keeps_both_changes(site_factory):
     b.unmount()
     a.remount()
     assert read_file(a.path("f")) == want
+
+
+def test_app_xattr_gets_the_room_of_a_small_files_manifest(site):
+    """A small file's manifest on its stub takes xattr space the application
+    would have natively. When an application's xattr does not fit beside it,
+    the manifest moves to a manifest file and the xattr is set: it fits on
+    a geofs file whenever it fits on a file of the meta root's filesystem
+    carrying only the stub's file id."""
+    write_file(site.path("f"), b"hello")
+    big = b"v" * 3900
+    ref = os.path.join(os.path.dirname(site.meta), "xattr-reference")
+    open(ref, "wb").close()
+    os.setxattr(ref, "user.geofs.id", b"0" * 32)
+    os.setxattr(ref, "user.geofs.manifest", stub_manifest(site, "f"))
+    crowded = errno_of(os.setxattr, ref, "user.big", big)
+    os.removexattr(ref, "user.geofs.manifest")
+    if errno_of(os.setxattr, ref, "user.big", big) != "OK":
+        pytest.skip("the meta root's filesystem does not take a 3,900-byte xattr")
+    os.setxattr(site.path("f"), "user.big", big)
+    assert os.getxattr(site.path("f"), "user.big") == big
+    if crowded == "ENOSPC":                          # ext4: one xattr block
+        assert stub_manifest(site, "f") is None
+        assert os.path.exists(manifest_path(site, "f"))
+    with open(site.path("f"), "ab") as f:            # later commits: the file
+        f.write(b" world")
+    site.remount()
+    assert read_file(site.path("f")) == b"hello world"
+    assert os.getxattr(site.path("f"), "user.big") == big
