@@ -506,14 +506,18 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 	if (!buf)
 		return -ENOMEM;
 	if (!whole) {
-		rc = gf_fetch(c, gf, idx, buf);
+		const struct shard_ref *ref = ref_of(gf, idx);
+		bool hole = !ref || ref->nrep == 0;
+
+		rc = gf_fetch(c, gf, idx, buf);	/* a hole: all zeros */
 		if (rc) {
 			buf_free(c, ssize(gf), buf);
 			return rc;
 		}
 		/* Bytes past EOF must read as zeros after an extension. */
 		size_t len = shard_len(gf, idx);
-		memset(buf + len, 0, ssize(gf) - len);
+		if (!hole)
+			memset(buf + len, 0, ssize(gf) - len);
 	}
 	rc = add_dirty(gf, idx, buf);
 	if (rc) {
