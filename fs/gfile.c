@@ -212,6 +212,33 @@ static int unwrap_key(struct core *c, struct gfile *gf)
 	return 0;
 }
 
+void gf_note_put(struct gfile *gf, int b, const struct geo_id *oid)
+{
+	gf->put_mask |= UINT64_C(1) << b;
+	if (gf->nrecent < GF_RECENT_MAX) {
+		gf->recent[gf->nrecent].b = b;
+		gf->recent[gf->nrecent++].oid = *oid;
+	} else {
+		gf->recent_full = true;
+	}
+}
+
+/* With durability = fsync, a close before this load may have left the
+ * manifest and its objects in the page cache only: the next fsync() makes
+ * them durable, as a local filesystem's fsync would. */
+static void note_unsynced(struct core *c, struct gfile *gf)
+{
+	const struct manifest *mf = gf->mf;
+
+	gf->unsynced = true;
+	for (uint64_t i = 0; i < mf->nshards; i++)
+		for (int k = 0; k < mf->shards[i].nrep; k++) {
+			int b = gf_backend(c, mf, mf->shards[i].rep[k].backend);
+			if (b >= 0)
+				gf_note_put(gf, b, &mf->shards[i].rep[k].oid);
+		}
+}
+
 static int load(struct core *c, struct gfile *gf)
 {
 	int rc = meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &gf->mf, &gf->in_stub);
@@ -220,6 +247,8 @@ static int load(struct core *c, struct gfile *gf)
 		return rc == -ENOENT || rc == -EINVAL ? -EIO : rc;
 	gf->disk_gen = gf->mf->generation;
 	gf_manifest_tags(c, gf->mf, &gf->tags);
+	if (!c->cfg->durable_close)
+		note_unsynced(c, gf);
 	/* A crash between a write and its commit can leave the stub's size
 	 * (the hint stat uses) ahead of the manifest: the manifest wins. */
 	gf_sync_stub_size(gf);
@@ -349,6 +378,7 @@ int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gf
 	if (rc)
 		goto fail;
 	gf->in_stub = true;
+	gf->unsynced = true;
 	gf->disk_gen = gf->mf->generation;
 	pthread_mutex_lock(&c->files->lock);
 	table_insert(c->files, gf);
@@ -621,6 +651,20 @@ static int install_file(struct core *c, struct gfile *gf, bool durable)
 	return rc;
 }
 
+/* Makes the manifest already published durable: the stub's own, or the
+ * manifest file and its directory, then the stub (size, times, and a new
+ * stub's name). Callers have made its objects durable first. */
+static int sync_published(struct core *c, struct gfile *gf)
+{
+	int rc = gf->in_stub ? 0 : meta_manifest_sync(c->meta, &gf->id);
+
+	if (!rc && fsync(gf->stubfd) < 0)
+		rc = -errno;
+	if (!rc)
+		gf->unsynced = false;
+	return rc;
+}
+
 int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 {
 	int rc = gf_flush_dirty(c, gf);
@@ -633,14 +677,10 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 		gf_sync_stub_size(gf);
 		if (!durable)
 			return 0;
-		/* A new file that stays empty: its stub (with its first
-		 * manifest) is what must survive, once. */
-		if (gf->in_stub && !gf->stub_synced) {
-			if (fsync(gf->stubfd) < 0)
-				return -errno;
-			gf->stub_synced = true;
-		}
-		return sync_backends(c, gf);
+		rc = sync_backends(c, gf);
+		if (!rc && gf->unsynced)
+			rc = sync_published(c, gf);
+		return rc;
 	}
 	flock(gf->stubfd, LOCK_EX);
 	rc = merge_disk(c, gf);
@@ -677,6 +717,7 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 	 * (the new manifest and the size); otherwise the size's. */
 	if (durable && fsync(gf->stubfd) < 0 && on_stub)
 		rc = -errno;	/* published, but maybe not durably: report it */
+	gf->unsynced = !durable || rc;
 	delete_superseded(c, gf, gf->mf);
 	return rc;
 }

@@ -70,7 +70,9 @@ struct gfile {
 	bool changed;		/* manifest differs from disk */
 	bool in_stub;		/* its manifest is the stub's, no file (meta.h) */
 	bool no_stub;		/* ... and must move to a file (gfile_unstub) */
-	bool stub_synced;	/* ... and that stub was fsynced (a durable empty file) */
+	bool unsynced;		/* its manifest on disk is not durable yet: a new
+				 * file's first, or one committed by a close with
+				 * durability = fsync; the next fsync makes it so */
 	uint64_t put_mask;	/* backends written since the last durable commit */
 	/* The objects written since then, while there are few: a durable
 	 * commit syncs just those rather than whole backends (syncfs). */
@@ -123,6 +125,10 @@ void gf_drop_dirty(struct core *c, struct gfile *gf);
 
 /* Config index of a manifest-local backend, or -1 if not configured. */
 int gf_backend(struct core *c, const struct manifest *mf, int local);
+
+/* Records that object oid was put on backend b (config index) since the
+ * last durable commit, for the next one to make durable. */
+void gf_note_put(struct gfile *gf, int b, const struct geo_id *oid);
 
 /* Queues the replicas of a shard ref for deletion after commit and makes
  * the ref a hole. */

@@ -497,6 +497,24 @@ int meta_manifest_delete(struct meta *m, const struct geo_id *id)
 	return rc;
 }
 
+int meta_manifest_sync(struct meta *m, const struct geo_id *id)
+{
+	char rel[3 + GEO_HEX_LEN + 1];
+	int sfd, fd, rc = 0;
+
+	manifest_relpath(id, rel);
+	sfd = manifest_subdir(m, rel, false);
+	if (sfd < 0)
+		return sfd;
+	fd = openat(sfd, rel + 3, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fdatasync(fd) < 0 || fsync(sfd) < 0)
+		rc = -errno;
+	if (fd >= 0)
+		close(fd);
+	close(sfd);
+	return rc;
+}
+
 int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg), void *arg)
 {
 	int dfd = dup(m->mdir), rc = 0;

@@ -104,6 +104,10 @@ int meta_manifest_install(struct meta *m, struct meta_staged *st, bool durable);
 void meta_manifest_abort(struct meta *m, struct meta_staged *st);
 int meta_manifest_delete(struct meta *m, const struct geo_id *id);
 
+/* Makes a manifest file installed without durability durable: fdatasync
+ * of the file, fsync of its directory. 0 or -errno. */
+int meta_manifest_sync(struct meta *m, const struct geo_id *id);
+
 /* The manifest of the file whose stub is stubfd (id from its
  * user.geofs.id): the manifest file, or, when there is none, the stub's
  * own (user.geofs.manifest; *from_stub set). -ENOENT if neither exists,

@@ -228,13 +228,7 @@ int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct 
 		ref->rep[ref->nrep].oid = p->oid[k];
 		ref->rep[ref->nrep].backend = (uint8_t)local;
 		ref->nrep++;
-		gf->put_mask |= UINT64_C(1) << p->b[k];
-		if (gf->nrecent < GF_RECENT_MAX) {
-			gf->recent[gf->nrecent].b = p->b[k];
-			gf->recent[gf->nrecent++].oid = p->oid[k];
-		} else {
-			gf->recent_full = true;
-		}
+		gf_note_put(gf, p->b[k], &p->oid[k]);
 	}
 	return 0;
 }

@@ -6,6 +6,10 @@ import json
 import os
 import random
 import secrets
+import shutil
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -333,3 +337,52 @@ def test_app_xattr_gets_the_room_of_a_small_files_manifest(site):
     site.remount()
     assert read_file(site.path("f")) == b"hello world"
     assert os.getxattr(site.path("f"), "user.big") == big
+
+
+# ---- fsync after a close that was no durability point ------------------------------
+
+def _fsyncs_during(site, fn):
+    """The paths the daemon fsyncs or fdatasyncs while fn runs, seen with
+    strace -y (which prints each descriptor's path)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed")
+    log = os.path.join(site.root, "strace.log")
+    tracer = subprocess.Popen([strace, "-f", "-y", "-qq", "-e", "trace=fsync,fdatasync",
+                               "-o", log, "-p", str(site.proc.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        time.sleep(0.5)                              # attached to every thread
+        fn()
+        time.sleep(0.2)
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=10)
+    with open(log) as f:
+        return f.read()
+
+
+@pytest.mark.parametrize("size", ["small", "big"])
+def test_fsync_makes_a_close_with_durability_fsync_durable(site_factory, size):
+    """With durability = fsync a close publishes the new manifest without
+    making it durable. A later fsync() of the file, even on a descriptor
+    that wrote nothing, must make it durable: the stub (holding a small
+    file's manifest) or the manifest file and its directory are synced."""
+    site = site_factory.mounted(data={"durability": "fsync"})
+    n = FILE_MANIFEST_SHARDS * SHARD if size == "big" else 1000
+    data = pattern(40, n)
+    write_file(site.path("f"), data)
+    stub = os.path.join(site.meta, "f")
+
+    fd = os.open(site.path("f"), os.O_RDONLY)
+    try:
+        seen = _fsyncs_during(site, lambda: os.fsync(fd))
+        assert f"<{stub}>" in seen, seen
+        if size == "big":
+            assert f"<{manifest_path(site, 'f')}>" in seen, seen
+        # a second fsync on it has nothing left to do
+        assert f"<{stub}>" not in _fsyncs_during(site, lambda: os.fsync(fd))
+    finally:
+        os.close(fd)
+    site.remount()
+    assert read_file(site.path("f")) == data
