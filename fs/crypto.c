@@ -162,11 +162,28 @@ out_ctx:
 	return ret;
 }
 
+/* OpenSSL's frames (key schedule, GHASH key) can leave key bytes on the
+ * stack of the thread that ran them, where no caller can wipe them. After
+ * each keyed call, the stack those frames used (below the caller's frame)
+ * is overwritten. Not inlined, so that buf lies where they were. */
+#define BURN_STACK_BYTES (16 * 1024)
+
+static void __attribute__((noinline)) burn_stack(void)
+{
+	unsigned char buf[BURN_STACK_BYTES];
+
+	OPENSSL_cleanse(buf, sizeof(buf));
+	__asm__ volatile("" : : "r"(buf) : "memory");
+}
+
 int crypto_aead_seal(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN],
 		     const void *aad, size_t aadlen, const void *in, size_t len,
 		     void *out, uint8_t tag[AEAD_TAG_LEN])
 {
-	return aead_run(true, key, nonce, aad, aadlen, in, len, out, tag);
+	int ret = aead_run(true, key, nonce, aad, aadlen, in, len, out, tag);
+
+	burn_stack();
+	return ret;
 }
 
 int crypto_aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_NONCE_LEN],
@@ -175,6 +192,7 @@ int crypto_aead_open(const uint8_t key[AEAD_KEY_LEN], const uint8_t nonce[AEAD_N
 {
 	int ret = aead_run(false, key, nonce, aad, aadlen, in, len, out, (uint8_t *)tag);
 
+	burn_stack();
 	if (ret == -EBADMSG) {
 		/* Unauthenticated plaintext must not survive a failed open. */
 		crypto_wipe(out, len);
@@ -208,6 +226,7 @@ int crypto_hkdf(const void *ikm, size_t ikmlen, const void *salt, size_t saltlen
 	if (EVP_KDF_derive(kctx, out, outlen, params) != 1)
 		ret = ossl_fail("HKDF-SHA256");
 	EVP_KDF_CTX_free(kctx);
+	burn_stack();
 	return ret;
 }
 

@@ -553,33 +553,15 @@ def _mappings(pid):
     return maps
 
 
-def _thread_stacks(pid):
-    """Start addresses of the mappings holding the stacks of pid's threads
-    (each idle daemon thread sits in a syscall: /proc/PID/task/TID/syscall
-    ends with its stack pointer)."""
-    sps = []
-    for tid in os.listdir(f"/proc/{pid}/task"):
-        try:
-            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
-                fields = f.read().split()
-        except OSError:
-            continue
-        if len(fields) >= 3 and fields[-2].startswith("0x"):
-            sps.append(int(fields[-2], 16))
-    return {m["start"] for m in _mappings(pid) for sp in sps if m["start"] <= sp < m["end"]}
-
-
-def _find_in_memory(pid, needles, skip_stacks=False):
+def _find_in_memory(pid, needles):
     """{label: [(address, dumped?)]} for every copy of each needle in the
-    process's resident readable memory. A mapping flagged 'dd' (VmFlags)
-    is left out of core dumps. skip_stacks: leave out thread stacks."""
+    process's resident readable memory, thread stacks included. A mapping
+    flagged 'dd' (VmFlags) is left out of core dumps."""
     hits = {k: [] for k in needles}
-    stacks = _thread_stacks(pid) if skip_stacks else set()
     with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
         for m in _mappings(pid):
             size = m["end"] - m["start"]
             if "r" not in m["perms"] or not m["rss"] or size > 4 << 30 \
-                    or m["start"] in stacks \
                     or m["name"] in ("[vvar]", "[vvar_vclock]", "[vsyscall]"):
                 continue
             try:
@@ -627,24 +609,24 @@ def test_keyring_secrets_stay_out_of_core_dumps(site):
     """The master secret sits only in memory marked MADV_DONTDUMP ('dd' in
     /proc/PID/smaps VmFlags), and derived domain keys are wiped after use:
     after files of two domains were written and read, no copy of the master
-    in dumpable memory and none of a domain key in the heap or data."""
+    in dumpable memory and none of a domain key anywhere in memory."""
     master = _master(site)
     _use_several_domains(site)
     hits = _find_in_memory(site.proc.pid, {"master": master})
     assert hits["master"], "the daemon holds its master: it must be found"
     assert not [h for h in hits["master"] if h[1]], "master key in dumpable memory"
-    # domain keys are AES keys to OpenSSL, whose own stack frames geofs
-    # cannot wipe: the heap and data are checked
+    # domain keys are AES keys to OpenSSL too: crypto.c overwrites the stack
+    # its frames used, so no copy is left on a thread stack either
     domains = {d: _domain_key(master, d) for d in ("JP:personal", "JP:medical")}
-    hits = _find_in_memory(site.proc.pid, domains, skip_stacks=True)
+    hits = _find_in_memory(site.proc.pid, domains)
     assert hits == {d: [] for d in domains}, "domain key left in memory"
 
 
 def test_file_keys_wiped_after_last_close(site):
     """A file's data key is wiped when the daemon lets go of the file: after
-    the last close no copy remains in the daemon's heap or data (gfile_free
-    wipes it). Thread stacks are left out: OpenSSL's own frames may leave
-    key bytes there, which geofs cannot wipe (see the report)."""
+    the last close no copy remains anywhere in the daemon's memory: heap and
+    data (gfile_free wipes it) nor thread stacks (crypto.c overwrites the
+    stack OpenSSL's frames used after each keyed call)."""
     master = _master(site)
     _use_several_domains(site)
     keys = {rel: _file_key(site, rel, master) for rel in ("a", "m/b")}
@@ -657,7 +639,7 @@ def test_file_keys_wiped_after_last_close(site):
     # the kernel sends the release after close() returns: wait for it (bounded)
     deadline = time.monotonic() + 10
     while True:
-        hits = _find_in_memory(site.proc.pid, keys, skip_stacks=True)
+        hits = _find_in_memory(site.proc.pid, keys)
         if not any(hits.values()) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
