@@ -260,7 +260,7 @@ static int check_stub(struct fsck *fk, const char *full, const char *path, const
 		return r < 0 ? r : 0;
 	}
 	fk->nfiles++;
-	/* A file never committed has its first manifest on the stub. */
+	/* A small file keeps its manifest on the stub (meta.h). */
 	bool from_stub;
 	r = meta_manifest_load_stub(fk->meta, fd, &id, &mf, &from_stub);
 	close(fd);
