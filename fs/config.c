@@ -2,12 +2,13 @@
  * config.c — the mount config: INI parsing, problem reporting, entry points.
  *
  * One pass over the lines fills a struct geo_config through a table of
- * sections, each with a table of keys and a parse function per key; a second
- * pass, in config_check.c, checks what only the whole file can tell (required
- * keys, `site` items, [defaults], duplicate paths, whether `replicas` can
- * ever be met). Every problem is appended to the caller's buffer as
- * "FILE:LINE: message; expected ..." and parsing goes on, so one run shows
- * them all.
+ * sections, each with a table of keys and a parse function per key (those
+ * functions, which turn one value into its field, are in config_values.c); a
+ * second pass, in config_check.c, checks what only the whole file can tell
+ * (required keys, `site` items, [defaults], duplicate paths, whether
+ * `replicas` can ever be met). Every problem is appended to the caller's
+ * buffer as "FILE:LINE: message; expected ..." and parsing goes on, so one
+ * run shows them all.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,21 +23,11 @@
 #include "config.h"
 #include "config_int.h"
 
-#define LINE_MAX_LEN  8192		/* longest accepted line, bytes */
 #define FILE_MAX_LEN  (4u << 20)	/* largest accepted config file */
-#define SHOW_MAX      48		/* how much of a bad value is echoed */
 
 #define STR_(x) #x
 #define STR(x) STR_(x)
-#define CODE_EXPECT   "an ISO 3166-1 alpha-2 code such as JP"
-#define LIST_EXPECT   "a comma-separated list of ISO 3166-1 alpha-2 codes such as JP, origin, site, or * alone"
 #define NAME_EXPECT   "1..63 characters from A-Z a-z 0-9 _ . -"
-
-/* A word accepted by a two-way choice key, and the bool it stands for. */
-struct word {
-	const char *word;
-	bool value;
-};
 
 /* ---- problems ------------------------------------------------------------ */
 
@@ -65,10 +56,8 @@ void config_problem_at(struct parser *p, int line, const char *fmt, ...)
 	}
 }
 
-#define problem(p, ...) config_problem_at((p), (p)->line, __VA_ARGS__)
-
 /* A printable, bounded copy of a value for messages. */
-static const char *shown(const char *s, char buf[SHOW_MAX + 4])
+const char *config_shown(const char *s, char buf[SHOW_MAX + 4])
 {
 	size_t i;
 
@@ -76,298 +65,6 @@ static const char *shown(const char *s, char buf[SHOW_MAX + 4])
 		buf[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
 	strcpy(buf + i, s[i] ? "..." : "");
 	return buf;
-}
-
-static void bad_value(struct parser *p, const char *val, const char *why)
-{
-	char b[SHOW_MAX + 4];
-
-	problem(p, "bad %s '%s'%s%s; expected %s", p->key->name, shown(val, b),
-		why ? ": " : "", why ? why : "", p->key->expect);
-}
-
-/* ---- value parsers ------------------------------------------------------- */
-
-static char *trim(char *s)
-{
-	char *end;
-
-	s += strspn(s, " \t");
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
-	return s;
-}
-
-/* dir + "/" + rel, in a new string. */
-static char *join(const char *dir, const char *rel)
-{
-	char *out;
-	size_t n = strlen(dir);
-
-	if (asprintf(&out, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", rel) < 0)
-		return NULL;
-	return out;
-}
-
-static bool valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	return n >= 1 && n < CFG_NAME_MAX &&
-	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == n;
-}
-
-static bool is_lower_code(const char *s)
-{
-	char up[3] = { (char)(s[0] & ~0x20), (char)(s[1] & ~0x20), '\0' };
-
-	return s[0] >= 'a' && s[0] <= 'z' && s[1] >= 'a' && s[1] <= 'z' && !s[2] &&
-	       country_index(up) >= 0;
-}
-
-/* Country index of an upper-case code, or -1 after reporting why not. */
-static int country_or_report(struct parser *p, const char *val, const char *expect)
-{
-	char b[SHOW_MAX + 4];
-	int idx = country_index(val);
-
-	if (idx >= 0)
-		return idx;
-	problem(p, "bad country '%s'%s%s: %s; expected %s", shown(val, b),
-		strcmp(p->key->name, "country") ? " in " : "",
-		strcmp(p->key->name, "country") ? p->key->name : "",
-		is_lower_code(val) ? "country codes are written in upper case" :
-				     "not an ISO 3166-1 alpha-2 code", expect);
-	return -1;
-}
-
-static bool parse_country(struct parser *p, const char *val, void *field)
-{
-	int idx = country_or_report(p, val, p->key->expect);
-
-	*(int *)field = idx;
-	return idx >= 0;
-}
-
-static bool parse_name(struct parser *p, const char *val, void *field)
-{
-	if (!valid_name(val)) {
-		bad_value(p, val, NULL);
-		return false;
-	}
-	strcpy(field, val);
-	return true;
-}
-
-/* Length of the parent of dir[0..n), an absolute path; "/" stays "/". */
-static size_t parent_len(const char *dir, size_t n)
-{
-	const char *slash = memrchr(dir, '/', n);
-	size_t k = slash ? (size_t)(slash - dir) : 0;
-
-	return k ? k : 1;
-}
-
-/* Makes a relative path absolute against the config file's directory. */
-static char *resolve_path(struct parser *p, const char *val)
-{
-	size_t n = strlen(p->dir);
-	char *out;
-
-	if (val[0] == '/')
-		return strdup(val);
-	/* p->dir has no symlinks when it exists (realpath), so leading
-	 * "./" and "../" can be folded into it without changing the meaning. */
-	for (;;) {
-		if (val[0] == '.' && (val[1] == '/' || !val[1])) {
-			val += 1 + strspn(val + 1, "/");
-		} else if (val[0] == '.' && val[1] == '.' && (val[2] == '/' || !val[2])) {
-			val += 2 + strspn(val + 2, "/");
-			n = parent_len(p->dir, n);
-		} else {
-			break;
-		}
-	}
-	if (asprintf(&out, "%.*s%s%s", (int)n, p->dir, *val && n > 1 ? "/" : "", val) < 0)
-		return NULL;
-	return out;
-}
-
-static bool parse_path(struct parser *p, const char *val, void *field)
-{
-	char *path = resolve_path(p, val);
-
-	if (!path) {
-		p->oom = true;
-		return false;
-	}
-	*(char **)field = path;
-	return true;
-}
-
-/* Decimal digits only: no sign, no spaces, no overflow. */
-static int parse_digits(const char **s, uint64_t *out)
-{
-	uint64_t v = 0;
-	const char *c = *s;
-
-	if (*c < '0' || *c > '9')
-		return -EINVAL;
-	for (; *c >= '0' && *c <= '9'; c++) {
-		if (v > (UINT64_MAX - (unsigned)(*c - '0')) / 10)
-			return -EINVAL;
-		v = v * 10 + (unsigned)(*c - '0');
-	}
-	*s = c;
-	*out = v;
-	return 0;
-}
-
-int config_parse_size(const char *s, uint64_t *out)
-{
-	static const char units[] = "KMG";
-	uint64_t v;
-	const char *u;
-	int shift = 0;
-
-	if (!s || parse_digits(&s, &v) < 0)
-		return -EINVAL;
-	if (*s) {
-		u = strchr(units, *s & ~0x20);
-		if (!u || !*u || s[1])
-			return -EINVAL;
-		shift = 10 * (int)(u - units + 1);
-		if (v > (UINT64_MAX >> shift))
-			return -EINVAL;
-	}
-	*out = (uint64_t)v << shift;
-	return 0;
-}
-
-static bool ranged(struct parser *p, const char *val, bool size, uint64_t *v)
-{
-	const char *s = val;
-	int rc = size ? config_parse_size(val, v) : parse_digits(&s, v);
-
-	if (rc < 0 || (!size && *s)) {
-		bad_value(p, val, size ? "not a size" : "not a number");
-		return false;
-	}
-	if (*v < p->key->lo || *v > p->key->hi) {
-		bad_value(p, val, "out of range");
-		return false;
-	}
-	return true;
-}
-
-/* Stores a range-checked number into a 4- or 8-byte integer field. */
-static void store_number(const struct key_def *key, void *field, uint64_t v)
-{
-	uint32_t v32 = (uint32_t)v;
-
-	if (key->width == sizeof(uint64_t))
-		memcpy(field, &v, sizeof(v));
-	else
-		memcpy(field, &v32, sizeof(v32));
-}
-
-static bool parse_number(struct parser *p, const char *val, void *field)
-{
-	uint64_t v;
-
-	if (!ranged(p, val, false, &v))
-		return false;
-	store_number(p->key, field, v);
-	return true;
-}
-
-static bool parse_size(struct parser *p, const char *val, void *field)
-{
-	uint64_t v;
-
-	if (!ranged(p, val, true, &v))
-		return false;
-	store_number(p->key, field, v);
-	return true;
-}
-
-static bool parse_choice(struct parser *p, const char *val, void *field)
-{
-	for (const struct word *w = p->key->words; w->word; w++) {
-		if (strcasecmp(val, w->word) == 0) {
-			*(bool *)field = w->value;
-			return true;
-		}
-	}
-	bad_value(p, val, NULL);
-	return false;
-}
-
-/* One list item: `*`, `origin`, `site` or a country code. */
-static bool parse_item(struct parser *p, const char *item, struct cfg_cspec *spec, bool *site)
-{
-	char b[SHOW_MAX + 4];
-	int idx;
-
-	if (strcmp(item, "*") == 0) {
-		spec->any = true;
-	} else if (strcmp(item, "origin") == 0) {
-		spec->origin = true;
-	} else if (strcmp(item, "site") == 0) {
-		*site = true;
-	} else if (strlen(item) == 2 && strspn(item, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") == 2) {
-		if ((idx = country_or_report(p, item, CODE_EXPECT)) < 0)
-			return false;
-		cset_add(&spec->set, idx);
-	} else if (!*item) {
-		problem(p, "empty item in %s; expected " LIST_EXPECT, p->key->name);
-		return false;
-	} else {
-		problem(p, "unknown item '%s' in %s; expected " LIST_EXPECT,
-			shown(item, b), p->key->name);
-		return false;
-	}
-	return true;
-}
-
-static bool parse_list(struct parser *p, const char *val, void *field)
-{
-	struct cfg_cspec *spec = field;
-	char buf[LINE_MAX_LEN + 1];
-	bool ok = true, site = false;
-	int items = 0;
-
-	memset(spec, 0, sizeof(*spec));
-	snprintf(buf, sizeof(buf), "%s", val);
-	for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-	     tok = strtok_r(NULL, ",", &save), items++)
-		ok &= parse_item(p, trim(tok), spec, &site);
-	if (ok && (strstr(val, ",,") || val[0] == ',' || val[strlen(val) - 1] == ','))
-		ok = parse_item(p, "", spec, &site);
-	if (ok && spec->any && items > 1) {
-		problem(p, "'*' cannot be combined with other items in %s; expected * alone or a list without *",
-			p->key->name);
-		ok = false;
-	}
-	if (ok && site && p->nsite_items < (int)(sizeof(p->site_items) / sizeof(p->site_items[0])))
-		p->site_items[p->nsite_items++] = spec;
-	return ok;
-}
-
-/* [defaults] category: only a name now; it may be declared further down. */
-static bool parse_defcat(struct parser *p, const char *val, void *field)
-{
-	return parse_name(p, val, p->defcat);
-}
-
-static bool parse_origin(struct parser *p, const char *val, void *field)
-{
-	if (strcmp(val, "site") == 0) {
-		p->origin_is_site = true;
-		return true;
-	}
-	return parse_country(p, val, field);
 }
 
 /* ---- the tables ---------------------------------------------------------- */
@@ -386,49 +83,49 @@ static const struct word durability_words[] = { { "close", true }, { "fsync", fa
 #define C(f) FIELD(struct cfg_category, f)
 
 static const struct key_def site_keys[] = {
-	{ "name", true, parse_name, G(site_name), NAME_EXPECT, 0, 0, NULL },
-	{ "country", true, parse_country, G(site_country), CODE_EXPECT, 0, 0, NULL },
+	{ "name", true, cfgval_name, G(site_name), NAME_EXPECT, 0, 0, NULL },
+	{ "country", true, cfgval_country, G(site_country), CODE_EXPECT, 0, 0, NULL },
 };
 static const struct key_def meta_keys[] = {
-	{ "path", true, parse_path, G(meta_path), "a directory path", 0, 0, NULL },
-	{ "country", false, parse_country, G(meta_country), CODE_EXPECT, 0, 0, NULL },
+	{ "path", true, cfgval_path, G(meta_path), "a directory path", 0, 0, NULL },
+	{ "country", false, cfgval_country, G(meta_country), CODE_EXPECT, 0, 0, NULL },
 };
 static const struct key_def keys_keys[] = {
-	{ "keyring", true, parse_path, G(keyring_path), "a keyring file path", 0, 0, NULL },
+	{ "keyring", true, cfgval_path, G(keyring_path), "a keyring file path", 0, 0, NULL },
 };
 static const struct key_def audit_keys[] = {
-	{ "path", false, parse_path, G(audit_path), "a log file path", 0, 0, NULL },
-	{ "sync_ms", false, parse_number, G(audit_sync_ms), "milliseconds from 0 to 60000", 0, 60000, NULL },
+	{ "path", false, cfgval_path, G(audit_path), "a log file path", 0, 0, NULL },
+	{ "sync_ms", false, cfgval_number, G(audit_sync_ms), "milliseconds from 0 to 60000", 0, 60000, NULL },
 };
 static const struct key_def data_keys[] = {
-	{ "shard_size", false, parse_size, G(shard_size), "a size from 64K to 16M such as 1M",
+	{ "shard_size", false, cfgval_size, G(shard_size), "a size from 64K to 16M such as 1M",
 	  CFG_SHARD_MIN, CFG_SHARD_MAX, NULL },
-	{ "compress", false, parse_choice, G(compress), "lz4 or off", 0, 0, compress_words },
-	{ "cache_size", false, parse_size, G(cache_size), "a size such as 256M", 0, UINT64_MAX, NULL },
-	{ "dirty_size", false, parse_size, G(dirty_size), "a size of at least 16M such as 256M",
+	{ "compress", false, cfgval_choice, G(compress), "lz4 or off", 0, 0, compress_words },
+	{ "cache_size", false, cfgval_size, G(cache_size), "a size such as 256M", 0, UINT64_MAX, NULL },
+	{ "dirty_size", false, cfgval_size, G(dirty_size), "a size of at least 16M such as 256M",
 	  16u << 20, UINT64_MAX, NULL },
-	{ "durability", false, parse_choice, G(durable_close), "close or fsync", 0, 0, durability_words },
+	{ "durability", false, cfgval_choice, G(durable_close), "close or fsync", 0, 0, durability_words },
 };
 static const struct key_def backend_keys[] = {
-	{ "path", true, parse_path, B(path), "a directory path", 0, 0, NULL },
-	{ "country", true, parse_country, B(country), CODE_EXPECT, 0, 0, NULL },
-	{ "weight", false, parse_number, B(weight), "a number from 1 to 1000", 1, 1000, NULL },
-	{ "drain", false, parse_choice, B(drain), "yes or no", 0, 0, bool_words },
+	{ "path", true, cfgval_path, B(path), "a directory path", 0, 0, NULL },
+	{ "country", true, cfgval_country, B(country), CODE_EXPECT, 0, 0, NULL },
+	{ "weight", false, cfgval_number, B(weight), "a number from 1 to 1000", 1, 1000, NULL },
+	{ "drain", false, cfgval_choice, B(drain), "yes or no", 0, 0, bool_words },
 };
 static const struct key_def category_keys[] = {
-	{ "store_in", true, parse_list, C(store_in), LIST_EXPECT, 0, 0, NULL },
-	{ "access_from", true, parse_list, C(access_from), LIST_EXPECT, 0, 0, NULL },
-	{ "replicas", false, parse_number, C(replicas), "a number from 1 to " STR(CFG_MAX_REPLICAS),
+	{ "store_in", true, cfgval_list, C(store_in), LIST_EXPECT, 0, 0, NULL },
+	{ "access_from", true, cfgval_list, C(access_from), LIST_EXPECT, 0, 0, NULL },
+	{ "replicas", false, cfgval_number, C(replicas), "a number from 1 to " STR(CFG_MAX_REPLICAS),
 	  1, CFG_MAX_REPLICAS, NULL },
-	{ "compress", false, parse_choice, C(compress), "lz4 or off", 0, 0, compress_words },
+	{ "compress", false, cfgval_choice, C(compress), "lz4 or off", 0, 0, compress_words },
 };
 static const struct key_def defaults_keys[] = {
-	{ "category", false, parse_defcat, 0, 0, "the name of a declared category", 0, 0, NULL },
-	{ "origin", false, parse_origin, G(default_origin), CODE_EXPECT ", or site", 0, 0, NULL },
-	{ "admin_group", false, parse_name, G(admin_group), "a group name of " NAME_EXPECT, 0, 0, NULL },
+	{ "category", false, cfgval_defcat, 0, 0, "the name of a declared category", 0, 0, NULL },
+	{ "origin", false, cfgval_origin, G(default_origin), CODE_EXPECT ", or site", 0, 0, NULL },
+	{ "admin_group", false, cfgval_name, G(admin_group), "a group name of " NAME_EXPECT, 0, 0, NULL },
 };
 static const struct key_def status_keys[] = {
-	{ "metrics_path", false, parse_path, G(metrics_path), "a file path", 0, 0, NULL },
+	{ "metrics_path", false, cfgval_path, G(metrics_path), "a file path", 0, 0, NULL },
 };
 
 #define NKEYS(keys) (sizeof(keys) / sizeof(keys[0]))
@@ -500,7 +197,7 @@ static void set_key(struct parser *p, const char *key, const char *val)
 		return;
 	}
 	config_list_keys(def, false, keys, sizeof(keys));
-	problem(p, "unknown key '%s' in %s; expected one of: %s", shown(key, b),
+	problem(p, "unknown key '%s' in %s; expected one of: %s", config_shown(key, b),
 		config_sect_label(def, p->sec_name, label, sizeof(label)), keys);
 }
 
@@ -544,9 +241,9 @@ static struct sect_inst *open_named(struct parser *p, const struct section_def *
 	int max = backend ? CFG_MAX_BACKENDS : CFG_MAX_CATEGORIES, dup;
 	struct sect_inst *insts = backend ? p->backend : p->cat;
 
-	if (!valid_name(name)) {
+	if (!config_valid_name(name)) {
 		problem(p, "bad section name '%s' in [%s]; expected [%s NAME] with NAME of " NAME_EXPECT,
-			shown(name, b), def->name, def->name);
+			config_shown(name, b), def->name, def->name);
 		return NULL;
 	}
 	if ((dup = find_named(p->cfg, def->kind, name)) >= 0) {
@@ -594,15 +291,15 @@ static void section_header(struct parser *p, char *s)
 	p->skipping = true;
 	if (s[n - 1] != ']') {
 		problem(p, "section header '%s' does not end with ]; expected [section] or [section NAME] alone on the line",
-			shown(s, b));
+			config_shown(s, b));
 		return;
 	}
 	s[n - 1] = '\0';
-	kind = trim(s + 1);
+	kind = config_trim(s + 1);
 	name = kind + strcspn(kind, " \t");
 	if (*name)
 		*name++ = '\0';
-	name = trim(name);
+	name = config_trim(name);
 	for (int i = 0; i < NSECTIONS; i++) {
 		const struct section_def *def = &config_sections[i];
 
@@ -615,13 +312,13 @@ static void section_header(struct parser *p, char *s)
 		}
 		return;
 	}
-	problem(p, "unknown section [%s]; expected " SECTIONS_EXPECT, shown(kind, b));
+	problem(p, "unknown section [%s]; expected " SECTIONS_EXPECT, config_shown(kind, b));
 }
 
 static void parse_line(struct parser *p, char *line)
 {
 	char b[SHOW_MAX + 4];
-	char *s = trim(line), *eq;
+	char *s = config_trim(line), *eq;
 
 	if (!*s || *s == '#' || *s == ';')
 		return;
@@ -632,15 +329,15 @@ static void parse_line(struct parser *p, char *line)
 	eq = strchr(s, '=');
 	if (!eq || eq == s) {
 		problem(p, "'%s' is neither a [section] header nor key = value; expected one of those, or a # comment",
-			shown(s, b));
+			config_shown(s, b));
 		return;
 	}
 	*eq = '\0';
 	if (p->inst)
-		set_key(p, trim(s), trim(eq + 1));
+		set_key(p, config_trim(s), config_trim(eq + 1));
 	else if (!p->skipping)
 		problem(p, "key '%s' outside any section; expected a [section] header first",
-			shown(trim(s), b));
+			config_shown(config_trim(s), b));
 }
 
 /* Splits the text into bounded, NUL-free lines and parses each. */
@@ -721,6 +418,17 @@ out:
 }
 
 /* ---- entry points -------------------------------------------------------- */
+
+/* dir + "/" + rel, in a new string. */
+static char *join(const char *dir, const char *rel)
+{
+	char *out;
+	size_t n = strlen(dir);
+
+	if (asprintf(&out, "%s%s%s", dir, n && dir[n - 1] == '/' ? "" : "/", rel) < 0)
+		return NULL;
+	return out;
+}
 
 /* Absolute directory holding `file`, against the working directory. */
 static char *config_dir(const char *file)

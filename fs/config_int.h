@@ -1,7 +1,7 @@
 /*
- * config_int.h — what the mount config's line parser (config.c) and its
- * whole-file checks (config_check.c) share; internal to those two files,
- * not an interface for anything else.
+ * config_int.h — what the mount config's line parser (config.c), its value
+ * parsers (config_values.c) and its whole-file checks (config_check.c) share;
+ * internal to those three files, not an interface for anything else.
  */
 #ifndef GEOFS_CONFIG_INT_H
 #define GEOFS_CONFIG_INT_H
@@ -14,9 +14,19 @@
 
 #define MSG_MAX       1024		/* one formatted problem */
 #define KEYS_MAX      8			/* keys per section */
+#define LINE_MAX_LEN  8192		/* longest accepted line, bytes */
+#define SHOW_MAX      48		/* how much of a bad value is echoed */
+
+#define CODE_EXPECT   "an ISO 3166-1 alpha-2 code such as JP"
+#define LIST_EXPECT   "a comma-separated list of ISO 3166-1 alpha-2 codes such as JP, origin, site, or * alone"
 
 struct parser;
-struct word;
+
+/* A word accepted by a two-way choice key, and the bool it stands for. */
+struct word {
+	const char *word;
+	bool value;
+};
 
 struct key_def {
 	const char *name;
@@ -75,12 +85,36 @@ struct parser {
 	char defcat[CFG_NAME_MAX];
 };
 
-/* Reporting, in config.c: a problem at a line, a section's label, its key names. */
+/* Reporting, in config.c: a problem at a line (problem(): at the current one), a
+ * section's label, its key names, a printable bounded copy of a value. */
 void config_problem_at(struct parser *p, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+#define problem(p, ...) config_problem_at((p), (p)->line, __VA_ARGS__)
 const char *config_sect_label(const struct section_def *def, const char *name,
 			      char *buf, size_t len);
 void config_list_keys(const struct section_def *def, bool required, char *buf, size_t len);
+const char *config_shown(const char *s, char buf[SHOW_MAX + 4]);
+
+/*
+ * The value parsers, in config_values.c, named by the key tables in config.c:
+ * each stores the non-empty value of key p->key, mostly into `field` (its place
+ * in the section's struct), and returns true; or returns false after reporting
+ * the problem (or setting p->oom).
+ */
+bool cfgval_name(struct parser *p, const char *val, void *field);
+bool cfgval_country(struct parser *p, const char *val, void *field);
+bool cfgval_path(struct parser *p, const char *val, void *field);
+bool cfgval_number(struct parser *p, const char *val, void *field);
+bool cfgval_size(struct parser *p, const char *val, void *field);
+bool cfgval_choice(struct parser *p, const char *val, void *field);
+bool cfgval_list(struct parser *p, const char *val, void *field);
+bool cfgval_defcat(struct parser *p, const char *val, void *field);
+bool cfgval_origin(struct parser *p, const char *val, void *field);
+
+/* Also in config_values.c, for the line parser too: blanks trimmed off both
+ * ends in place, and whether a section or site name is valid. */
+char *config_trim(char *s);
+bool config_valid_name(const char *s);
 
 /* In config_check.c: the checks that need the whole file, once every line is parsed. */
 void config_validate(struct parser *p);
