@@ -134,6 +134,10 @@ void gf_note_put(struct gfile *gf, int b, const struct geo_id *oid);
  * the ref a hole. */
 int gf_supersede(struct gfile *gf, struct shard_ref *ref);
 
+/* gcommit.c: deletes the objects queued by gf_supersede unless `keep`
+ * (another mount's manifest; may be NULL) still references them. */
+void gf_delete_superseded(struct core *c, struct gfile *gf, const struct manifest *keep);
+
 /* Reads and authenticates shard idx into out (shard_size bytes; the tail
  * past the stored length is zeroed). Tries every replica. -EIO if none is
  * good (audited). */
