@@ -221,7 +221,7 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 	if (!rc) {
 		rc = link_stub(sfd, dfd, name);
 		if (rc) {
-			gfile_mark_unlinked(gf);	/* never named: drop it entirely */
+			gfile_mark_unlinked(c, gf);	/* never named: drop it entirely */
 			gfile_put(c, gf);
 			gf = NULL;
 		}

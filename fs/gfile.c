@@ -412,50 +412,83 @@ int gfile_destroy(struct core *c, int stubfd, const struct geo_id *id)
 	return rc;
 }
 
-void gfile_mark_unlinked(struct gfile *gf)
+void gfile_mark_unlinked(struct core *c, struct gfile *gf)
 {
-	gf->unlinked = true;	/* read under the table lock in gfile_put */
+	pthread_mutex_lock(&c->files->lock);
+	gf->unlinked = true;
+	pthread_mutex_unlock(&c->files->lock);
+}
+
+/* True once the file has lost its last name (an unlink or a rename over it
+ * here marked it); a link made since by another name clears the mark. */
+static bool lost_last_name(struct core *c, struct gfile *gf)
+{
+	struct stat st;
+	bool unlinked;
+
+	pthread_mutex_lock(&c->files->lock);
+	unlinked = gf->unlinked;
+	pthread_mutex_unlock(&c->files->lock);
+	if (unlinked && fstat(gf->stubfd, &st) == 0 && st.st_nlink > 0) {
+		pthread_mutex_lock(&c->files->lock);
+		gf->unlinked = false;
+		pthread_mutex_unlock(&c->files->lock);
+		unlinked = false;
+	}
+	return unlinked;
+}
+
+/* Deletes the content of a file that lost its last name: its manifest
+ * file (if it has one, and another mount has not deleted it first) and
+ * every object it references. */
+static void destroy_content(struct core *c, struct gfile *gf)
+{
+	pthread_mutex_lock(&gf->lock);
+	gf_wait_inflight(gf);
+	pthread_mutex_unlock(&gf->lock);
+	if (gf->in_stub || meta_manifest_delete(c->meta, &gf->id) == 0) {
+		stats_note_status(c, &gf->id, false);	/* gone */
+		delete_objects(c, gf->mf);
+		gf_delete_superseded(c, gf, NULL);
+	}
 }
 
 void gfile_put(struct core *c, struct gfile *gf)
 {
-	bool last, unlinked;
+	bool last;
 
 	/* The thread that drops the last reference closes the file. Another may
-	 * take and drop a reference meanwhile (getattr finds it by inode): it
-	 * sees `closing` and leaves the work to the first. */
+	 * take and drop a reference meanwhile (getattr finds it by inode, an
+	 * unlink marks it): it sees `closing` and leaves the work to the first,
+	 * which therefore looks at the unlink mark again after its commit. */
 	pthread_mutex_lock(&c->files->lock);
 	last = --gf->refs == 0 && !gf->closing;
 	if (last)
 		gf->closing = true;
-	unlinked = gf->unlinked;
 	pthread_mutex_unlock(&c->files->lock);
 	if (!last)
 		return;
-	if (unlinked) {
-		struct stat st;
-		/* A link made after the unlink (by another name) keeps it. */
-		if (fstat(gf->stubfd, &st) == 0 && st.st_nlink > 0)
-			unlinked = false;
-	}
-	if (unlinked) {
-		pthread_mutex_lock(&gf->lock);
-		gf_wait_inflight(gf);
-		pthread_mutex_unlock(&gf->lock);
-		if (gf->in_stub || meta_manifest_delete(c->meta, &gf->id) == 0) {
-			stats_note_status(c, &gf->id, false);	/* gone */
-			delete_objects(c, gf->mf);
-			gf_delete_superseded(c, gf, NULL);
+	for (bool destroyed = false;;) {
+		if (lost_last_name(c, gf)) {
+			destroy_content(c, gf);
+			destroyed = true;
+		} else {
+			int rc = gfile_commit(c, gf, c->cfg->durable_close);
+
+			if (rc) {
+				log_err("writing back a file on last close failed: %s; its "
+					"unsaved changes are dropped", strerror(-rc));
+				gf_discard_uncommitted(c, gf);
+			}
 		}
-	} else {
-		int rc = gfile_commit(c, gf, c->cfg->durable_close);
-		if (rc) {
-			log_err("writing back a file on last close failed: %s; its unsaved "
-				"changes are dropped", strerror(-rc));
-			gf_discard_uncommitted(c, gf);
-		}
+		/* Decided under the same lock as the removal below, so that an
+		 * unlink marking the file now is either seen here or finds the
+		 * file gone from the table (and destroys it itself). */
+		pthread_mutex_lock(&c->files->lock);
+		if (destroyed || !gf->unlinked || gf->refs > 0)
+			break;
+		pthread_mutex_unlock(&c->files->lock);
 	}
-	pthread_mutex_lock(&c->files->lock);
 	if (gf->refs == 0) {
 		table_remove(c->files, gf);
 		pthread_mutex_unlock(&c->files->lock);

@@ -84,7 +84,7 @@ void gfile_placement(struct core *c, struct gfile *gf, char *buf, size_t len);
 int gfile_info(struct core *c, struct gfile *gf, char *buf, size_t len);
 
 /* Marks the file as having lost its last name: the last put deletes it. */
-void gfile_mark_unlinked(struct gfile *gf);
+void gfile_mark_unlinked(struct core *c, struct gfile *gf);
 
 /* Deletes the manifest and every object of a file that is not open and
  * has lost its last name; stubfd is its (unlinked) stub, id its file id. */

@@ -197,7 +197,7 @@ static void drop_content(struct core *c, int stubfd)
 		return;
 	gf = gfile_find_ino(c, st.st_dev, st.st_ino);
 	if (gf) {
-		gfile_mark_unlinked(gf);
+		gfile_mark_unlinked(c, gf);
 		gfile_put(c, gf);
 		return;
 	}
