@@ -296,6 +296,34 @@ static int manifest_subdir(struct meta *m, const char *rel, bool create)
 	return fd;
 }
 
+/* The fan-out directory of file id's manifest (not created), with the
+ * manifest's path "ab/<hex>" in rel (its name is rel + 3). */
+static int manifest_dir(struct meta *m, const struct geo_id *id, char rel[3 + GEO_HEX_LEN + 1])
+{
+	manifest_relpath(id, rel);
+	return manifest_subdir(m, rel, false);
+}
+
+/* Parses a manifest read from `what` (for messages) that must be file
+ * id's. 0, or -EINVAL (logged) when malformed or another file's. */
+static int parse_for(const uint8_t *buf, size_t len, const struct geo_id *id,
+		     const char *what, struct manifest **out)
+{
+	char why[128] = "";
+
+	if (manifest_parse(buf, len, out, why, sizeof(why)) != 0) {
+		log_err("%s is damaged: %s", what, why);
+		return -EINVAL;
+	}
+	if (!geoid_equal(&(*out)->id, id)) {
+		log_err("%s holds the id of another file", what);
+		manifest_free(*out);
+		*out = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int read_file(int fd, uint8_t **out, size_t *len)
 {
 	struct stat st;
@@ -321,13 +349,11 @@ static int read_file(int fd, uint8_t **out, size_t *len)
 
 int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest **out)
 {
-	char rel[3 + GEO_HEX_LEN + 1], why[128] = "";
+	char rel[3 + GEO_HEX_LEN + 1], what[sizeof("manifest ") + GEO_HEX_LEN];
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int fd, sfd, rc;
+	int fd, sfd = manifest_dir(m, id, rel), rc;
 
-	manifest_relpath(id, rel);
-	sfd = manifest_subdir(m, rel, false);
 	if (sfd < 0)
 		return sfd;
 	fd = openat(sfd, rel + 3, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -339,19 +365,10 @@ int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest 
 	close(fd);
 	if (rc)
 		return rc;
-	rc = manifest_parse(buf, len, out, why, sizeof(why));
+	snprintf(what, sizeof(what), "manifest %s", rel + 3);
+	rc = parse_for(buf, len, id, what, out);
 	free(buf);
-	if (rc) {
-		log_err("manifest %s is damaged: %s", rel + 3, why);
-		return -EINVAL;
-	}
-	if (!geoid_equal(&(*out)->id, id)) {
-		log_err("manifest %s holds the id of another file", rel + 3);
-		manifest_free(*out);
-		*out = NULL;
-		return -EINVAL;
-	}
-	return 0;
+	return rc;
 }
 
 int meta_manifest_stage(struct meta *m, const struct manifest *mf, struct meta_staged *st)
@@ -447,22 +464,11 @@ int meta_stub_manifest_clear(int stubfd)
 static int stub_manifest_load(int stubfd, const struct geo_id *id, struct manifest **out)
 {
 	uint8_t buf[4096];
-	char why[128] = "";
 	ssize_t n = fgetxattr(stubfd, META_XA_MANIFEST, buf, sizeof(buf));
 
 	if (n < 0)
 		return errno == ENODATA || errno == ENOTSUP ? -ENOENT : -errno;
-	if (manifest_parse(buf, (size_t)n, out, why, sizeof(why)) != 0) {
-		log_err("a stub's manifest (%s) is damaged: %s", META_XA_MANIFEST, why);
-		return -EINVAL;
-	}
-	if (!geoid_equal(&(*out)->id, id)) {
-		log_err("a stub's manifest (%s) holds the id of another file", META_XA_MANIFEST);
-		manifest_free(*out);
-		*out = NULL;
-		return -EINVAL;
-	}
-	return 0;
+	return parse_for(buf, (size_t)n, id, "a stub's manifest (" META_XA_MANIFEST ")", out);
 }
 
 int meta_manifest_load_stub(struct meta *m, int stubfd, const struct geo_id *id,
@@ -486,10 +492,8 @@ int meta_manifest_load_stub(struct meta *m, int stubfd, const struct geo_id *id,
 int meta_manifest_delete(struct meta *m, const struct geo_id *id)
 {
 	char rel[3 + GEO_HEX_LEN + 1];
-	int sfd, rc;
+	int sfd = manifest_dir(m, id, rel), rc;
 
-	manifest_relpath(id, rel);
-	sfd = manifest_subdir(m, rel, false);
 	if (sfd < 0)
 		return sfd;
 	rc = unlinkat(sfd, rel + 3, 0) < 0 ? -errno : 0;
@@ -500,10 +504,8 @@ int meta_manifest_delete(struct meta *m, const struct geo_id *id)
 int meta_manifest_sync(struct meta *m, const struct geo_id *id)
 {
 	char rel[3 + GEO_HEX_LEN + 1];
-	int sfd, fd, rc = 0;
+	int sfd = manifest_dir(m, id, rel), fd, rc = 0;
 
-	manifest_relpath(id, rel);
-	sfd = manifest_subdir(m, rel, false);
 	if (sfd < 0)
 		return sfd;
 	fd = openat(sfd, rel + 3, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
