@@ -391,6 +391,23 @@ static void delete_objects(struct core *c, const struct manifest *mf)
 	}
 }
 
+/* Deletes the content of a file that lost its last name, as described by
+ * mf: its manifest file first, so that a second caller (another mount)
+ * finds nothing and deletes nothing (a manifest on the stub goes with the
+ * stub's inode), then every object mf references. 0 if it was deleted
+ * here, else -errno (-ENOENT: somebody else did). */
+static int destroy(struct core *c, const struct geo_id *id, const struct manifest *mf,
+		   bool in_stub)
+{
+	int rc = in_stub ? 0 : meta_manifest_delete(c->meta, id);
+
+	if (!rc) {
+		stats_note_status(c, id, false);	/* gone */
+		delete_objects(c, mf);
+	}
+	return rc;
+}
+
 int gfile_destroy(struct core *c, int stubfd, const struct geo_id *id)
 {
 	struct manifest *mf;
@@ -399,16 +416,10 @@ int gfile_destroy(struct core *c, int stubfd, const struct geo_id *id)
 
 	if (rc == -ENOENT)
 		return 0;
-	if (rc)
-		return rc;
-	/* A manifest file is deleted first, so that a second caller (another
-	 * mount) finds nothing and deletes nothing. A manifest on the stub
-	 * goes with the stub's inode. */
-	if (!in_stub)
-		rc = meta_manifest_delete(c->meta, id);
-	if (!rc)
-		delete_objects(c, mf);
-	manifest_free(mf);
+	if (!rc) {
+		rc = destroy(c, id, mf, in_stub);
+		manifest_free(mf);
+	}
 	return rc;
 }
 
@@ -438,19 +449,15 @@ static bool lost_last_name(struct core *c, struct gfile *gf)
 	return unlinked;
 }
 
-/* Deletes the content of a file that lost its last name: its manifest
- * file (if it has one, and another mount has not deleted it first) and
- * every object it references. */
-static void destroy_content(struct core *c, struct gfile *gf)
+/* destroy() for a loaded file, once its writes in flight have landed; the
+ * objects its changes superseded go too. */
+static void destroy_loaded(struct core *c, struct gfile *gf)
 {
 	pthread_mutex_lock(&gf->lock);
 	gf_wait_inflight(gf);
 	pthread_mutex_unlock(&gf->lock);
-	if (gf->in_stub || meta_manifest_delete(c->meta, &gf->id) == 0) {
-		stats_note_status(c, &gf->id, false);	/* gone */
-		delete_objects(c, gf->mf);
+	if (destroy(c, &gf->id, gf->mf, gf->in_stub) == 0)
 		gf_delete_superseded(c, gf, NULL);
-	}
 }
 
 void gfile_put(struct core *c, struct gfile *gf)
@@ -470,7 +477,7 @@ void gfile_put(struct core *c, struct gfile *gf)
 		return;
 	for (bool destroyed = false;;) {
 		if (lost_last_name(c, gf)) {
-			destroy_content(c, gf);
+			destroy_loaded(c, gf);
 			destroyed = true;
 		} else {
 			int rc = gfile_commit(c, gf, c->cfg->durable_close);
