@@ -300,28 +300,25 @@ int store_put(struct store *s, int b, const void *obj, size_t len, struct geo_id
 {
 	char rel[STORE_RELPATH_MAX];
 	const char *base;
-	int fd = backend_fd(s, b), pfd, ofd = -1, rc;
+	int fd = backend_fd(s, b), pfd, ofd, rc;
 
 	if (fd < 0)
 		return fd;
-	/* A fresh random name is taken only by a 2^-128 chance: retry once. */
-	for (int tries = 0; ofd < 0 && tries < 2; tries++) {
-		rc = crypto_random(oid->b, sizeof(oid->b));
-		if (rc)
-			return rc;
-		store_relpath(oid, rel);
-		pfd = open_fanout(fd, rel, &base);
-		if (pfd < 0)
-			return pfd;
-		ofd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		rc = ofd < 0 ? -errno : 0;
-		if (rc)
-			close(pfd);
-		if (rc && rc != -EEXIST)
-			return rc;
-	}
-	if (ofd < 0)
+	/* A fresh random 128-bit name: O_EXCL fails only if something else
+	 * (never geofs) put a file there, which is then left alone. */
+	rc = crypto_random(oid->b, sizeof(oid->b));
+	if (rc)
 		return rc;
+	store_relpath(oid, rel);
+	pfd = open_fanout(fd, rel, &base);
+	if (pfd < 0)
+		return pfd;
+	ofd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (ofd < 0) {
+		rc = -errno;
+		close(pfd);
+		return rc;
+	}
 	rc = fileio_write_all(ofd, obj, len);
 	if (close(ofd) < 0 && !rc)
 		rc = -errno;
