@@ -138,9 +138,10 @@ int gf_supersede(struct gfile *gf, struct shard_ref *ref);
  * (another mount's manifest; may be NULL) still references them. */
 void gf_delete_superseded(struct core *c, struct gfile *gf, const struct manifest *keep);
 
-/* Reads and authenticates shard idx into out (shard_size bytes; the tail
- * past the stored length is zeroed). Tries every replica. -EIO if none is
- * good (audited). */
+/* Reads and authenticates shard idx into out (shard_size bytes; every byte
+ * past the stored length or past the file's end is zero, so a write that
+ * extends the file finds zeros there). Tries every replica. -EIO if none
+ * is good (audited). */
 int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out);
 
 /* Where one shard's replicas went: config backend indices and ids. */

@@ -134,24 +134,29 @@ int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
 {
 	struct shard_ref *ref = ref_of(gf, idx);
 	struct shard_snap s;
+	size_t keep;
 	int len;
 
 	if (!ref || ref->nrep == 0) {
 		memset(out, 0, ssize(gf));
 		return 0;
 	}
-	if (scache_read(c->cache, &gf->id, idx, ref->gen, out, 0, ssize(gf)))
-		return 0;
-	snap_shard(c, gf, idx, &s);
-	len = fetch_snap(c, &s, &gf->tags, out);
-	crypto_wipe(s.key, sizeof(s.key));
-	/* Another mount may have replaced the shard and deleted its objects:
-	 * take its newer manifest and try once more. */
-	if (len < 0 && gf_reload(c, gf) == 1)
-		return gf_fetch(c, gf, idx, out);
-	if (len < 0)
-		return len;
-	scache_insert(c->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
+	if (!scache_read(c->cache, &gf->id, idx, ref->gen, out, 0, ssize(gf))) {
+		snap_shard(c, gf, idx, &s);
+		len = fetch_snap(c, &s, &gf->tags, out);
+		crypto_wipe(s.key, sizeof(s.key));
+		/* Another mount may have replaced the shard and deleted its
+		 * objects: take its newer manifest and try once more. */
+		if (len < 0 && gf_reload(c, gf) == 1)
+			return gf_fetch(c, gf, idx, out);
+		if (len < 0)
+			return len;
+		scache_insert(c->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
+	}
+	/* A truncate not yet committed leaves bytes past EOF in the stored
+	 * shard (and the cache): they read as zeros, here for every caller. */
+	keep = shard_len(gf, idx);
+	memset(out + keep, 0, ssize(gf) - keep);
 	return 0;
 }
 
@@ -395,9 +400,10 @@ static void flush_job(void *arg)
 }
 
 /* Takes dirty shard i out of the dirty set and has a worker write it; with
- * `here`, encodes and stores it in this thread instead (gf->lock is dropped meanwhile, as a worker would
- * hold it only at the end): for the last small shard of a commit, a
- * hand-off to another thread and back costs more than the work. */
+ * `here`, encodes and stores it in this thread instead (gf->lock dropped
+ * meanwhile, as a worker would hold it only at the end): for the last
+ * small shard of a commit, a hand-off to another thread and back costs
+ * more than the work. */
 static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
 {
 	struct dshard d = gf->dirty[i];
@@ -500,18 +506,11 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 	if (!buf)
 		return -ENOMEM;
 	if (!whole) {
-		const struct shard_ref *ref = ref_of(gf, idx);
-		bool hole = !ref || ref->nrep == 0;
-
-		rc = gf_fetch(c, gf, idx, buf);	/* a hole: all zeros */
+		rc = gf_fetch(c, gf, idx, buf);
 		if (rc) {
 			buf_free(c, ssize(gf), buf);
 			return rc;
 		}
-		/* Bytes past EOF must read as zeros after an extension. */
-		size_t len = shard_len(gf, idx);
-		if (!hole)
-			memset(buf + len, 0, ssize(gf) - len);
 	}
 	rc = add_dirty(gf, idx, buf);
 	if (rc) {
