@@ -211,35 +211,43 @@ static int unwrap_key(struct core *c, struct gfile *gf)
 	return 0;
 }
 
-/* With durability = fsync, a close before this load may have left the
- * manifest and its objects in the page cache only: the next fsync() makes
- * them durable, as a local filesystem's fsync would. */
-static void note_unsynced(struct core *c, struct gfile *gf)
+void gf_adopt(struct core *c, struct gfile *gf, struct manifest *disk, bool in_stub)
 {
-	const struct manifest *mf = gf->mf;
-
-	gf->unsynced = true;
-	for (uint64_t i = 0; i < mf->nshards; i++)
-		for (int k = 0; k < mf->shards[i].nrep; k++) {
-			int b = gf_backend(c, mf, mf->shards[i].rep[k].backend);
-			if (b >= 0)
-				gf_note_put(gf, b, &mf->shards[i].rep[k].oid);
-		}
+	manifest_free(gf->mf);
+	gf->mf = disk;
+	gf->disk_gen = disk->generation;
+	gf->in_stub = in_stub;
+	gf_manifest_tags(c, disk, &gf->tags);
+	gf->put_mask = 0;
+	gf->nrecent = 0;
+	gf->recent_full = false;
+	gf->unsynced = false;
+	/* With durability = fsync, a close before this may have left the
+	 * manifest and its objects in the page cache only: the next fsync()
+	 * makes them durable, as a local filesystem's fsync would. */
+	if (!c->cfg->durable_close) {
+		gf->unsynced = true;
+		for (uint64_t i = 0; i < disk->nshards; i++)
+			for (int k = 0; k < disk->shards[i].nrep; k++) {
+				int b = gf_backend(c, disk, disk->shards[i].rep[k].backend);
+				if (b >= 0)
+					gf_note_put(gf, b, &disk->shards[i].rep[k].oid);
+			}
+	}
+	/* A crash between a write and its commit can leave the stub's size
+	 * (the hint stat uses) ahead of the manifest: the manifest wins. */
+	gf_sync_stub_size(gf);
 }
 
 static int load(struct core *c, struct gfile *gf)
 {
-	int rc = meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &gf->mf, &gf->in_stub);
+	struct manifest *disk;
+	bool in_stub;
+	int rc = meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &disk, &in_stub);
 
 	if (rc)
 		return rc == -ENOENT || rc == -EINVAL ? -EIO : rc;
-	gf->disk_gen = gf->mf->generation;
-	gf_manifest_tags(c, gf->mf, &gf->tags);
-	if (!c->cfg->durable_close)
-		note_unsynced(c, gf);
-	/* A crash between a write and its commit can leave the stub's size
-	 * (the hint stat uses) ahead of the manifest: the manifest wins. */
-	gf_sync_stub_size(gf);
+	gf_adopt(c, gf, disk, in_stub);
 	return 0;
 }
 

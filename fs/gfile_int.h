@@ -115,6 +115,12 @@ int gf_reload(struct core *c, struct gfile *gf);
  * state, so that the next open does not see what was dropped. */
 void gf_discard_uncommitted(struct core *c, struct gfile *gf);
 
+/* Makes disk (consumed) the file's state as last committed: its manifest,
+ * generation, tags and where the manifest lives; what was put before no
+ * longer needs syncing (with durability = fsync, everything disk names is
+ * noted unsynced instead). Sets the stub's size. Owned or gf->lock held. */
+void gf_adopt(struct core *c, struct gfile *gf, struct manifest *disk, bool in_stub);
+
 /* Stub size follows the logical size (gf->mf->size), so stat needs no
  * manifest: sets it if it differs. */
 void gf_sync_stub_size(struct gfile *gf);

@@ -192,20 +192,12 @@ void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 	 * objects just deleted. Superseded objects belong to that state. */
 	if (disk) {
 		gf_drop_dirty(c, gf);
-		manifest_free(gf->mf);
-		gf->mf = disk;
-		gf->disk_gen = disk->generation;
-		gf->in_stub = in_stub;
-		gf_manifest_tags(c, disk, &gf->tags);
+		gf_adopt(c, gf, disk, in_stub);
 		gf->nold = 0;
-		gf->nrecent = 0;
-		gf->recent_full = false;
-		gf->put_mask = 0;
 		gf->async_err = 0;
 		gf->changed = false;
 		gf->writable_at = 0;
 		gf_untouch_all(gf);
-		gf_sync_stub_size(gf);
 	}
 	pthread_mutex_unlock(&gf->lock);
 }
