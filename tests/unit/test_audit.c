@@ -48,11 +48,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[600];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	assert_int_equal(system(cmd), 0);
-	free(fx->dir);
+	assert_int_equal(tu_rmtree(fx->dir), 0);
 	free(fx);
 	return 0;
 }

@@ -51,12 +51,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[4200];
-
 	close(dfd);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(dir);
+	assert_int_equal(tu_rmtree(dir), 0);
 	return 0;
 }
 

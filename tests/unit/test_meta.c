@@ -47,13 +47,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[1024];
 
 	close(f->stub);
 	meta_close(f->m);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f->dir);
+	assert_int_equal(tu_rmtree(f->dir), 0);
 	free(f);
 	return 0;
 }

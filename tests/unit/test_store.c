@@ -54,13 +54,10 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[1024];
 
 	store_close(f->s);
 	config_free(f->cfg);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
-	free(f->dir);
+	assert_int_equal(tu_rmtree(f->dir), 0);
 	free(f);
 	return 0;
 }

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,6 +54,23 @@ static inline char *tu_tmpdir(void)
 	strcpy(d, base);
 	strcat(d, "/geofs-unit-XXXXXX");
 	return mkdtemp(d);
+}
+
+/* Removes a directory made by tu_tmpdir with everything in it, and frees
+ * its name. 0 on success (system()'s status otherwise). */
+static inline int tu_rmtree(char *dir)
+{
+	size_t n = strlen(dir) + sizeof("rm -rf ''");
+	char *cmd = malloc(n);
+	int rc = -1;
+
+	if (cmd) {
+		snprintf(cmd, n, "rm -rf '%s'", dir);
+		rc = system(cmd);
+		free(cmd);
+	}
+	free(dir);
+	return rc;
 }
 
 #endif
