@@ -199,24 +199,25 @@ static void store_number(const struct key_def *key, void *field, uint64_t v)
 		memcpy(field, &v32, sizeof(v32));
 }
 
-bool cfgval_number(struct parser *p, const char *val, void *field)
+/* A number in the key's range; with size, a unit suffix (K, M, ...) is allowed. */
+static bool number_field(struct parser *p, const char *val, void *field, bool size)
 {
 	uint64_t v;
 
-	if (!ranged(p, val, false, &v))
+	if (!ranged(p, val, size, &v))
 		return false;
 	store_number(p->key, field, v);
 	return true;
 }
 
+bool cfgval_number(struct parser *p, const char *val, void *field)
+{
+	return number_field(p, val, field, false);
+}
+
 bool cfgval_size(struct parser *p, const char *val, void *field)
 {
-	uint64_t v;
-
-	if (!ranged(p, val, true, &v))
-		return false;
-	store_number(p->key, field, v);
-	return true;
+	return number_field(p, val, field, true);
 }
 
 bool cfgval_choice(struct parser *p, const char *val, void *field)
