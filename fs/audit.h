@@ -8,10 +8,13 @@
  *    "countries":["JP"],"detail":"...","prev":"<sha256 hex of previous line>"}
  * result is "ok", "denied" (EACCES/EPERM) or "error:<ERRNO NAME>".
  * intent, path2 and detail are left out when NULL; site, op, path, category
- * and origin are null when NULL. Strings are JSON-escaped; a byte that is
- * not part of valid UTF-8 (names are bytes) is written as \u0080..\u00ff,
- * which audit_rec_parse() turns back into that byte, so every line is valid
- * JSON and paths round-trip exactly.
+ * and origin are null when NULL. Strings go through the shared escaper
+ * (json_esc.h): a byte that is not part of valid UTF-8 (names are bytes) is
+ * written as \udc80..\udcff, which audit_rec_parse() and Python's
+ * os.fsencode(json.loads(...)) turn back into that byte, so every line is
+ * valid JSON and paths round-trip exactly. Logs written before that used
+ * \u0080..\u00ff for such bytes; the parser still reads them as bytes, and
+ * their chain still verifies (the hash is over the line's bytes).
  * `prev` of the very first line of a chain is 64 zeros; the chain continues
  * across reopen and rotation (the last line's hash is read back at open).
  *
@@ -101,9 +104,9 @@ int audit_read_lines(const char *path,
 			       enum audit_line_kind kind),
 		     void *ctx);
 
-/* One parsed record. Strings are decoded (\u0080..\u00ff give back the raw
- * byte they stand for) and NUL-free; absent or null fields are NULL, absent
- * integers -1. All strings live in mem, freed by audit_rec_free(). */
+/* One parsed record. Strings are decoded (\udc80..\udcff, and the older
+ * \u0080..\u00ff, give back the raw byte they stand for) and NUL-free;
+ * absent or null fields are NULL, absent integers -1. All strings live in mem, freed by audit_rec_free(). */
 struct audit_rec {
 	const char *time, *site, *process, *op, *intent, *path, *path2;
 	const char *category, *origin, *result, *detail, *prev;

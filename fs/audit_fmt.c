@@ -16,7 +16,7 @@
 
 #include "audit.h"
 #include "audit_fmt.h"
-#include "utf8.h"
+#include "json_esc.h"
 
 /* Input bytes kept per field: with JSON escaping (at most 6 bytes out per
  * byte in) a line stays well below AUDIT_LINE_MAX (2 x 384 KiB of paths,
@@ -27,49 +27,6 @@
 #define CAP_COUNTRIES	1024
 
 /* ---- JSON text ---- */
-
-/* Writes n bytes of s as a quoted JSON string into out, which has room
- * for 6 * n + 2 bytes. Returns the length written. */
-static size_t json_quote(const char *str, size_t n, char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *s = (const unsigned char *)str;
-	char *o = out;
-
-	*o++ = '"';
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i];
-		const char *esc = NULL;
-		size_t u;
-
-		switch (c) {
-		case '"': esc = "\\\""; break;
-		case '\\': esc = "\\\\"; break;
-		case '\b': esc = "\\b"; break;
-		case '\f': esc = "\\f"; break;
-		case '\n': esc = "\\n"; break;
-		case '\r': esc = "\\r"; break;
-		case '\t': esc = "\\t"; break;
-		default: break;
-		}
-		if (esc) {
-			memcpy(o, esc, 2);
-			o += 2, i++;
-		} else if (c >= 0x20 && c < 0x7f) {
-			*o++ = (char)c, i++;
-		} else if (c >= 0x80 && (u = utf8_len(s + i, n - i)) > 0) {
-			memcpy(o, s + i, u);
-			o += u, i += u;
-		} else {	/* control, DEL, or a byte that is not UTF-8 */
-			memcpy(o, "\\u00", 4);
-			o[4] = hex[c >> 4];
-			o[5] = hex[c & 15];
-			o += 6, i++;
-		}
-	}
-	*o++ = '"';
-	return (size_t)(o - out);
-}
 
 /* A growing string; after a failed allocation every append is a no-op
  * and oom stays set. */
@@ -112,8 +69,11 @@ static void sb_add(struct sbuf *b, const char *s)
 
 static void sb_quote(struct sbuf *b, const char *s, size_t n)
 {
-	if (sb_room(b, 6 * n + 2))
-		b->len += json_quote(s, n, b->p + b->len);
+	if (sb_room(b, JSON_ESC_MAX(n) + 2)) {
+		b->p[b->len++] = '"';
+		b->len += json_esc_body(s, n, b->p + b->len);
+		b->p[b->len++] = '"';
+	}
 }
 
 /* `"key":`, after a comma unless it is the first field. */

@@ -16,6 +16,7 @@
 
 #include "audit.h"
 #include "audit_int.h"
+#include "json_esc.h"
 
 #define READ_CHUNK 65536
 
@@ -168,6 +169,7 @@ static int jp_escape(struct jp *j, char **o)
 	static const char simple[] = "\"\"\\\\//b\bf\fn\nr\rt\t";
 	unsigned cp, lo;
 	char *d = *o;
+	size_t n;
 
 	if (j->end - j->p < 2)
 		return jp_fail(j, "unterminated string");
@@ -190,26 +192,15 @@ static int jp_escape(struct jp *j, char **o)
 			return jp_fail(j, "unpaired surrogate");
 		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
 		j->p += 6;
-	} else if (cp >= 0xdc00 && cp <= 0xdfff) {
-		return jp_fail(j, "unpaired surrogate");
 	}
 	if (cp == 0)
 		return jp_fail(j, "\\u0000 in a string");
-	if (cp < 0x100) {		/* ASCII, or a raw byte (see audit.h) */
-		*d++ = (char)cp;
-	} else if (cp < 0x800) {
-		*d++ = (char)(0xc0 | cp >> 6);
-		*d++ = (char)(0x80 | (cp & 0x3f));
-	} else if (cp < 0x10000) {
-		*d++ = (char)(0xe0 | cp >> 12);
-		*d++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*d++ = (char)(0x80 | (cp & 0x3f));
-	} else {
-		*d++ = (char)(0xf0 | cp >> 18);
-		*d++ = (char)(0x80 | (cp >> 12 & 0x3f));
-		*d++ = (char)(0x80 | (cp >> 6 & 0x3f));
-		*d++ = (char)(0x80 | (cp & 0x3f));
-	}
+	/* \udc80..\udcff is a raw byte; so is \u0080..\u00ff in logs
+	 * written before the shared escaper (json_esc.h) */
+	n = json_esc_decode_cp(cp, true, d);
+	if (n == 0)
+		return jp_fail(j, "unpaired surrogate");
+	d += n;
 	*o = d;
 	return 0;
 }

@@ -6,25 +6,16 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "json_esc.h"
 #include "stats.h"
 
 /* ---- JSON ---- */
 
-/* A JSON string; bytes >= 0x80 are passed through when they form valid
- * UTF-8 sequences in practice (names are ASCII; paths are the admin's),
- * control characters are escaped. */
+/* A JSON string through the shared escaper (json_esc.h): paths are the
+ * admin's bytes and need not be UTF-8. */
 static void jstr(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)s; s && *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
-	fputc('"', f);
+	json_esc_fput(f, s ? s : "");	/* the caller checks ferror(f) */
 }
 
 static void jkey(FILE *f, bool *first, const char *key)
@@ -187,18 +178,13 @@ void stats_fmt_json(const struct stats_snap *s, FILE *f)
 
 /* ---- Prometheus ---- */
 
-/* A label value: backslash, quote and newline escaped. */
+/* A label value: the shared escaper's JSON body, its backslashes and
+ * quotes escaped again for the text format (json_esc.h). Config names are
+ * [A-Za-z0-9_.-] and come out unchanged. */
 static void plabel(FILE *f, const char *name, const char *val, bool more)
 {
 	fprintf(f, "%s=\"", name);
-	for (const char *p = val; *p; p++) {
-		if (*p == '\\' || *p == '"')
-			fprintf(f, "\\%c", *p);
-		else if (*p == '\n')
-			fputs("\\n", f);
-		else
-			fputc(*p, f);
-	}
+	json_esc_fput_prom(f, val);
 	fprintf(f, "\"%s", more ? "," : "");
 }
 

@@ -205,21 +205,54 @@ def test_every_byte_value_in_names(site):
     alive(site)
 
 
-# An escape \u0080..\u00ff that is not itself behind an escaped backslash.
-_RAW_BYTE = re.compile(rb"(?<!\\)((?:\\\\)*)\\u00([89a-fA-F][0-9a-fA-F])")
+def _audit_records(site):
+    """Every record of the audit log, parsed by Python's own json module."""
+    with open(site.audit, "rb") as f:
+        return [json.loads(line) for line in f]
 
 
 def _audit_paths(site, op):
     """Paths (bytes) of the audit records of op. audit.h: a byte that is not
-    part of valid UTF-8 is written as \u0080..\u00ff, valid UTF-8 as is; the
-    escapes become lone surrogates here so surrogateescape gives the bytes."""
-    out = set()
+    part of valid UTF-8 is written as \\udcXX, valid UTF-8 as is, so
+    os.fsencode() of the decoded string gives the exact bytes."""
+    return {os.fsencode(r["path"]) for r in _audit_records(site)
+            if r["op"] == op and r["path"]}
+
+
+def test_audit_tells_byte_ff_from_u00ff(site):
+    """Issue 16 item 5: the names b"\\xff-a" and "\u00ff-a" (UTF-8 c3 bf)
+    give different audit records, each of which os.fsencode() turns back
+    into the exact bytes; `geoctl audit show --path` tells them apart and
+    `geoctl audit verify` accepts the chain."""
+    d = os.fsencode(site.path("leak"))
+    os.mkdir(d)
+    raw, utf = b"\xff-a", "\u00ff-a".encode()
+    odd = [b"\xed\xa0\x80", b"\xc0\xaf", b"\x80x", b"a\\udcff"]
+    for n in [raw, utf] + odd:
+        write_file(os.path.join(d, n), n)
+    site.unmount()                       # flushes the audit log
+
+    recs = [r for r in _audit_records(site) if r["op"] == "create"]
+    lines = {os.fsencode(r["path"]): r for r in recs}
+    for n in [raw, utf] + odd:
+        assert b"/leak/" + n in lines, n
+    a, b = lines[b"/leak/" + raw], lines[b"/leak/" + utf]
+    assert a["path"] != b["path"]
+    assert a["path"] == "/leak/\udcff-a" and b["path"] == "/leak/\u00ff-a"
     with open(site.audit, "rb") as f:
-        for line in f:
-            r = json.loads(_RAW_BYTE.sub(rb"\1\\udc\2", line))
-            if r["op"] == op and r["path"]:
-                out.add(r["path"].encode("utf-8", "surrogateescape"))
-    return out
+        text = f.read()
+    assert b'"path":"/leak/\\udcff-a"' in text
+    assert b'"path":"/leak/\xc3\xbf-a"' in text
+    assert b"\\u00ff" not in text and b"\\u00ed" not in text
+
+    r = site.geoctl("audit", "verify", "-c", site.config)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for name, other in ((raw, utf), (utf, raw)):
+        r = site.geoctl("audit", "show", "-c", site.config, "--op", "create",
+                        "--path", b"/leak/" + name, "--json")
+        assert r.returncode == 0, r.stderr
+        shown = [os.fsencode(json.loads(line)["path"]) for line in r.stdout.splitlines()]
+        assert shown == [b"/leak/" + name], shown
 
 
 # ---- deep trees ----------------------------------------------------------------

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -329,8 +330,8 @@ static void test_escaping(void **state)
 	static const char path[] = "/q\"uote/back\\slash/new\nline/\x01\x1f\x7f/"
 				   "\xff\xfe bytes/\xe6\x97\xa5\xe6\x9c\xac/\xc3\x28/\xed\xa0\x80";
 	static const char escaped[] = "\"path\":\"/q\\\"uote/back\\\\slash/new\\nline/"
-		"\\u0001\\u001f\\u007f/\\u00ff\\u00fe bytes/\xe6\x97\xa5\xe6\x9c\xac/"
-		"\\u00c3(/\\u00ed\\u00a0\\u0080\",";
+		"\\u0001\\u001f\\u007f/\\udcff\\udcfe bytes/\xe6\x97\xa5\xe6\x9c\xac/"
+		"\\udcc3(/\\udced\\udca0\\udc80\",";
 	struct audit *a = open_log(fx->path, SLOW);
 	struct audit_event ev = event("create", path, 0);
 	struct audit_rec rec;
@@ -351,6 +352,95 @@ static void test_escaping(void **state)
 	assert_string_equal(rec.countries[0], "J\"P");
 	audit_rec_free(&rec);
 	free_lines(&ls);
+}
+
+/* The path of a file under tests/unit/fixtures/, found from __FILE__. */
+static void fixture_path(const char *name, char *out, size_t cap)
+{
+	const char *slash = strrchr(__FILE__, '/');
+	int n = slash ? (int)(slash - __FILE__) : 0;
+
+	snprintf(out, cap, "%.*s%sfixtures/%s", n, __FILE__, n ? "/" : "", name);
+}
+
+static void copy_file(const char *from, const char *to)
+{
+	char buf[8192];
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+	size_t n;
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+}
+
+/* A log written before the shared escaper (bytes that are not UTF-8 as
+ * \u0080..\u00ff; fixtures/audit-u00xx.log) still verifies, its paths
+ * still parse to the exact bytes, and the daemon continues its chain with
+ * records in the new \udcXX form. */
+static void test_old_u00xx_log_still_verifies(void **state)
+{
+	struct fx *fx = *state;
+	static const char *const paths[] = {
+		"/inbox/\xff-a", "/inbox/\xc3\xbf-a", "/inbox/\xed\xa0\x80\xc0\xaf", "/plain",
+		"/inbox/\xff-a",
+	};
+	char fixture[PATH_MAX], last[65], why[256];
+	struct audit_event ev = event("create", "/new/\xff-a", 0);
+	struct audit_rec rec;
+	struct lines ls;
+	struct audit *a;
+
+	fixture_path("audit-u00xx.log", fixture, sizeof(fixture));
+	assert_int_equal(verify(fixture, NULL, last), 0);
+	read_lines(fixture, &ls);
+	assert_int_equal(ls.n, 5);
+	assert_non_null(memmem(ls.l[0], ls.len[0], "\\u00ff-a", 8));
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(audit_rec_parse(ls.l[i], ls.len[i], &rec, why, sizeof(why)), 0);
+		assert_string_equal(rec.path, paths[i]);
+		if (i == 4)
+			assert_string_equal(rec.path2, "/old/\xfe\x80");
+		audit_rec_free(&rec);
+	}
+	free_lines(&ls);
+
+	copy_file(fixture, fx->path);
+	a = open_log(fx->path, SLOW);
+	audit_record(a, &ev);
+	audit_close(a);
+	assert_int_equal(verify(fx->path, NULL, NULL), 0);
+	read_lines(fx->path, &ls);
+	assert_int_equal(ls.n, 6);
+	assert_non_null(memmem(ls.l[5], ls.len[5], "\"path\":\"/new/\\udcff-a\"", 22));
+	assert_non_null(memmem(ls.l[5], ls.len[5], last, 64));	/* chained to line 5 */
+	assert_int_equal(audit_rec_parse(ls.l[5], ls.len[5], &rec, why, sizeof(why)), 0);
+	assert_string_equal(rec.path, "/new/\xff-a");
+	audit_rec_free(&rec);
+	free_lines(&ls);
+
+	/* and an edit of the old part is still caught: line 5 no longer
+	 * chains to the edited line 4 */
+	copy_file(fixture, fx->other);
+	read_lines(fx->other, &ls);
+	{
+		FILE *f = fopen(fx->other, "r+b");
+		char *at = memmem(ls.l[3], ls.len[3], "/plain", 6);
+		long off = 0;
+
+		assert_non_null(f);
+		assert_non_null(at);
+		for (int i = 0; i < 3; i++)
+			off += (long)ls.len[i] + 1;
+		assert_int_equal(fseek(f, off + (at - ls.l[3]) + 1, SEEK_SET), 0);
+		assert_int_equal(fputc('q', f), 'q');
+		assert_int_equal(fclose(f), 0);
+	}
+	free_lines(&ls);
+	assert_int_equal(verify(fx->other, NULL, NULL), 5);
 }
 
 static void test_long_fields_are_capped(void **state)
@@ -869,6 +959,8 @@ static void test_parser_strict(void **state)
 	assert_int_equal(parse(HEAD ",\"x\":\"\\u0000\"" PREV), -EINVAL);
 	assert_int_equal(parse(HEAD ",\"x\":\"\\ud83d\"" PREV), -EINVAL);
 	assert_int_equal(parse(HEAD ",\"x\":\"\\ude00\"" PREV), -EINVAL);
+	assert_int_equal(parse(HEAD ",\"x\":\"\\udc41\"" PREV), -EINVAL);	/* never a raw byte */
+	assert_int_equal(parse(HEAD ",\"x\":\"\\udcff\\udc80\"" PREV), 0);
 	assert_int_equal(parse(HEAD ",\"x\":\"\\x\"" PREV), -EINVAL);
 	assert_int_equal(parse(HEAD ",\"x\":\"\\u12g4\"" PREV), -EINVAL);
 	assert_int_equal(parse(HEAD ",\"x\":\"\xff\"" PREV), -EINVAL);		/* not UTF-8 */
@@ -963,6 +1055,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_full_queue_waits_not_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_lines_bounded, setup, teardown),
 		cmocka_unit_test(test_parser_strict),
+		cmocka_unit_test_setup_teardown(test_old_u00xx_log_still_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parser_survives_mutations, setup, teardown),
 	};
 

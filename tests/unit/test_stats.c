@@ -2,7 +2,8 @@
  * test_stats.c — rendering a status snapshot: the Prometheus text (every
  * sample preceded by its HELP and TYPE, names prefixed geofs_, labels
  * escaped, uncounted backends left out of object metrics, one state per
- * backend set) and the JSON document (fields, escaping, null hit rate).
+ * backend set) and the JSON document (fields, escaping through json_esc.h
+ * including bytes that are not UTF-8, null hit rate).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -45,7 +46,7 @@ static int setup(void **state)
 	snap.backends[0].free = 1 << 20;
 	snprintf(snap.backends[1].name, CFG_NAME_MAX, "seoul-1");
 	memcpy(snap.backends[1].country, "KR", 3);
-	snap.backends[1].path = "/mnt/b";
+	snap.backends[1].path = "/mnt/b\xff-\xc3\xbf";	/* a byte that is not UTF-8, and U+00FF */
 	snap.backends[1].state = "draining";
 	snap.ctr.creates = 3;
 	snap.ctr.bytes_written = 12345;
@@ -125,6 +126,8 @@ static void json_format(void **state)
 	assert_non_null(strstr(text, "\"site\":\"tokyo-app-01\""));
 	assert_non_null(strstr(text, "\"uptime_s\":100"));
 	assert_non_null(strstr(text, "\"path\":\"/mnt/a \\\"quoted\\\"\""));
+	/* the shared escaper: the raw byte as \udcff, valid UTF-8 kept */
+	assert_non_null(strstr(text, "\"path\":\"/mnt/b\\udcff-\xc3\xbf\""));
 	assert_non_null(strstr(text, "\"store_in\":\"origin,KR\""));
 	assert_non_null(strstr(text, "\"state\":\"draining\""));
 	assert_non_null(strstr(text, "\"misplaced_files\":2"));

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "json.h"
-#include "utf8.h"
+#include "json_esc.h"
 
 void json_init(struct json *j, FILE *f)
 {
@@ -19,36 +19,7 @@ void json_init(struct json *j, FILE *f)
 
 void json_write_string(FILE *f, const char *str)
 {
-	const unsigned char *s = (const unsigned char *)str;
-
-	fputc('"', f);
-	while (*s) {
-		unsigned c = *s;
-		int n;
-
-		switch (c) {
-		case '"':  fputs("\\\"", f); s++; continue;
-		case '\\': fputs("\\\\", f); s++; continue;
-		case '\n': fputs("\\n", f); s++; continue;
-		case '\r': fputs("\\r", f); s++; continue;
-		case '\t': fputs("\\t", f); s++; continue;
-		default: break;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			fprintf(f, "\\u%04x", c);
-			s++;
-			continue;
-		}
-		n = (int)utf8_len(s, SIZE_MAX);
-		if (n == 0) {
-			fprintf(f, "\\udc%02x", c);	/* surrogateescape */
-			s++;
-			continue;
-		}
-		fwrite(s, 1, (size_t)n, f);
-		s += n;
-	}
-	fputc('"', f);
+	json_esc_fput(f, str);	/* a failed write stays in ferror(f) */
 }
 
 static void indent(struct json *j)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_esc.h"
 #include "jsonread.h"
 
 struct parser {
@@ -48,46 +49,23 @@ static int hex4(struct parser *ps, unsigned *out)
 	return 0;
 }
 
-/* Appends code point cp as UTF-8. */
-static size_t put_utf8(char *o, unsigned cp)
+/* A \u escape (after the 'u'), joining surrogate pairs; a lone
+ * \udc80..\udcff is the raw byte it escapes (json_esc.h). Writes the
+ * bytes to o; returns how many, or -EINVAL. */
+static int unicode_escape(struct parser *ps, char *o)
 {
-	if (cp < 0x80) {
-		o[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (char)(0xc0 | cp >> 6);
-		o[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (char)(0xe0 | cp >> 12);
-		o[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (char)(0xf0 | cp >> 18);
-	o[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
+	unsigned cp, lo;
+	size_t n;
 
-/* A \u escape (after the 'u'), joining surrogate pairs. */
-static int unicode_escape(struct parser *ps, unsigned *cp)
-{
-	unsigned lo;
-
-	if (hex4(ps, cp))
+	if (hex4(ps, &cp))
 		return -EINVAL;
-	if (*cp >= 0xdc00 && *cp <= 0xdfff)
-		return -EINVAL;
-	if (*cp < 0xd800 || *cp > 0xdbff)
-		return *cp == 0 ? -EINVAL : 0;
-	if (!literal(ps, "\\u") || hex4(ps, &lo) || lo < 0xdc00 || lo > 0xdfff)
-		return -EINVAL;
-	*cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
-	return 0;
+	if (cp >= 0xd800 && cp <= 0xdbff) {
+		if (!literal(ps, "\\u") || hex4(ps, &lo) || lo < 0xdc00 || lo > 0xdfff)
+			return -EINVAL;
+		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+	}
+	n = json_esc_decode_cp(cp, false, o);
+	return n ? (int)n : -EINVAL;
 }
 
 /* A string at ps->p (the opening quote) into a new buffer. */
@@ -106,7 +84,7 @@ static int parse_string(struct parser *ps, char **out)
 		return -ENOMEM;
 	while (ps->p < ps->end && *ps->p != '"') {
 		unsigned char ch = (unsigned char)*ps->p++;
-		unsigned cp;
+		int n;
 
 		if (ch < 0x20)
 			goto bad;
@@ -126,9 +104,9 @@ static int parse_string(struct parser *ps, char **out)
 		case 'r': *o++ = '\r'; break;
 		case 't': *o++ = '\t'; break;
 		case 'u':
-			if (unicode_escape(ps, &cp))
+			if ((n = unicode_escape(ps, o)) < 0)
 				goto bad;
-			o += put_utf8(o, cp);
+			o += n;
 			break;
 		default:
 			goto bad;
