@@ -517,7 +517,8 @@ int meta_manifest_sync(struct meta *m, const struct geo_id *id)
 	return rc;
 }
 
-int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg), void *arg)
+int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg),
+			int (*misnamed)(const char *relpath, void *arg), void *arg)
 {
 	int dfd = dup(m->mdir), rc = 0;
 	struct dirent *de;
@@ -532,24 +533,42 @@ int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void 
 	}
 	rewinddir(d);
 	while (!rc && (de = readdir(d))) {
-		int sfd;
+		int sfd = -1;
 		DIR *sd;
 		struct dirent *se;
 
-		if (de->d_name[0] == '.' || strlen(de->d_name) != 2)
+		if (de->d_name[0] == '.')
 			continue;
-		sfd = open_dir_at(m->mdir, de->d_name);
-		if (sfd < 0)
+		if (strlen(de->d_name) == 2)
+			sfd = open_dir_at(m->mdir, de->d_name);
+		if (sfd < 0) {
+			if (misnamed)
+				rc = misnamed(de->d_name, arg);
 			continue;
+		}
 		sd = fdopendir(sfd);
 		if (!sd) {
 			close(sfd);
 			continue;
 		}
 		while (!rc && (se = readdir(sd))) {
+			char hex[GEO_HEX_LEN + 1], rel[256 + 4];
 			struct geo_id id;
-			if (geoid_parse(se->d_name, &id) == 0)
-				rc = fn(&id, arg);
+
+			if (se->d_name[0] == '.')
+				continue;
+			/* only the name manifest_relpath() gives is a manifest */
+			if (geoid_parse(se->d_name, &id) == 0) {
+				geoid_hex(&id, hex);
+				if (strcmp(hex, se->d_name) == 0 &&
+				    memcmp(hex, de->d_name, 2) == 0) {
+					rc = fn(&id, arg);
+					continue;
+				}
+			}
+			snprintf(rel, sizeof(rel), "%s/%s", de->d_name, se->d_name);
+			if (misnamed)
+				rc = misnamed(rel, arg);
 		}
 		closedir(sd);
 	}

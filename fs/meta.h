@@ -124,8 +124,13 @@ int meta_manifest_load_stub(struct meta *m, int stubfd, const struct geo_id *id,
 int meta_stub_manifest_set(int stubfd, const struct manifest *mf);
 int meta_stub_manifest_clear(int stubfd);
 
-/* Calls fn for every manifest id present under .geofs/manifests. */
-int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg), void *arg);
+/* Calls fn for every manifest id present under .geofs/manifests (a file
+ * named as manifest_relpath() names it: "ab/ab<30 hex>"), and misnamed
+ * (unless NULL) with the relpath of every other entry there (a name that
+ * is no id, or an id in the wrong fan-out directory: nothing loads it).
+ * A nonzero return of either stops the walk and is returned. */
+int meta_walk_manifests(struct meta *m, int (*fn)(const struct geo_id *id, void *arg),
+			int (*misnamed)(const char *relpath, void *arg), void *arg);
 
 /* Directory tags on an open directory fd. get: 0 or -ENODATA when the
  * directory has none (callers fall back to the parent / the defaults). */

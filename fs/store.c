@@ -574,10 +574,14 @@ static bool hexname(const char *name, size_t len)
 typedef int (*walk_fn)(const struct geo_id *, const char *, uint64_t, void *);
 
 /* Calls fn for each entry of directory rel under fd; depth 0 are object
- * files, depth > 0 fan-out directories. */
+ * files, depth > 0 fan-out directories. Under objects/, whatever is not a
+ * fan-out directory or a regular file with an object name is passed with
+ * oid NULL too (misnamed: fsck reports it); dot-names are skipped (NFS
+ * silly-renames and the like belong to the filesystem). */
 static int walk_dir(int fd, const char *rel, int depth, walk_fn fn, void *arg)
 {
 	int dfd = openat(fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
+	bool in_objects = strncmp(rel, "objects", 7) == 0;
 	struct dirent *de;
 	DIR *d;
 
@@ -590,24 +594,21 @@ static int walk_dir(int fd, const char *rel, int depth, walk_fn fn, void *arg)
 	}
 	while (!rc && (de = readdir(d))) {
 		char sub[STORE_RELPATH_MAX + 256];
+		struct geo_id oid;
 		struct stat st;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(sub, sizeof(sub), "%s/%s", rel, de->d_name);
-		if (depth > 0) {
-			if (hexname(de->d_name, 2))
-				rc = walk_dir(fd, sub, depth - 1, fn, arg);
+		if (fstatat(fd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
-		}
-		if (fstatat(fd, sub, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		struct geo_id oid;
-		if (hexname(de->d_name, GEO_HEX_LEN) && geoid_parse(de->d_name, &oid) == 0 &&
-		    strncmp(rel, "objects/", 8) == 0)
+		if (depth > 0 && S_ISDIR(st.st_mode) && hexname(de->d_name, 2))
+			rc = walk_dir(fd, sub, depth - 1, fn, arg);
+		else if (depth == 0 && S_ISREG(st.st_mode) && in_objects &&
+			 hexname(de->d_name, GEO_HEX_LEN) && geoid_parse(de->d_name, &oid) == 0)
 			rc = fn(&oid, sub, (uint64_t)st.st_size, arg);
-		else
-			rc = fn(NULL, sub, (uint64_t)st.st_size, arg);
+		else if (S_ISREG(st.st_mode) || in_objects)
+			rc = fn(NULL, sub, S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0, arg);
 	}
 	closedir(d);
 	return rc;

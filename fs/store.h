@@ -89,9 +89,13 @@ void store_mark_failed(struct store *s, int b);
 /* Sum of total/free space over healthy backends, in statvfs form. */
 int store_statfs(struct store *s, struct statvfs *out);
 
-/* Calls fn for every object (oid) and every leftover temp file (oid NULL,
- * name given) on backend b. fn returns 0 to go on, nonzero to stop (that
- * value is returned). */
+/* Calls fn for every object file (oid: a regular file with a 32-hex name
+ * in a fan-out directory objects/XX/; relpath says which one, and it need
+ * not be store_relpath(oid) when the file sits in the wrong fan-out
+ * directory), and with oid NULL for every leftover temp file (tmp/NAME)
+ * and every other entry under objects/ (a misnamed file, a file or
+ * directory at the wrong depth, a symlink; size 0 if not a regular file).
+ * fn returns 0 to go on, nonzero to stop (that value is returned). */
 int store_walk(struct store *s, int b,
 	       int (*fn)(const struct geo_id *oid, const char *relpath, uint64_t size, void *arg),
 	       void *arg);

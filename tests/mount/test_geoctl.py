@@ -8,7 +8,8 @@ directories:
   (c) an admin retags a file held in Korea as medical -> misplaced ->
       rebalance of that one path -> two JP backends
   (d) report numbers equal the sums of the stored objects
-  (e) fsck: clean, orphan object (found, removed with --repair), deleted
+  (e) fsck: clean, orphan object (found, removed with --repair; one in the
+      wrong fan-out directory too; misnamed entries never removed), deleted
       object (the file is named, exit 1)
 """
 
@@ -608,6 +609,88 @@ def test_e_fsck_orphan_manifest_and_tamper(site_factory):
     assert "fails authentication" in cp.stdout
     assert f"{'DAMAGED':<16} /keep: " in cp.stdout
     assert f"{'DAMAGED':<16} /tampered: " in cp.stdout
+
+
+def test_fsck_repair_deletes_exactly_what_it_found(site_factory):
+    """Issue 16 item 6: an object id in a fan-out directory that does not
+    match its first two digits is an orphan (nothing reads it), even when
+    its id is referenced; --repair deletes that very file and says so only
+    when it is gone. Names geofs never writes (not 32 hex, wrong depth, a
+    manifest in the wrong fan-out directory) are MISNAMED: reported, never
+    deleted. A file repair cannot delete is an error, not "deleted"."""
+    site = site_factory.mounted()
+    sums = fill(site.mnt, 2, 20_000, seed=21)
+    site.unmount()
+    victim = site.objects()[0]
+    backend = next(b for b, p in site.backend_dirs.items() if victim.startswith(p + "/"))
+    bdir = site.backend_dirs[backend]
+    vid = os.path.basename(victim)
+    other = "ab" + "cd" * 15
+    wrong2 = "ff" if vid[:2] != "ff" else "ee"
+    orphans = {                                      # relpath -> kept bytes
+        f"objects/ef/{other}": read(victim),          # the repro of the issue
+        f"objects/{wrong2}/{vid}": read(victim),      # a referenced id, misfiled
+    }
+    misnamed = [
+        f"objects/{other[:2]}/not-an-object",
+        f"objects/{other[:2]}/{other.upper()}",        # hex, but not as geofs writes it
+        f"objects/{other[:2]}/{other}.bak",
+        f"objects/{other[:2]}/cd/{other}",            # one level too deep
+        f"objects/{other}",                            # one level too shallow
+        "objects/stray",
+    ]
+    for rel in list(orphans) + misnamed:
+        os.makedirs(os.path.join(bdir, os.path.dirname(rel)), exist_ok=True)
+        write(os.path.join(bdir, rel), orphans.get(rel, b"not mine"))
+    mdir = os.path.join(site.meta, ".geofs", "manifests")
+    meta_odd = ["zz-junk", f"{other[:2]}/{'cd' * 16}"]  # an id in the wrong fan-out dir
+    for rel in meta_odd:
+        os.makedirs(os.path.join(mdir, os.path.dirname(rel)), exist_ok=True)
+        write(os.path.join(mdir, rel), b"not a manifest")
+
+    cp = fsck(site, "--json")
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    found = {(f["kind"], f["what"]) for f in json.loads(cp.stdout)["findings"]}
+    want = {("ORPHAN-OBJECT", f"{backend} {rel}") for rel in orphans}
+    # the directory at the wrong depth is what is named, not what it holds
+    want |= {("MISNAMED", f"{backend} {rel}".replace(f"/cd/{other}", "/cd")) for rel in misnamed}
+    want |= {("MISNAMED", f"meta .geofs/manifests/{rel}") for rel in meta_odd}
+    assert found == want
+
+    cp = fsck(site, "--repair", "--json")
+    assert cp.returncode == 1, cp.stdout + cp.stderr  # the MISNAMED ones remain
+    out = json.loads(cp.stdout)
+    repaired = {f["what"] for f in out["findings"] if f["repaired"]}
+    assert repaired == {f"{backend} {rel}" for rel in orphans}
+    for rel in orphans:
+        assert not os.path.exists(os.path.join(bdir, rel)), rel
+    for rel in misnamed:
+        assert os.path.exists(os.path.join(bdir, rel)), rel
+    for rel in meta_odd:
+        assert os.path.exists(os.path.join(mdir, rel)), rel
+    assert os.path.exists(victim)                    # the real object is untouched
+    cp = fsck(site, "--repair")
+    assert cp.returncode == 1 and "deleted" not in cp.stdout, cp.stdout
+    assert cp.stdout.count("MISNAMED") == len(misnamed) + len(meta_odd) + 1  # + the summary
+
+    # one repair cannot delete: an error, the finding stays, nothing "deleted"
+    stuck = os.path.join(bdir, "objects", "ef", other)
+    write(stuck, read(victim))
+    subprocess.run(["chattr", "+i", stuck], check=True)
+    try:
+        cp = fsck(site, "--repair")
+        assert cp.returncode == 2, cp.stdout + cp.stderr
+        assert f"deleting {backend} objects/ef/{other}: Operation not permitted; not deleted" \
+            in cp.stderr
+        line = next(l for l in cp.stdout.splitlines() if l.startswith("ORPHAN-OBJECT"))
+        assert "(deleted)" not in line and "deleted" not in cp.stdout.splitlines()[-1]
+        assert os.path.exists(stuck)
+    finally:
+        subprocess.run(["chattr", "-i", stuck], check=True)
+    assert fsck(site, "--repair").returncode == 1
+    assert not os.path.exists(stuck)
+    site.mount()
+    same_data(sums)
 
 
 def test_fsck_warns_when_mounted_and_bad_config(site, tmp_path):

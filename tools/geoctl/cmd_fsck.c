@@ -42,7 +42,9 @@ static const char fsck_help[] =
 "Options:\n"
 "  -c, --config CONFIG   the mount config (as given to geofs -c)\n"
 "      --repair          delete the orphans found (orphan manifests with their\n"
-"                        objects); damaged files are only named: restore them\n"
+"                        objects), each by the exact name it was found under;\n"
+"                        MISNAMED entries are never deleted; damaged files\n"
+"                        are only named: restore them\n"
 "                        from a backup. Orphan objects are kept if some\n"
 "                        file's manifest could not be read.\n"
 "      --json            one JSON object: config, meta, files, objects,\n"
@@ -62,6 +64,13 @@ static const char fsck_help[] =
 "  ORPHAN-OBJECT, ORPHAN-TEMP, ORPHAN-MANIFEST, META-TEMP\n"
 "                    leftovers (WHAT is \"BACKEND objects/ab/ID\", \"manifest\n"
 "                    ID\" or \"meta .geofs/tmp/NAME\"); \"(deleted)\" with --repair\n"
+"                    once that very file is gone; a file that could not be\n"
+"                    deleted is an error (exit 2) and stays a finding\n"
+"  MISNAMED          an entry where objects or manifests live whose name or\n"
+"                    depth geofs never writes (not 32 hex digits, an id in the\n"
+"                    wrong fan-out directory of the meta root, a directory or\n"
+"                    symlink among objects): nothing reads it, and --repair\n"
+"                    leaves it in place for a person to look at\n"
 "  NO-KEY            a note, not a finding (see above)\n"
 "Progress is shown on stderr when it is a terminal.\n"
 "\n"
@@ -78,7 +87,7 @@ static const char *const kind_name[FK_NKINDS] = {
 	[FK_NO_ID] = "NO-ID", [FK_SHARED_ID] = "SHARED-ID",
 	[FK_ORPHAN_OBJECT] = "ORPHAN-OBJECT", [FK_ORPHAN_TEMP] = "ORPHAN-TEMP",
 	[FK_ORPHAN_MANIFEST] = "ORPHAN-MANIFEST", [FK_META_TEMP] = "META-TEMP",
-	[FK_NO_KEY] = "NO-KEY",
+	[FK_MISNAMED] = "MISNAMED", [FK_NO_KEY] = "NO-KEY",
 };
 
 int fsck_add(struct fsck *fk, enum fsck_kind kind, const char *what, uint64_t bytes,

@@ -30,6 +30,8 @@ enum fsck_kind {
 	FK_ORPHAN_TEMP,		/* leftover temp file on a backend */
 	FK_ORPHAN_MANIFEST,	/* manifest no file refers to */
 	FK_META_TEMP,		/* leftover temp file in META/.geofs/tmp */
+	FK_MISNAMED,		/* a name geofs never writes where objects or
+				 * manifests live: reported, never deleted */
 	FK_NO_KEY,		/* note: cannot authenticate, no key for the domain */
 	FK_NKINDS
 };
@@ -39,7 +41,7 @@ struct fsck_finding {
 	char *what;		/* "/path" in the namespace, or "backend relpath" */
 	char *detail;
 	uint64_t bytes;
-	bool repaired;
+	bool repaired;		/* --repair deleted exactly this file */
 };
 
 struct fsck {

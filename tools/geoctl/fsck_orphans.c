@@ -3,7 +3,10 @@
  * leftover temp files in the meta root, and objects and temp files on the
  * backends that no manifest of a file refers to (left by crashes). With
  * --repair they are deleted, manifests first, so the objects of an orphan
- * manifest go with it.
+ * manifest go with it. Each is deleted by the very name it was found under
+ * (an object id in the wrong fan-out directory is not the object the id
+ * names), and a finding is marked repaired only when that delete worked.
+ * Names geofs never writes are MISNAMED: reported, never deleted.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -88,6 +91,16 @@ static int manifest_seen(const struct geo_id *id, void *arg)
 	return r < 0 ? r : remember(os, id, false, NULL);
 }
 
+static int manifest_misnamed(const char *relpath, void *arg)
+{
+	struct orphans *os = arg;
+	char what[300];
+
+	snprintf(what, sizeof(what), "meta %s/manifests/%s", META_DIR, relpath);
+	return fsck_add(os->fk, FK_MISNAMED, what, 0, "not a manifest name geofs writes "
+			"(manifests/ab/ab<30 hex digits>), so nothing reads it; left in place");
+}
+
 static int meta_temps(struct orphans *os)
 {
 	struct fsck *fk = os->fk;
@@ -126,16 +139,27 @@ static int object_seen(const struct geo_id *oid, const char *relpath, uint64_t s
 	struct orphans *os = arg;
 	struct fsck *fk = os->fk;
 	const char *bname = fk->cfg->backends[os->backend].name;
-	char what[CFG_NAME_MAX + STORE_RELPATH_MAX + 64];
+	char what[CFG_NAME_MAX + STORE_RELPATH_MAX + 64], canon[STORE_RELPATH_MAX];
 	int r;
 
 	snprintf(what, sizeof(what), "%s %s", bname, relpath);
-	if (oid && idmap_has(fk->refs, (uint32_t)os->backend, oid))
-		return 0;
-	if (oid)
-		r = fsck_add(fk, FK_ORPHAN_OBJECT, what, size, "no manifest of a file refers to it");
-	else
+	if (oid) {
+		store_relpath(oid, canon);
+		if (strcmp(canon, relpath) != 0)
+			r = fsck_add(fk, FK_ORPHAN_OBJECT, what, size, "an object id in the wrong "
+				     "fan-out directory (its place is %s): nothing reads it", canon);
+		else if (idmap_has(fk->refs, (uint32_t)os->backend, oid))
+			return 0;
+		else
+			r = fsck_add(fk, FK_ORPHAN_OBJECT, what, size,
+				     "no manifest of a file refers to it");
+	} else if (strncmp(relpath, "tmp/", 4) == 0) {
 		r = fsck_add(fk, FK_ORPHAN_TEMP, what, size, "leftover of an interrupted write");
+	} else {
+		return fsck_add(fk, FK_MISNAMED, what, size, "not an object name geofs writes "
+				"(objects/ab/ab<30 hex digits>, a regular file), so nothing reads "
+				"it; left in place");
+	}
 	return r < 0 ? r : remember(os, oid, oid == NULL, relpath);
 }
 
@@ -151,27 +175,30 @@ static int unlink_meta_temp(struct fsck *fk, const char *name)
 	return r;
 }
 
-/* Deletes what was remembered, marking each finding repaired. */
+/* Deletes what was remembered, each by the name it was found under, and
+ * marks a finding repaired only when its delete worked. */
 static void repair(struct orphans *os)
 {
 	struct fsck *fk = os->fk;
 
 	for (size_t i = 0; i < os->n; i++) {
 		const struct orphan *o = &os->o[i];
+		struct fsck_finding *f = &fk->f[o->finding];
 		int r;
 
 		if (o->backend < 0 && o->is_temp)
 			r = unlink_meta_temp(fk, o->relpath);
 		else if (o->backend < 0)
 			r = meta_manifest_delete(fk->meta, &o->id);
-		else if (o->is_temp)
+		else
 			r = store_remove_relpath(fk->st, o->backend, o->relpath);
+		if (r == -ENOENT)
+			fsck_error(fk, "deleting %s: it is no longer there (did something change "
+				   "it during fsck?); not deleted by fsck", f->what);
+		else if (r < 0)
+			fsck_error(fk, "deleting %s: %s; not deleted", f->what, strerror(-r));
 		else
-			r = store_delete(fk->st, o->backend, &o->id);
-		if (r < 0 && r != -ENOENT)
-			fsck_error(fk, "deleting %s: %s", fk->f[o->finding].what, strerror(-r));
-		else
-			fk->f[o->finding].repaired = true;
+			f->repaired = true;
 	}
 }
 
@@ -180,7 +207,7 @@ int fsck_orphans(struct fsck *fk)
 	struct orphans os = { .fk = fk, .backend = -1 };
 	int r;
 
-	r = meta_walk_manifests(fk->meta, manifest_seen, &os);
+	r = meta_walk_manifests(fk->meta, manifest_seen, manifest_misnamed, &os);
 	if (r == 0)
 		r = meta_temps(&os);
 	if (r < 0)

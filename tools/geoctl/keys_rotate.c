@@ -210,7 +210,7 @@ static int index_files(struct rotation *rt)
 /* Reads every manifest; keeps the domain's in rt->f, indexed by id. */
 static int scan_manifests(struct rotation *rt)
 {
-	int ret = meta_walk_manifests(rt->meta, scan_one, rt);
+	int ret = meta_walk_manifests(rt->meta, scan_one, NULL, rt);
 
 	return ret ? ret : index_files(rt);
 }
