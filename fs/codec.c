@@ -1,7 +1,8 @@
 /*
- * codec.c — shard <-> stored object: optional LZ4, then AES-256-GCM with a
- * fresh random nonce and the shard's address as AAD. The layout is in
- * codec.h; the crypto lives in crypto.c, the compressors in compress.c.
+ * codec.c — shard <-> stored object: optional LZ4, Padmé padding (v2), then
+ * AES-256-GCM with a fresh random nonce and the shard's address as AAD.
+ * Both object versions decode; the layout is in codec.h; the crypto lives
+ * in crypto.c, the compressors in compress.c.
  *
  * Encoding writes the plaintext straight into the object buffer and seals
  * it in place. Decoding needs room for the decrypted payload before it is
@@ -17,9 +18,11 @@
 #include "compress.h"
 #include "config.h"
 
-#define CODEC_VERSION   1
-#define CODEC_AAD_LABEL "geofs-shard-v1"
-#define CODEC_AAD_LEN   (sizeof(CODEC_AAD_LABEL) - 1 + GEO_ID_LEN + 8 + 8)
+/* Both AAD labels have the same length. */
+#define CODEC_AAD_LABEL1 "geofs-shard-v1"
+#define CODEC_AAD_LABEL2 "geofs-shard-v2"
+#define CODEC_LABEL_LEN  (sizeof(CODEC_AAD_LABEL1) - 1)
+#define CODEC_AAD_LEN    (CODEC_LABEL_LEN + GEO_ID_LEN + 8 + 8)
 
 static const uint8_t codec_magic[4] = { 'G', 'E', 'O', 'S' };
 
@@ -91,11 +94,11 @@ static void put_le64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t)(v >> (8 * i));
 }
 
-static void build_aad(uint8_t aad[CODEC_AAD_LEN], const struct shard_addr *a)
+static void build_aad(uint8_t aad[CODEC_AAD_LEN], const struct shard_addr *a, int version)
 {
-	size_t off = sizeof(CODEC_AAD_LABEL) - 1;
+	size_t off = CODEC_LABEL_LEN;
 
-	memcpy(aad, CODEC_AAD_LABEL, off);
+	memcpy(aad, version == 2 ? CODEC_AAD_LABEL2 : CODEC_AAD_LABEL1, off);
 	memcpy(aad + off, a->file.b, GEO_ID_LEN);
 	off += GEO_ID_LEN;
 	put_le64(aad + off, a->index);
@@ -103,14 +106,16 @@ static void build_aad(uint8_t aad[CODEC_AAD_LEN], const struct shard_addr *a)
 }
 
 int codec_encode(const uint8_t key[AEAD_KEY_LEN], const struct shard_addr *a,
-		 bool compress, const void *data, size_t len, void *obj, size_t cap)
+		 bool compress, bool pad, const void *data, size_t len, void *obj,
+		 size_t cap)
 {
 	const struct compress_codec *lz4 = compress_by_id(CODEC_LZ4);
+	size_t inner = pad ? CODEC_INNER2_LEN : CODEC_INNER_LEN;
 	uint8_t *o = obj, *nonce = o + 8, *pt = o + CODEC_HDR_LEN;
-	uint8_t *payload = pt + CODEC_INNER_LEN;
+	uint8_t *payload = pt + inner;
 	uint8_t aad[CODEC_AAD_LEN];
 	uint8_t codec = CODEC_RAW;
-	size_t plen = len;
+	size_t plen = len, ptlen;
 	int ret;
 
 	if (len > CFG_SHARD_MAX || cap < codec_max_object(len))
@@ -129,20 +134,42 @@ int codec_encode(const uint8_t key[AEAD_KEY_LEN], const struct shard_addr *a,
 		memcpy(payload, data, len);
 
 	memcpy(o, codec_magic, 4);
-	o[4] = CODEC_VERSION;
+	o[4] = pad ? 2 : 1;
 	o[5] = o[6] = o[7] = 0;
 	ret = crypto_random(nonce, AEAD_NONCE_LEN);
 	if (ret)
 		return ret;
 	pt[0] = codec;
 	put_le32(pt + 1, (uint32_t)len);
+	ptlen = inner + plen;
+	if (pad) {
+		size_t total = codec_padme(ptlen + CODEC_HDR_LEN + AEAD_TAG_LEN);
 
-	build_aad(aad, a);
-	ret = crypto_aead_seal(key, nonce, aad, sizeof(aad), pt, CODEC_INNER_LEN + plen, pt,
-			       payload + plen);
+		put_le32(pt + 5, (uint32_t)plen);
+		memset(payload + plen, 0, total - CODEC_HDR_LEN - AEAD_TAG_LEN - ptlen);
+		ptlen = total - CODEC_HDR_LEN - AEAD_TAG_LEN;
+	}
+
+	build_aad(aad, a, o[4]);
+	ret = crypto_aead_seal(key, nonce, aad, sizeof(aad), pt, ptlen, pt, pt + ptlen);
 	if (ret)
 		return ret;
-	return (int)(plen + CODEC_OVERHEAD);
+	return (int)(CODEC_HDR_LEN + ptlen + AEAD_TAG_LEN);
+}
+
+/* The payload of a decrypted v2 plaintext (ptlen bytes at pt): its length
+ * in *plen, or -EIO when it does not fit or the padding is not zeros. */
+static int v2_payload(const uint8_t *pt, size_t ptlen, size_t *plen)
+{
+	size_t n = get_le32(pt + 5);
+
+	if (n > ptlen - CODEC_INNER2_LEN)
+		return -EIO;
+	for (size_t i = CODEC_INNER2_LEN + n; i < ptlen; i++)
+		if (pt[i])
+			return -EIO;
+	*plen = n;
+	return 0;
 }
 
 int codec_decode(const uint8_t key[AEAD_KEY_LEN], const struct shard_addr *a,
@@ -151,31 +178,46 @@ int codec_decode(const uint8_t key[AEAD_KEY_LEN], const struct shard_addr *a,
 	const uint8_t *o = obj;
 	const struct compress_codec *c;
 	uint8_t aad[CODEC_AAD_LEN];
-	size_t ctlen, plen;
+	size_t ctlen, plen, inner;
 	uint32_t rawlen;
 	uint8_t *pt;
+	int version;
 
 	/* Everything checkable in clear is checked before any work. */
 	if (objlen < CODEC_OVERHEAD || objlen > codec_max_object(CFG_SHARD_MAX))
 		return -EIO;
-	if (memcmp(o, codec_magic, 4) != 0 || o[4] != CODEC_VERSION || o[5] || o[6] || o[7])
+	if (memcmp(o, codec_magic, 4) != 0 || o[5] || o[6] || o[7])
 		return -EIO;
+	version = o[4];
+	if (version == 1) {
+		if (objlen > CFG_SHARD_MAX + CODEC_OVERHEAD)
+			return -EIO;
+		inner = CODEC_INNER_LEN;
+	} else if (version == 2) {
+		if (objlen < CODEC_OVERHEAD2 || codec_padme(objlen) != objlen)
+			return -EIO;
+		inner = CODEC_INNER2_LEN;
+	} else {
+		return -EIO;
+	}
 
 	ctlen = objlen - CODEC_HDR_LEN - AEAD_TAG_LEN;
-	plen = ctlen - CODEC_INNER_LEN;
 	pt = scratch_get(ctlen);
 	if (!pt)
 		return -ENOMEM;
-	build_aad(aad, a);
+	build_aad(aad, a, version);
 	if (crypto_aead_open(key, o + 8, aad, sizeof(aad), o + CODEC_HDR_LEN, ctlen, pt,
 			     o + CODEC_HDR_LEN + ctlen) != 0)
+		return -EIO;
+	plen = ctlen - inner;
+	if (version == 2 && v2_payload(pt, ctlen, &plen) != 0)
 		return -EIO;
 
 	rawlen = get_le32(pt + 1);
 	c = compress_by_id(pt[0]);
 	if (!c || rawlen > cap || rawlen > CFG_SHARD_MAX)
 		return -EIO;
-	if (c->decompress(pt + CODEC_INNER_LEN, plen, out, rawlen) != 0)
+	if (c->decompress(pt + inner, plen, out, rawlen) != 0)
 		return -EIO;
 	return (int)rawlen;
 }

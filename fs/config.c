@@ -74,6 +74,7 @@ static const struct word bool_words[] = {
 	{ "on", true }, { "off", false }, { NULL, false },
 };
 static const struct word compress_words[] = { { "lz4", true }, { "off", false }, { NULL, false } };
+static const struct word pad_words[] = { { "padme", true }, { "off", false }, { NULL, false } };
 static const struct word durability_words[] = { { "close", true }, { "fsync", false }, { NULL, false } };
 
 /* Offset and size of a field, the two key_def members they fill. */
@@ -101,6 +102,7 @@ static const struct key_def data_keys[] = {
 	{ "shard_size", false, cfgval_size, G(shard_size), "a size from 64K to 16M such as 1M",
 	  CFG_SHARD_MIN, CFG_SHARD_MAX, NULL },
 	{ "compress", false, cfgval_choice, G(compress), "lz4 or off", 0, 0, compress_words },
+	{ "pad", false, cfgval_choice, G(pad), "padme or off", 0, 0, pad_words },
 	{ "cache_size", false, cfgval_size, G(cache_size), "a size such as 256M", 0, UINT64_MAX, NULL },
 	{ "dirty_size", false, cfgval_size, G(dirty_size), "a size of at least 16M such as 256M",
 	  16u << 20, UINT64_MAX, NULL },
@@ -469,6 +471,7 @@ static struct geo_config *config_new(const char *name)
 	cfg->audit_sync_ms = 1000;
 	cfg->shard_size = 1u << 20;
 	cfg->compress = true;
+	cfg->pad = true;
 	cfg->cache_size = 256u << 20;
 	cfg->dirty_size = 256u << 20;
 	cfg->durable_close = true;

@@ -12,6 +12,7 @@
  *   [keys]      keyring                                    (required)
  *   [audit]     path, sync_ms                              (optional)
  *   [data]      shard_size (64K..16M, default 1M), compress (lz4|off),
+ *               pad (padme|off, default padme: objects padded, codec.h),
  *               cache_size (decoded-shard cache, default 256M),
  *               dirty_size (written data held before encoding, default 256M),
  *               durability (close|fsync, default close)
@@ -80,6 +81,7 @@ struct geo_config {
 	char *metrics_path;	/* NULL: no metrics file */
 	uint32_t shard_size;
 	bool compress;		/* [data] compress default for categories */
+	bool pad;		/* [data] pad = padme: Padmé-padded objects */
 	uint64_t cache_size;
 	uint64_t dirty_size;	/* bound on dirty shard buffers of the mount */
 	bool durable_close;	/* durability = close */

@@ -256,7 +256,8 @@ static int encode_store(struct core *c, const struct geo_id *fid, const uint8_t 
 	do {
 		rc = crypto_random(&addr.gen, sizeof(addr.gen));
 	} while (!rc && addr.gen == 0);
-	n = rc ? rc : codec_encode(key, &addr, cat->compress, data, len, obj, cap);
+	n = rc ? rc : codec_encode(key, &addr, cat->compress, c->cfg->pad, data, len, obj,
+					 cap);
 	if (n >= 0) {
 		p->gen = addr.gen;
 		p->objlen = (uint32_t)n;

@@ -6,13 +6,16 @@
  *   0  the payload is an object as read from a backend: it must be refused
  *      with -EIO (only the key holder can make an object that decodes);
  *   1  the payload is the plaintext inside the AEAD (codec id, raw length,
- *      compressed or raw bytes), sealed here with the right key and address
- *      so the decoder's checks after authentication see hostile values; the
- *      output buffer is exactly `cap` bytes (cap from the payload) so any
- *      write past it is caught; a result is -EIO or a length <= cap;
- *   2  the payload is shard content: encode, decode back to the same bytes,
- *      then flip one bit, change the index, the generation or truncate, and
- *      each must give -EIO.
+ *      compressed or raw bytes; for v2 also the payload length and the
+ *      padding), sealed here with the right key and address as a v1 and as
+ *      a v2 object, so the decoder's checks after authentication see
+ *      hostile values; the output buffer is exactly `cap` bytes (cap from
+ *      the payload) so any write past it is caught; a result is -EIO or a
+ *      length <= cap, and a v2 object whose length is no Padmé bucket is
+ *      -EIO;
+ *   2  the payload is shard content: encode (padded or not, compressed or
+ *      not), decode back to the same bytes, then flip one bit, change the
+ *      index, the generation or truncate, and each must give -EIO.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -29,10 +32,10 @@ static const struct shard_addr addr = {
 };
 
 /* Builds the AAD exactly as codec.c documents it (codec.h). */
-static size_t aad_of(const struct shard_addr *a, uint8_t *aad)
+static size_t aad_of(const struct shard_addr *a, uint8_t *aad, int version)
 {
-	static const char label[] = "geofs-shard-v1";
-	size_t off = sizeof(label) - 1;
+	const char *label = version == 2 ? "geofs-shard-v2" : "geofs-shard-v1";
+	size_t off = strlen(label);
 
 	memcpy(aad, label, off);
 	memcpy(aad + off, a->file.b, GEO_ID_LEN);
@@ -56,39 +59,49 @@ static void mode_raw(const uint8_t *p, size_t n)
 	free(out);
 }
 
-static void mode_sealed(const uint8_t *p, size_t n)
+/* Seals the n plaintext bytes at p as a version `version` object and
+ * decodes it into exactly cap bytes. */
+static void sealed_one(const uint8_t *p, size_t n, size_t cap, int version)
 {
 	uint8_t aad[64], *obj, *out;
-	size_t objlen, cap, alen = aad_of(&addr, aad);
+	size_t objlen, alen = aad_of(&addr, aad, version);
+	size_t inner = version == 2 ? CODEC_INNER2_LEN : CODEC_INNER_LEN;
 	int rc;
 
-	if (n < 2)
-		return;
-	cap = (size_t)p[0] << 8 | p[1];	/* 0..65535 */
-	p += 2;
-	n -= 2;
 	objlen = CODEC_HDR_LEN + n + AEAD_TAG_LEN;
 	obj = calloc(1, objlen);
 	out = malloc(cap ? cap : 1);
 	if (!obj || !out)
 		goto out;
-	memcpy(obj, "GEOS\x01\0\0\0", 8);
+	memcpy(obj, "GEOS\0\0\0\0", 8);
+	obj[4] = (uint8_t)version;
 	memset(obj + 8, 0xA5, AEAD_NONCE_LEN);
 	FUZZ_CHECK(crypto_aead_seal(key, obj + 8, aad, alen, p, n, obj + CODEC_HDR_LEN,
 				    obj + CODEC_HDR_LEN + n) == 0);
 	rc = codec_decode(key, &addr, obj, objlen, out, cap);
-	if (n < CODEC_INNER_LEN) {
+	if (n < inner || (version == 2 && codec_padme(objlen) != objlen)) {
 		FUZZ_CHECK(rc == -EIO);
 	} else {
 		FUZZ_CHECK(rc == -EIO || (rc >= 0 && (size_t)rc <= cap));
-		/* a raw shard (codec 0) decodes to exactly its bytes */
-		if (rc >= 0 && p[0] == 0)
+		/* a raw v1 shard (codec 0) decodes to exactly its bytes */
+		if (rc >= 0 && p[0] == 0 && version == 1)
 			FUZZ_CHECK((size_t)rc == n - CODEC_INNER_LEN &&
 				   memcmp(out, p + CODEC_INNER_LEN, (size_t)rc) == 0);
 	}
 out:
 	free(obj);
 	free(out);
+}
+
+static void mode_sealed(const uint8_t *p, size_t n)
+{
+	size_t cap;
+
+	if (n < 2)
+		return;
+	cap = (size_t)p[0] << 8 | p[1];	/* 0..65535 */
+	sealed_one(p + 2, n - 2, cap, 1);
+	sealed_one(p + 2, n - 2, cap, 2);
 }
 
 static void mode_roundtrip(const uint8_t *p, size_t n)
@@ -100,7 +113,7 @@ static void mode_roundtrip(const uint8_t *p, size_t n)
 
 	if (!obj || !out)
 		goto out;
-	len = codec_encode(key, &addr, n & 1, p, n, obj, cap);
+	len = codec_encode(key, &addr, n & 1, !(n && (p[0] & 1)), p, n, obj, cap);
 	FUZZ_CHECK(len >= (int)CODEC_OVERHEAD && (size_t)len <= cap);
 	rc = codec_decode(key, &addr, obj, (size_t)len, out, n);
 	FUZZ_CHECK(rc == (int)n && memcmp(out, p, n) == 0);

@@ -1,7 +1,9 @@
 /*
- * test_codec.c — shard objects: round trips, the pinned object layout, and
- * every tampering, truncation and substitution a backend could attempt,
- * each of which must be -EIO.
+ * test_codec.c — shard objects: round trips, the pinned object layouts
+ * (v1 unpadded, v2 Padmé-padded), objects written before padding still
+ * decoding, padded objects taking only Padmé bucket sizes, and every
+ * tampering, truncation and substitution a backend could attempt, each of
+ * which must be -EIO. The generic tests run once per version.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -25,9 +27,23 @@ static const struct shard_addr addr0 = { .file = { { 1, 2, 3, 4, 5, 6, 7, 8, 9, 
 						     13, 14, 15, 16 } },
 					 .index = 7, .gen = 42 };
 
+static bool pad;	/* the version the generic tests encode */
+
 static int setup(void **state)
 {
 	tu_fill(key, sizeof(key), 1);
+	return 0;
+}
+
+static int setup_v1(void **state)
+{
+	pad = false;
+	return 0;
+}
+
+static int setup_v2(void **state)
+{
+	pad = true;
 	return 0;
 }
 
@@ -38,8 +54,9 @@ static uint8_t *encode(const void *data, size_t len, bool compress, size_t *objl
 	int n;
 
 	assert_non_null(obj);
-	n = codec_encode(key, &addr0, compress, data, len, obj, codec_max_object(len));
-	assert_true(n >= (int)CODEC_OVERHEAD);
+	n = codec_encode(key, &addr0, compress, pad, data, len, obj, codec_max_object(len));
+	assert_true(n >= (int)(pad ? CODEC_OVERHEAD2 : CODEC_OVERHEAD));
+	assert_true((size_t)n <= codec_max_object(len));
 	*objlen = (size_t)n;
 	return obj;
 }
@@ -97,7 +114,7 @@ static void test_largest_shard(void **state)
 	uint8_t *obj = malloc(codec_max_object(CFG_SHARD_MAX + 1));
 
 	assert_true(round_trip(data, CFG_SHARD_MAX, true) < CFG_SHARD_MAX / 100);
-	assert_int_equal(codec_encode(key, &addr0, true, data, CFG_SHARD_MAX + 1, obj,
+	assert_int_equal(codec_encode(key, &addr0, true, pad, data, CFG_SHARD_MAX + 1, obj,
 				      codec_max_object(CFG_SHARD_MAX + 1)), -EINVAL);
 	free(obj);
 	free(data);
@@ -107,8 +124,10 @@ static void test_encode_needs_room(void **state)
 {
 	uint8_t data[100] = { 0 }, obj[100 + CODEC_OVERHEAD];
 
-	assert_int_equal(codec_encode(key, &addr0, true, data, sizeof(data), obj,
+	assert_int_equal(codec_encode(key, &addr0, true, false, data, sizeof(data), obj,
 				      sizeof(obj) - 1), -EINVAL);
+	assert_int_equal(codec_encode(key, &addr0, true, true, data, sizeof(data), obj,
+				      sizeof(obj)), -EINVAL);	/* padding needs more */
 }
 
 static void test_decode_needs_room(void **state)
@@ -257,8 +276,8 @@ static void test_swapped_objects(void **state)
 	a8.index = 8;
 	tu_fill(d7, sizeof(d7), 8);
 	tu_fill(d8, sizeof(d8), 9);
-	l7 = codec_encode(key, &addr0, true, d7, sizeof(d7), o7, sizeof(o7));
-	l8 = codec_encode(key, &a8, true, d8, sizeof(d8), o8, sizeof(o8));
+	l7 = codec_encode(key, &addr0, true, pad, d7, sizeof(d7), o7, sizeof(o7));
+	l8 = codec_encode(key, &a8, true, pad, d8, sizeof(d8), o8, sizeof(o8));
 	assert_true(l7 > 0 && l8 > 0);
 	assert_int_equal(codec_decode(key, &addr0, o8, (size_t)l8, out, sizeof(out)), -EIO);
 	assert_int_equal(codec_decode(key, &a8, o7, (size_t)l7, out, sizeof(out)), -EIO);
@@ -328,6 +347,215 @@ static void test_forged_layout(void **state)
 	assert_int_equal(codec_decode(key, &addr0, obj, n, out, sizeof(out)), -EIO);
 }
 
+/* ---- padding (v2) ---- */
+
+static void test_padme_values(void **state)
+{
+	size_t prev = 0;
+
+	assert_int_equal(codec_padme(0), 0);
+	assert_int_equal(codec_padme(1), 1);
+	assert_int_equal(codec_padme(1000), 1024);
+	assert_int_equal(codec_padme(1025), 1088);
+	assert_int_equal(codec_padme(MIB + CODEC_OVERHEAD2), MIB + 32768);
+	for (size_t l = 2; l <= 4 * MIB; l++) {
+		size_t p = codec_padme(l);
+
+		assert_true(p >= l && p >= prev);
+		assert_true(p - l <= l * 12 / 100);		/* at most 12% */
+		if (l % 4093 == 0 || l < 5000)
+			assert_int_equal(codec_padme(p), p);	/* a bucket is its own pad */
+		prev = p;
+	}
+	/* O(log log n) bits: few buckets per power of two */
+	for (unsigned e = 4; e < 24; e++) {
+		size_t buckets = 0, last = 0;
+
+		for (size_t l = (size_t)1 << e; l < (size_t)1 << (e + 1); l++) {
+			if (codec_padme(l) != last)
+				buckets++;
+			last = codec_padme(l);
+		}
+		/* 2^(floor(log2 e) + 1) <= 2e steps, plus 2^(e+1) itself */
+		assert_true(buckets <= ((size_t)2 << (31 - __builtin_clz(e))) + 1);
+	}
+}
+
+/* Encodes data[0..len) padded and checks the object: a Padmé length,
+ * exactly padme(len + overhead) when incompressible, and a round trip. */
+static size_t padded_trip(const uint8_t *data, size_t len, bool compress, bool incompressible,
+			  uint8_t *obj, uint8_t *out)
+{
+	int n = codec_encode(key, &addr0, compress, true, data, len, obj, codec_max_object(len));
+
+	assert_true(n > 0);
+	assert_int_equal(obj[4], 2);
+	assert_int_equal(codec_padme((size_t)n), (size_t)n);
+	if (incompressible)
+		assert_int_equal((size_t)n, codec_padme(len + CODEC_OVERHEAD2));
+	assert_int_equal(codec_decode(key, &addr0, obj, (size_t)n, out, len), (int)len);
+	assert_memory_equal(out, data, len);
+	return (size_t)n;
+}
+
+static void test_padded_objects_take_bucket_sizes(void **state)
+{
+	uint8_t *rnd = malloc(MIB), *txt = malloc(MIB), *out = malloc(MIB);
+	uint8_t *obj = malloc(codec_max_object(MIB));
+	size_t sizes[8], nsizes = 0;
+
+	assert_true(rnd && txt && out && obj);
+	tu_fill(rnd, MIB, 11);
+	for (size_t i = 0; i < MIB; i++)	/* half text, half noise: compresses some */
+		txt[i] = i % 64 < 32 ? (uint8_t)"residency "[i % 10] : rnd[i];
+	for (size_t len = 1; len <= 4096; len++) {
+		padded_trip(rnd, len, true, true, obj, out);
+		padded_trip(rnd, len, false, true, obj, out);
+		padded_trip(txt, len, true, false, obj, out);
+	}
+	for (size_t len = 4097; len <= MIB; len += 7919) {
+		padded_trip(rnd, len, true, true, obj, out);
+		padded_trip(txt, len, true, false, obj, out);
+	}
+	padded_trip(rnd, MIB, true, true, obj, out);
+	/* the sizes of files of 1000..1100 incompressible bytes: a few buckets */
+	for (size_t len = 1000; len <= 1100; len++) {
+		size_t n = padded_trip(rnd, len, true, true, obj, out), k;
+
+		for (k = 0; k < nsizes && sizes[k] != n; k++)
+			;
+		if (k == nsizes) {
+			assert_true(nsizes < 3);
+			sizes[nsizes++] = n;
+		}
+	}
+	assert_int_equal(nsizes, 2);
+	free(obj);
+	free(out);
+	free(txt);
+	free(rnd);
+}
+
+/* A v2 object built by hand from codec.h: plaintext (codec id, raw length,
+ * payload length, payload, then pad bytes of padval) sealed under label,
+ * total bytes in all. */
+static size_t forge2(uint8_t *obj, const char *label, uint8_t version, uint8_t codec_id,
+		     uint32_t rawlen, uint32_t plen_field, const void *payload, size_t plen,
+		     uint8_t padval, size_t total)
+{
+	uint8_t aad[14 + 16 + 8 + 8], *pt = obj + CODEC_HDR_LEN;
+	size_t ptlen = total - CODEC_HDR_LEN - AEAD_TAG_LEN;
+
+	assert_true(ptlen >= CODEC_INNER2_LEN + plen);
+	memcpy(obj, "GEOS\0\0\0\0", 8);
+	obj[4] = version;
+	memset(obj + 8, 0x44, AEAD_NONCE_LEN);
+	pt[0] = codec_id;
+	for (int i = 0; i < 4; i++) {
+		pt[1 + i] = (uint8_t)(rawlen >> (8 * i));
+		pt[5 + i] = (uint8_t)(plen_field >> (8 * i));
+	}
+	memcpy(pt + CODEC_INNER2_LEN, payload, plen);
+	memset(pt + CODEC_INNER2_LEN + plen, padval, ptlen - CODEC_INNER2_LEN - plen);
+	memcpy(aad, label, 14);
+	memcpy(aad + 14, addr0.file.b, 16);
+	for (int i = 0; i < 8; i++) {
+		aad[30 + i] = (uint8_t)(addr0.index >> (8 * i));
+		aad[38 + i] = (uint8_t)(addr0.gen >> (8 * i));
+	}
+	assert_int_equal(crypto_aead_seal(key, obj + 8, aad, sizeof(aad), pt, ptlen, pt,
+					  pt + ptlen), 0);
+	return total;
+}
+
+/* The true length is authenticated: padding cannot be made content, and
+ * the version cannot be swapped. */
+static void test_padded_layout(void **state)
+{
+	const char *v2 = "geofs-shard-v2", *v1 = "geofs-shard-v1";
+	uint8_t obj[512], out[256], data[100];
+	size_t n, total = codec_padme(CODEC_OVERHEAD2 + 5);
+	int len;
+
+	n = forge2(obj, v2, 2, CODEC_RAW, 5, 5, "hello", 5, 0, total);
+	assert_int_equal(codec_decode(key, &addr0, obj, n, out, sizeof(out)), 5);
+	assert_memory_equal(out, "hello", 5);
+	/* a payload length that runs past the end */
+	n = forge2(obj, v2, 2, CODEC_RAW, 5, 200, "hello", 5, 0, total);
+	assert_int_equal(codec_decode(key, &addr0, obj, n, out, sizeof(out)), -EIO);
+	n = forge2(obj, v2, 2, CODEC_RAW, 5, 4, "hello", 5, 0, total);	/* raw != payload */
+	assert_int_equal(codec_decode(key, &addr0, obj, n, out, sizeof(out)), -EIO);
+	/* padding that is not zeros */
+	n = forge2(obj, v2, 2, CODEC_RAW, 5, 5, "hello", 5, 'x', total);
+	assert_int_equal(codec_decode(key, &addr0, obj, n, out, sizeof(out)), -EIO);
+	/* a v2 plaintext under the v1 label, and a v2 object with a length
+	 * that is no Padmé bucket */
+	n = forge2(obj, v1, 2, CODEC_RAW, 5, 5, "hello", 5, 0, total);
+	assert_int_equal(codec_decode(key, &addr0, obj, n, out, sizeof(out)), -EIO);
+	n = forge2(obj, v2, 2, CODEC_RAW, 5, 5, "hello", 5, 0, CODEC_OVERHEAD2 + 5 + 1);
+	assert_true(codec_padme(n) != n);
+	assert_int_equal(codec_decode(key, &addr0, obj, n, out, sizeof(out)), -EIO);
+	/* a real v2 object told it is v1, and unknown versions */
+	tu_fill(data, sizeof(data), 12);
+	len = codec_encode(key, &addr0, false, true, data, sizeof(data), obj, sizeof(obj));
+	assert_true(len > 0);
+	assert_memory_equal(obj, "GEOS\x02\0\0\0", 8);
+	obj[4] = 1;
+	assert_int_equal(codec_decode(key, &addr0, obj, (size_t)len, out, sizeof(out)), -EIO);
+	obj[4] = 3;
+	assert_int_equal(codec_decode(key, &addr0, obj, (size_t)len, out, sizeof(out)), -EIO);
+	obj[4] = 2;
+	assert_int_equal(codec_decode(key, &addr0, obj, (size_t)len, out, sizeof(out)), 100);
+	/* cut down to the next smaller bucket: -EIO */
+	for (size_t l = (size_t)len - 1; l >= CODEC_OVERHEAD2; l--) {
+		if (codec_padme(l) == l) {
+			assert_int_equal(codec_decode(key, &addr0, obj, l, out, sizeof(out)), -EIO);
+			break;
+		}
+	}
+}
+
+/* Objects written by geofs before padding (v1, made by that code with the
+ * key 0xa0..0xbf and the address of addr0) still decode. */
+static const uint8_t pinned_v1_raw[81] = {
+	0x47, 0x45, 0x4f, 0x53, 0x01, 0x00, 0x00, 0x00, 0x98, 0xb7, 0x36, 0x1b,
+	0x0f, 0x45, 0x1a, 0xcd, 0xc8, 0x01, 0xff, 0x03, 0xdc, 0x30, 0xcf, 0x1f,
+	0xb7, 0x78, 0x07, 0x4f, 0xdb, 0x47, 0x85, 0xe0, 0x40, 0xee, 0xc8, 0x13,
+	0x05, 0x8b, 0x5a, 0xa9, 0x41, 0x58, 0x3b, 0xe1, 0x0e, 0x16, 0x4b, 0xde,
+	0x42, 0x7d, 0x81, 0xe0, 0x58, 0x58, 0x7a, 0xa2, 0x07, 0x85, 0x8a, 0x1c,
+	0x01, 0x6c, 0x78, 0x22, 0x56, 0x2e, 0x0c, 0xa1, 0x4e, 0x2a, 0x3f, 0xb4,
+	0x56, 0x20, 0x93, 0xc9, 0x00, 0x4d, 0x0e, 0x98, 0xe8,
+};
+static const uint8_t pinned_v1_lz4[66] = {
+	0x47, 0x45, 0x4f, 0x53, 0x01, 0x00, 0x00, 0x00, 0x19, 0x3b, 0x56, 0x5b,
+	0x9d, 0x25, 0x9b, 0xda, 0x75, 0x01, 0x67, 0xca, 0x16, 0x9e, 0xdd, 0x71,
+	0x0c, 0xbb, 0x20, 0x73, 0x51, 0x20, 0x77, 0xc9, 0x33, 0xa7, 0xb2, 0xd6,
+	0xa7, 0xda, 0xd6, 0xad, 0xd5, 0x8a, 0x25, 0x8c, 0x06, 0x4c, 0x27, 0x77,
+	0xb8, 0xf3, 0xf0, 0x14, 0xd6, 0xa9, 0xd1, 0x7c, 0xc8, 0xc7, 0x67, 0x2d,
+	0xb6, 0x25, 0x72, 0xac, 0xc9, 0x6e,
+};
+
+static void test_pinned_v1_objects_decode(void **state)
+{
+	uint8_t k[AEAD_KEY_LEN], out[1024], obj[sizeof(pinned_v1_raw)];
+	char lz[600];
+
+	for (int i = 0; i < AEAD_KEY_LEN; i++)
+		k[i] = (uint8_t)(0xa0 + i);
+	for (int i = 0; i < 600; i++)
+		lz[i] = "geofs v1 lz4 "[i % 13];
+	assert_int_equal(codec_decode(k, &addr0, pinned_v1_raw, sizeof(pinned_v1_raw), out,
+				      sizeof(out)), 40);
+	assert_memory_equal(out, "pinned v1 object, written before padding", 40);
+	assert_int_equal(codec_decode(k, &addr0, pinned_v1_lz4, sizeof(pinned_v1_lz4), out,
+				      sizeof(out)), 600);
+	assert_memory_equal(out, lz, 600);
+	/* told it is v2, the same bytes fail */
+	memcpy(obj, pinned_v1_raw, sizeof(obj));
+	obj[4] = 2;
+	assert_int_equal(codec_decode(k, &addr0, obj, sizeof(obj), out, sizeof(out)), -EIO);
+}
+
 static void test_codec_table(void **state)
 {
 	assert_int_equal(compress_by_name("raw")->id, CODEC_RAW);
@@ -354,7 +582,7 @@ static void *decode_thread(void *arg)
 
 		tu_fill(data, len, seed * 100 + (uintptr_t)round);
 		memset(data, 'x', len / 2);
-		n = codec_encode(key, &addr0, true, data, len, obj, codec_max_object(len));
+		n = codec_encode(key, &addr0, true, pad, data, len, obj, codec_max_object(len));
 		ok = n > 0 && codec_decode(key, &addr0, obj, (size_t)n, out, len) == (int)len &&
 		     memcmp(out, data, len) == 0;
 	}
@@ -379,23 +607,29 @@ static void test_threads(void **state)
 
 int main(void)
 {
+#define BOTH(t) cmocka_unit_test_setup(t, setup_v1), cmocka_unit_test_setup(t, setup_v2)
+#define V1(t) cmocka_unit_test_setup(t, setup_v1)
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_small),
-		cmocka_unit_test(test_round_trip_random),
-		cmocka_unit_test(test_round_trip_compressible),
-		cmocka_unit_test(test_largest_shard),
-		cmocka_unit_test(test_encode_needs_room),
-		cmocka_unit_test(test_decode_needs_room),
-		cmocka_unit_test(test_nonces_differ),
-		cmocka_unit_test(test_header_layout),
-		cmocka_unit_test(test_bit_flips),
-		cmocka_unit_test(test_bit_flips_large),
-		cmocka_unit_test(test_truncation_and_extension),
-		cmocka_unit_test(test_wrong_key_and_address),
-		cmocka_unit_test(test_swapped_objects),
-		cmocka_unit_test(test_forged_layout),
-		cmocka_unit_test(test_codec_table),
-		cmocka_unit_test(test_threads),
+		V1(test_round_trip_small),	/* these pin v1 sizes */
+		V1(test_round_trip_random),
+		V1(test_round_trip_compressible),
+		V1(test_header_layout),
+		V1(test_forged_layout),
+		BOTH(test_largest_shard),
+		V1(test_encode_needs_room),
+		BOTH(test_decode_needs_room),
+		BOTH(test_nonces_differ),
+		BOTH(test_bit_flips),
+		BOTH(test_bit_flips_large),
+		BOTH(test_truncation_and_extension),
+		BOTH(test_wrong_key_and_address),
+		BOTH(test_swapped_objects),
+		V1(test_padme_values),
+		V1(test_padded_objects_take_bucket_sizes),
+		V1(test_padded_layout),
+		V1(test_pinned_v1_objects_decode),
+		V1(test_codec_table),
+		BOTH(test_threads),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

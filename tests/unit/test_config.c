@@ -237,6 +237,25 @@ static void test_crlf_bom_no_newline(void **state)
 	free(text);
 }
 
+/* [data] pad: padme (the default) or off, any case, like the other
+ * choices. */
+static void test_pad(void **state)
+{
+	static const struct { const char *val; bool pad; } cases[] = {
+		{ "padme", true }, { "off", false }, { "OFF", false }, { "Padme", true },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[1024];
+		struct geo_config *cfg;
+
+		snprintf(text, sizeof(text), "%s[data]\npad = %s\n", base, cases[i].val);
+		cfg = parse_ok(text);
+		assert_int_equal(cfg->pad, cases[i].pad);
+		config_free(cfg);
+	}
+}
+
 static void test_defaults(void **state)
 {
 	struct geo_config *cfg = parse_ok(base);
@@ -249,6 +268,7 @@ static void test_defaults(void **state)
 	assert_null(cfg->metrics_path);
 	assert_int_equal(cfg->shard_size, 1024 * 1024);
 	assert_true(cfg->compress);
+	assert_true(cfg->pad);			/* padded objects by default */
 	assert_int_equal(cfg->cache_size, 256ull << 20);
 	assert_int_equal(cfg->dirty_size, 256ull << 20);
 	assert_true(cfg->durable_close);
@@ -529,7 +549,7 @@ static const struct err_case err_cases[] = {
 	APPEND("[weird]\n", 1, "unknown section [weird]; expected [site], [meta]"),
 	APPEND("[weird]\nkey = 1\n", 1, "unknown section [weird]"),
 	APPEND("[data]\ncolour = red\n", 2,
-	       "unknown key 'colour' in [data]; expected one of: shard_size, compress, cache_size, dirty_size, durability"),
+	       "unknown key 'colour' in [data]; expected one of: shard_size, compress, pad, cache_size, dirty_size, durability"),
 	APPEND(BACK "speed = 9\n", 4,
 	       "unknown key 'speed' in [backend b]; expected one of: path, country, weight, drain"),
 	APPEND("[site]\n", 1, "duplicate section [site], first declared at line 1"),
@@ -572,6 +592,8 @@ static const struct err_case err_cases[] = {
 	APPEND("[data]\nshard_size = 99999999999999999999999\n", 2, "bad shard_size"),
 	APPEND("[data]\ncache_size = 12Q\n", 2, "bad cache_size '12Q': not a size; expected a size such as 256M"),
 	APPEND("[data]\ncompress = gzip\n", 2, "bad compress 'gzip'; expected lz4 or off"),
+	APPEND("[data]\npad = yes\n", 2, "bad pad 'yes'; expected padme or off"),
+	APPEND("[data]\n\npad = padme\npad = off\n", 4, "duplicate key 'pad'"),
 	APPEND("[data]\ndurability = sometimes\n", 2, "bad durability 'sometimes'; expected close or fsync"),
 	APPEND("[audit]\nsync_ms = 60001\n", 2, "bad sync_ms '60001': out of range; expected milliseconds from 0 to 60000"),
 	APPEND("[audit]\nsync_ms = 1s\n", 2, "bad sync_ms '1s': not a number"),
@@ -788,6 +810,7 @@ int main(void)
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_crlf_bom_no_newline),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_pad),
 		cmocka_unit_test(test_category_compress_follows_data),
 		cmocka_unit_test(test_site_resolved_late),
 		cmocka_unit_test(test_most_restrictive_default),

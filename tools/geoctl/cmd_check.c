@@ -217,8 +217,9 @@ static void print_summary(const struct geo_config *cfg)
 		printf("audit     off\n");
 	if (cfg->metrics_path)
 		printf("metrics   %s\n", cfg->metrics_path);
-	printf("data      shard_size %s, compress %s, cache_size %s, durability %s\n",
+	printf("data      shard_size %s, compress %s, pad %s, cache_size %s, durability %s\n",
 	       fmt_size(cfg->shard_size, a, sizeof(a)), cfg->compress ? "lz4" : "off",
+	       cfg->pad ? "padme" : "off",
 	       fmt_size(cfg->cache_size, b, sizeof(b)), cfg->durable_close ? "close" : "fsync");
 	printf("defaults  category %s, origin %s, admin_group %s\n\n",
 	       cfg->cats[cfg->default_category].name, country_code(cfg->default_origin),
@@ -408,6 +409,7 @@ static void emit_settings(struct json *j, const struct geo_config *cfg)
 	json_obj_begin(j, "data");
 	json_u64(j, "shard_size", cfg->shard_size);
 	json_str(j, "compress", cfg->compress ? "lz4" : "off");
+	json_str(j, "pad", cfg->pad ? "padme" : "off");
 	json_u64(j, "cache_size", cfg->cache_size);
 	json_str(j, "durability", cfg->durable_close ? "close" : "fsync");
 	json_obj_end(j);
