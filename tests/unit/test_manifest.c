@@ -416,7 +416,7 @@ static void test_bad_entries(void **state)
 
 	raw_header(&r, 8 * SS, SS, 1);
 	raw_le(&r, 1, 8);
-	raw_entry(&r, 0, 1, SS + CODEC_OVERHEAD + 1, 1, b0);
+	raw_entry(&r, 0, 1, codec_max_object(SS) + 1, 1, b0);	/* padding included */
 	raw_seal(&r);
 	expect_bad(&r, "object length");
 }
