@@ -81,6 +81,11 @@ $(BUILD)/geoctl: $(CTL_OBJS) $(CORE_LIB)
 	@echo "  LD      $@"
 	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS)
 
+# What padding costs (size, codec throughput): scripts/bench.sh runs it.
+$(BUILD)/padbench: $(BUILD)/bench/padbench.o $(CORE_LIB)
+	@echo "  LD      $@"
+	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS) -lm
+
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
@@ -181,7 +186,7 @@ demo-stop:
 	@scripts/demo.sh --stop
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/padbench
 	@scripts/bench.sh $(abspath $(BUILD))
 
 # ---- install -----------------------------------------------------------------

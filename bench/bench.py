@@ -23,7 +23,9 @@ Knobs (environment):
                    mergerfs geofs geofs-nocomp, plus geofs-64k geofs-4m
                    (LZ4 + AES with 64 KiB / 4 MiB shards) and geofs-fsync
                    ([data] durability = fsync: close is no power-loss
-                   durability point); these three are not in the default set
+                   durability point) and geofs-nopad ([data] pad = off, to
+                   measure what Padmé padding costs next to geofs); these
+                   four are not in the default set
   BENCH_WORKLOADS  comma-separated subset of: seq rand meta (default all)
   BENCH_PERF       1: perf-record every geofs daemon during the incompressible
                    sequential write and read; flat profiles go to the results
@@ -52,7 +54,7 @@ MOUNT_TIMEOUT = 30.0
 UNMOUNT_TIMEOUT = 60.0
 
 DEFAULT_FS = ["plain", "passthrough_ll", "gocryptfs", "mergerfs", "geofs", "geofs-nocomp"]
-EXTRA_FS = ["geofs-64k", "geofs-4m", "geofs-fsync"]
+EXTRA_FS = ["geofs-64k", "geofs-4m", "geofs-fsync", "geofs-nopad"]
 WORKLOADS = ["seq", "rand", "meta"]
 
 # (key, label, unit, higher_is_better)
@@ -322,11 +324,13 @@ class Mergerfs(Target):
 
 
 class Geofs(Target):
-    def __init__(self, name, top, ctx, shard_size="1M", compress="lz4", durability="close"):
+    def __init__(self, name, top, ctx, shard_size="1M", compress="lz4", durability="close",
+                 pad="padme"):
         super().__init__(name, top, ctx)
         self.shard_size = shard_size
         self.compress = compress
         self.durability = durability
+        self.pad = pad
 
     def setup(self):
         super().setup()
@@ -352,6 +356,7 @@ path = {self.top}/audit.log
 [data]
 shard_size = {self.shard_size}
 compress = {self.compress}
+pad = {self.pad}
 durability = {self.durability}
 """
         for b in backends:
@@ -399,6 +404,8 @@ def make_target(name, top, ctx):
         return Geofs(name, top, ctx, shard_size="4M")
     if name == "geofs-fsync":
         return Geofs(name, top, ctx, durability="fsync")
+    if name == "geofs-nopad":
+        return Geofs(name, top, ctx, pad="off")
     raise BenchError(f"unknown filesystem {name}")
 
 
@@ -608,6 +615,8 @@ def render_table(ctx, med):
         for ref in ("gocryptfs", "passthrough_ll"):
             if ref in fss:
                 ratios.append((g, ref))
+    if "geofs" in fss and "geofs-nopad" in fss:
+        ratios.append(("geofs", "geofs-nopad"))     # what padding costs
     head = ["workload", "unit"] + fss + [f"{g}/{'ptll' if r == 'passthrough_ll' else r}"
                                          for g, r in ratios]
     rows = []

@@ -12,6 +12,10 @@
 #   BENCH_SIZE=1G BENCH_RAND_SIZE=256M BENCH_RUNS=3 BENCH_FILES=10000
 #   BENCH_TIME=15 BENCH_ONLY=geofs,gocryptfs BENCH_WORKLOADS=seq,rand,meta
 #   BENCH_PERF=1 (perf-record geofs during sequential I/O)
+#   BENCH_PAD=0 skips the padding figure: BUILD_DIR/padbench, the size
+#   overhead of [data] pad = padme over a mixed set of file sizes and the
+#   codec's throughput with pad = padme and off (bench/padbench.c); add
+#   BENCH_ONLY=geofs,geofs-nopad BENCH_WORKLOADS=seq for the seq-write cost
 #   BENCH_TMPDIR=/var/tmp (parent of the temporary tree; use a disk, not tmpfs)
 #
 # Everything mounted or created lives in one temporary directory that the
@@ -119,6 +123,11 @@ cp "$BUILD/geofs" "$BUILD/geoctl" "$TMP/bin/"
 
 RESULTS=$REPO/bench/results/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$RESULTS"
+if [ "${BENCH_PAD:-1}" != 0 ]; then
+	[ -x "$BUILD/padbench" ] || die "$BUILD/padbench missing; run make $BUILD/padbench"
+	"$BUILD/padbench" | tee "$RESULTS/padding.txt" || die "padbench failed"
+	echo
+fi
 # In the background, so that the trap runs as soon as a signal arrives; the
 # driver unmounts everything itself on SIGTERM, the trap then checks.
 "$PYTHON" bench/bench.py --tmp "$TMP" --bin "$TMP/bin" --results "$RESULTS" &
