@@ -347,6 +347,10 @@ int cmd_fsck(int argc, char **argv)
 		print_json(&fk);
 	else if (r == 0)
 		print_text(&fk);
+	if (r == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
+		geoctl_err("fsck: writing the report: %s", strerror(errno));
+		fk.errors++;
+	}
 	for (size_t i = 0; i < fk.nf; i++)
 		open_findings |= is_finding(&fk.f[i]);
 	c = r < 0 || fk.errors ? GEOCTL_ERROR : open_findings ? GEOCTL_FINDINGS : GEOCTL_OK;

@@ -84,8 +84,14 @@ static int check_replica(struct fsck *fk, struct file_check *fc, uint64_t index,
 			 sr->objlen);
 		return -EIO;
 	}
-	if (fc->have_key &&
-	    codec_decode(fc->fkey, &a, fk->obj, (size_t)n, fk->raw, fk->rawcap) < 0) {
+	if (fc->have_key)
+		n = codec_decode(fc->fkey, &a, fk->obj, (size_t)n, fk->raw, fk->rawcap);
+	if (n == -ENOMEM) {	/* not a finding about the object: a failed check */
+		fsck_error(fk, "%s %s: out of memory authenticating it", bname, rel);
+		snprintf(why, len, "%s %s: not checked (out of memory)", bname, rel);
+		return -ENOMEM;
+	}
+	if (n < 0) {
 		snprintf(why, len, "%s %s: fails authentication", bname, rel);
 		return -EIO;
 	}
