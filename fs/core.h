@@ -80,12 +80,17 @@ struct core {
 	 * path (set by ops.c at init; NULL in tools). */
 	void (*inval_path)(void *arg, const char *path);
 	void *inval_arg;
+	/* Every open handle, so that core_close() releases those the kernel
+	 * never released (an unmount while files are open). */
+	pthread_mutex_t handles_lock;
+	struct geo_handle *handles;	/* handles_lock */
 };
 
 /* An open file handle (one per open(2) of a regular file). */
 struct geo_handle {
 	struct gfile *gf;
 	int flags;			/* open flags */
+	struct geo_handle *prev, *next;	/* c->handles, under handles_lock */
 };
 
 /* ---- instance ---- */
@@ -97,7 +102,9 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 /* Starts what runs threads (the audit writer, the status thread); call
  * after daemonizing. */
 int core_start(struct core *c, char *err, size_t errlen);
-/* Stops the threads (writing the metrics file a last time) and frees. */
+/* Releases the handles still open (committing their files, as a last
+ * close would), stops the threads (writing the metrics file a last time)
+ * and frees. */
 void core_close(struct core *c);
 
 /* Brackets every call from the front end: holds reload_lock shared, so a

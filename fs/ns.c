@@ -315,6 +315,21 @@ out_free:
 	return rc;
 }
 
+/* A regular file open here now goes by path (for its audit records). */
+static void note_path(struct core *c, int sfd, const char *path)
+{
+	struct stat st;
+	struct gfile *gf;
+
+	if (sfd < 0 || fstat(sfd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	gf = gfile_find_ino(c, st.st_dev, st.st_ino);
+	if (gf) {
+		gfile_set_path(gf, path);
+		gfile_put(c, gf);
+	}
+}
+
 int core_rename(struct core *c, const struct geo_req *r, const char *from, const char *to,
 		unsigned flags)
 {
@@ -347,6 +362,16 @@ int core_rename(struct core *c, const struct geo_req *r, const char *from, const
 	if (!rc && !(flags & RENAME_EXCHANGE)) {
 		names_changed(c, ssfd, from, to);
 		names_changed(c, dsfd, to, NULL);
+	}
+	if (!rc) {
+		note_path(c, ssfd, to);
+		if (flags & RENAME_EXCHANGE) {
+			int xsfd = open_stub_at(odfd, oname);
+
+			note_path(c, xsfd, from);
+			if (xsfd >= 0)
+				close(xsfd);
+		}
 	}
 out:
 	if (ssfd >= 0)
