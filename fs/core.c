@@ -248,6 +248,33 @@ int core_dir_tags(struct core *c, const char *dirpath, struct geo_tags *t)
 	return rc;
 }
 
+int core_dir_tags_set(struct core *c, const char *dirpath, struct geo_tags *t)
+{
+	char *path = strdup(dirpath), *up;
+	int fd, rc = -ENOMEM;
+
+	while (path) {
+		fd = meta_open_dir(c->meta, path);
+		if (fd < 0) {
+			rc = fd;
+			break;
+		}
+		rc = stored_tags(c, fd, t);
+		close(fd);
+		/* A directory may store tags it only inherited (flags 0). */
+		if (rc == 0 && !(t->flags & (MANIFEST_CAT_SET | MANIFEST_ORIGIN_SET)))
+			rc = -ENODATA;
+		if (rc != -ENODATA || strcmp(path, "/") == 0)
+			break;
+		up = core_dirname_dup(path);
+		free(path);
+		path = up;
+		rc = -ENOMEM;
+	}
+	free(path);
+	return rc;
+}
+
 bool core_is_admin(struct core *c, const struct geo_req *r)
 {
 	if (r->uid == 0)

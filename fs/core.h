@@ -131,6 +131,11 @@ int core_dir_tags(struct core *c, const char *dirpath, struct geo_tags *t);
 /* Tags of an open directory fd, falling back to the parent path's. */
 int core_dirfd_tags(struct core *c, int dirfd, const char *dirpath, struct geo_tags *t);
 
+/* Tags set on `dirpath` or on its nearest ancestor that has any set:
+ * what a directory below imposes. -ENODATA when none up to the root has
+ * tags set (only [defaults] apply, the fallback for untagged entries). */
+int core_dir_tags_set(struct core *c, const char *dirpath, struct geo_tags *t);
+
 /* True if the caller is root or in the configured admin group. */
 bool core_is_admin(struct core *c, const struct geo_req *r);
 
