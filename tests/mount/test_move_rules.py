@@ -251,3 +251,25 @@ def test_defaults_alone_impose_nothing_on_directories(site):
     sub = os.path.join(med, "sub")
     os.mkdir(sub)                              # inherits medical from med
     assert rename(site.path("archive", "media"), os.path.join(sub, "media")) == "EXDEV"
+
+
+def test_root_mv_that_copies_looser_tags_is_reported_by_verify(kr_site):
+    """mv(1) as root copies the source's user.geo.* values onto the copies,
+    which the daemon takes as an admin's explicit loosening: verify then
+    names the directory looser than its parent."""
+    site = kr_site
+    pub, med = tagged_dir(site, "pub", "public"), tagged_dir(site, "med", "medical")
+    tree = os.path.join(pub, "tree")
+    os.mkdir(tree)
+    write_file(os.path.join(tree, "x"), b"x" * 1000)
+    assert rename(tree, os.path.join(med, "tree")) == "EXDEV"
+    cp = run_as(["mv", tree, os.path.join(med, "tree")], uid=0, gid=0)
+    assert cp.returncode == 0, cp.stderr
+    moved = os.path.join(med, "tree")
+    cp = site.geoctl("verify", "--json", site.mnt)
+    found = json.loads(cp.stdout)["findings"]
+    if site.xattr(moved, CAT) == "public":
+        assert cp.returncode == 1
+        assert [(f["type"], f["path"]) for f in found] == [("dir", moved)], found
+    else:
+        assert cp.returncode == 0, found
