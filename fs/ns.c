@@ -454,9 +454,18 @@ int core_link(struct core *c, const struct geo_req *r, const char *from, const c
 	if (!rc)
 		rc = resolve_new(c, to, &ndfd, &nname);
 	if (!rc) {
+		/* A new name under a stricter directory: the file (every name
+		 * of it) adopts that category, as a rename there would. */
+		int osfd = open_stub_at(odfd, oname);
+
 		pthread_mutex_lock(&c->ns_lock);
-		rc = linkat(odfd, oname, ndfd, nname, 0) < 0 ? -errno : 0;
+		if (osfd >= 0)
+			rc = adopt_stricter_tags(c, r, osfd, from, to);
+		if (!rc)
+			rc = linkat(odfd, oname, ndfd, nname, 0) < 0 ? -errno : 0;
 		pthread_mutex_unlock(&c->ns_lock);
+		if (osfd >= 0)
+			close(osfd);
 	}
 	if (!rc) {
 		int sfd = open_stub_at(ndfd, nname);

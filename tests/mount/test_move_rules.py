@@ -273,3 +273,29 @@ def test_root_mv_that_copies_looser_tags_is_reported_by_verify(kr_site):
         assert [(f["type"], f["path"]) for f in found] == [("dir", moved)], found
     else:
         assert cp.returncode == 0, found
+
+
+def test_hard_link_into_stricter_directory_adopts_its_category(kr_site):
+    """link(2) is a move's sibling: a new name under a medical directory
+    makes the (shared) tags medical, or is refused where that cannot be."""
+    site = kr_site
+    pub, med = tagged_dir(site, "pub", "public"), tagged_dir(site, "med", "medical")
+    a = os.path.join(pub, "a")
+    data = pattern(7, 3 * SHARD)
+    write_file(a, data)
+    assert in_kr(site, a)
+    os.link(a, os.path.join(med, "a"))
+    for p in (a, os.path.join(med, "a")):
+        assert_medical_in_jp(site, p)
+        with open(p, "rb") as f:
+            assert f.read() == data
+    fr = os.path.join(pub, "fr")
+    write_file(fr, b"fr")
+    os.setxattr(fr, ORIGIN, b"FR")
+    try:
+        os.link(fr, os.path.join(med, "fr"))
+        got = "OK"
+    except OSError as e:
+        got = errno.errorcode[e.errno]
+    assert got == "EACCES" and not os.path.exists(os.path.join(med, "fr"))
+    assert site.xattr(fr, CAT) == "public"
