@@ -7,8 +7,10 @@
  *    "path":"/a/b.jpg","category":"media","origin":"JP","result":"ok",
  *    "countries":["JP"],"detail":"...","prev":"<sha256 hex of previous line>"}
  * result is "ok", "denied" (EACCES/EPERM) or "error:<ERRNO NAME>".
- * intent, path2 and detail are left out when NULL; site, op, path, category
- * and origin are null when NULL. Strings go through the shared escaper
+ * Integrity failures add "backend" (its name) and "object" (the object id,
+ * 32 hex) after "detail". intent, path2, detail, backend and object are
+ * left out when NULL; site, op, path, category and origin are null when
+ * NULL. Strings go through the shared escaper
  * (json_esc.h): a byte that is not part of valid UTF-8 (names are bytes) is
  * written as \udc80..\udcff, which audit_rec_parse() and Python's
  * os.fsencode(json.loads(...)) turn back into that byte, so every line is
@@ -45,6 +47,8 @@ struct audit_event {
 	int result;		/* 0 ok, -EACCES/-EPERM denied, other -errno error */
 	const char *countries;	/* comma-separated country codes touched, or NULL */
 	const char *detail;	/* free text reason, or NULL */
+	const char *backend;	/* the backend an object is on, or NULL */
+	const char *object;	/* that object's id (hex), or NULL */
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
@@ -109,7 +113,7 @@ int audit_read_lines(const char *path,
  * absent or null fields are NULL, absent integers -1. All strings live in mem, freed by audit_rec_free(). */
 struct audit_rec {
 	const char *time, *site, *process, *op, *intent, *path, *path2;
-	const char *category, *origin, *result, *detail, *prev;
+	const char *category, *origin, *result, *detail, *backend, *object, *prev;
 	long long uid, gid, pid;
 	const char *countries[AUDIT_REC_COUNTRIES_MAX];
 	unsigned ncountries;

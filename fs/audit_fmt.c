@@ -20,7 +20,7 @@
 
 /* Input bytes kept per field: with JSON escaping (at most 6 bytes out per
  * byte in) a line stays well below AUDIT_LINE_MAX (2 x 384 KiB of paths,
- * 24 KiB of detail, 6 KiB of countries, 7 x 1.5 KiB of short fields). */
+ * 24 KiB of detail, 6 KiB of countries, 9 x 1.5 KiB of short fields). */
 #define CAP_SHORT	256
 #define CAP_PATH	65536
 #define CAP_DETAIL	4096
@@ -222,6 +222,8 @@ struct qrec *make_qrec(const char *site, const struct audit_event *ev)
 	field_str(&b, "result", res, CAP_SHORT, false);
 	field_countries(&b, ev->countries);
 	field_str(&b, "detail", ev->detail, CAP_DETAIL, true);
+	field_str(&b, "backend", ev->backend, CAP_SHORT, true);
+	field_str(&b, "object", ev->object, CAP_SHORT, true);
 	q = b.oom ? NULL : calloc(1, sizeof(*q));
 	if (!q) {
 		free(b.p);

@@ -313,6 +313,7 @@ static const struct rec_field {
 	{ "path2", F_OPTIONAL, AT(path2) }, { "category", F_NULLABLE, AT(category) },
 	{ "origin", F_NULLABLE, AT(origin) }, { "result", F_STR, AT(result) },
 	{ "countries", F_LIST, AT(countries) }, { "detail", F_OPTIONAL, AT(detail) },
+	{ "backend", F_OPTIONAL, AT(backend) }, { "object", F_OPTIONAL, AT(object) },
 	{ "prev", F_STR, AT(prev) },
 };
 #undef AT

@@ -66,6 +66,7 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 		return -ENOMEM;
 	pthread_mutex_init(&c->ns_lock, NULL);
 	pthread_mutex_init(&c->reload_serial, NULL);
+	pthread_mutex_init(&c->handles_lock, NULL);
 	init_reload_lock(&c->reload_lock);
 	rc = config_load(config_path, &c->cfg, err, errlen);
 	if (!rc) {
@@ -131,6 +132,11 @@ void core_close(struct core *c)
 {
 	if (!c)
 		return;
+	/* The kernel drops the handles of a lazily or forcibly unmounted
+	 * filesystem without a release: their files are closed here, while
+	 * workers, store and audit log still run. */
+	while (c->handles)
+		core_release(c, c->handles);
 	stats_stop(c);
 	stats_free(c->mon);
 	workers_free(c->workers);
@@ -146,6 +152,7 @@ void core_close(struct core *c)
 	pthread_rwlock_destroy(&c->reload_lock);
 	pthread_mutex_destroy(&c->reload_serial);
 	pthread_mutex_destroy(&c->ns_lock);
+	pthread_mutex_destroy(&c->handles_lock);
 	free(c);
 }
 
@@ -238,6 +245,33 @@ int core_dir_tags(struct core *c, const char *dirpath, struct geo_tags *t)
 		return fd;
 	rc = core_dirfd_tags(c, fd, dirpath, t);
 	close(fd);
+	return rc;
+}
+
+int core_dir_tags_set(struct core *c, const char *dirpath, struct geo_tags *t)
+{
+	char *path = strdup(dirpath), *up;
+	int fd, rc = -ENOMEM;
+
+	while (path) {
+		fd = meta_open_dir(c->meta, path);
+		if (fd < 0) {
+			rc = fd;
+			break;
+		}
+		rc = stored_tags(c, fd, t);
+		close(fd);
+		/* A directory may store tags it only inherited (flags 0). */
+		if (rc == 0 && !(t->flags & (MANIFEST_CAT_SET | MANIFEST_ORIGIN_SET)))
+			rc = -ENODATA;
+		if (rc != -ENODATA || strcmp(path, "/") == 0)
+			break;
+		up = core_dirname_dup(path);
+		free(path);
+		path = up;
+		rc = -ENOMEM;
+	}
+	free(path);
 	return rc;
 }
 

@@ -80,12 +80,17 @@ struct core {
 	 * path (set by ops.c at init; NULL in tools). */
 	void (*inval_path)(void *arg, const char *path);
 	void *inval_arg;
+	/* Every open handle, so that core_close() releases those the kernel
+	 * never released (an unmount while files are open). */
+	pthread_mutex_t handles_lock;
+	struct geo_handle *handles;	/* handles_lock */
 };
 
 /* An open file handle (one per open(2) of a regular file). */
 struct geo_handle {
 	struct gfile *gf;
 	int flags;			/* open flags */
+	struct geo_handle *prev, *next;	/* c->handles, under handles_lock */
 };
 
 /* ---- instance ---- */
@@ -97,7 +102,9 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 /* Starts what runs threads (the audit writer, the status thread); call
  * after daemonizing. */
 int core_start(struct core *c, char *err, size_t errlen);
-/* Stops the threads (writing the metrics file a last time) and frees. */
+/* Releases the handles still open (committing their files, as a last
+ * close would), stops the threads (writing the metrics file a last time)
+ * and frees. */
 void core_close(struct core *c);
 
 /* Brackets every call from the front end: holds reload_lock shared, so a
@@ -123,6 +130,11 @@ int core_dir_tags(struct core *c, const char *dirpath, struct geo_tags *t);
 
 /* Tags of an open directory fd, falling back to the parent path's. */
 int core_dirfd_tags(struct core *c, int dirfd, const char *dirpath, struct geo_tags *t);
+
+/* Tags set on `dirpath` or on its nearest ancestor that has any set:
+ * what a directory below imposes. -ENODATA when none up to the root has
+ * tags set (only [defaults] apply, the fallback for untagged entries). */
+int core_dir_tags_set(struct core *c, const char *dirpath, struct geo_tags *t);
 
 /* True if the caller is root or in the configured admin group. */
 bool core_is_admin(struct core *c, const struct geo_req *r);

@@ -105,13 +105,20 @@ static int take_key(struct core *c, const struct geo_req *r, const char *path, i
 	return 0;
 }
 
-static int new_handle(struct gfile *gf, int flags, struct geo_handle **h)
+/* A handle on gf (whose reference it takes over), listed in c->handles. */
+static int new_handle(struct core *c, struct gfile *gf, int flags, struct geo_handle **h)
 {
 	*h = calloc(1, sizeof(**h));
 	if (!*h)
 		return -ENOMEM;
 	(*h)->gf = gf;
 	(*h)->flags = flags;
+	pthread_mutex_lock(&c->handles_lock);
+	(*h)->next = c->handles;
+	if (c->handles)
+		c->handles->prev = *h;
+	c->handles = *h;
+	pthread_mutex_unlock(&c->handles_lock);
 	return 0;
 }
 
@@ -148,7 +155,9 @@ int core_open_file(struct core *c, const struct geo_req *r, const char *path, in
 	if (!rc && (flags & O_TRUNC))
 		rc = gfile_truncate(c, gf, 0);
 	if (!rc)
-		rc = new_handle(gf, flags, h);
+		rc = new_handle(c, gf, flags, h);
+	if (!rc)
+		gfile_set_path(gf, path);
 	core_audit(c, r, "open", intent_of(flags), path, NULL, &t, rc, NULL, NULL);
 	if (rc) {
 		gfile_put(c, gf);
@@ -232,7 +241,9 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 	if (rc == -EEXIST && !(flags & O_EXCL))
 		return core_open_file(c, r, path, flags, h, NULL);
 	if (!rc)
-		rc = new_handle(gf, flags, h);
+		rc = new_handle(c, gf, flags, h);
+	if (!rc)
+		gfile_set_path(gf, path);
 	if (rc && gf)
 		gfile_put(c, gf);
 	core_audit(c, r, "create", "write", path, NULL, &t, rc, NULL, NULL);
@@ -297,6 +308,14 @@ int core_fsync(struct core *c, struct geo_handle *h, bool datasync)
 
 int core_release(struct core *c, struct geo_handle *h)
 {
+	pthread_mutex_lock(&c->handles_lock);
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		c->handles = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	pthread_mutex_unlock(&c->handles_lock);
 	gfile_put(c, h->gf);
 	free(h);
 	return 0;

@@ -123,6 +123,7 @@ static void gfile_free(struct gfile *gf)
 	free(gf->dirty);
 	free(gf->old);
 	free(gf->touched);
+	free(gf->path);
 	manifest_free(gf->mf);
 	keys_secret_free(gf->key, AEAD_KEY_LEN);
 	if (gf->stubfd >= 0)
@@ -541,6 +542,18 @@ void gfile_tags(struct gfile *gf, struct geo_tags *t)
 int gfile_stubfd(struct gfile *gf)
 {
 	return gf->stubfd;
+}
+
+void gfile_set_path(struct gfile *gf, const char *path)
+{
+	char *p = strdup(path);
+
+	if (!p)
+		return;
+	pthread_mutex_lock(&gf->lock);
+	free(gf->path);
+	gf->path = p;
+	pthread_mutex_unlock(&gf->lock);
 }
 
 void gf_stub_touch(struct gfile *gf, bool resized)

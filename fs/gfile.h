@@ -65,6 +65,9 @@ uint64_t gfile_size(struct gfile *gf);
 void gfile_stat(struct gfile *gf, struct stat *st);
 void gfile_tags(struct gfile *gf, struct geo_tags *t);
 int gfile_stubfd(struct gfile *gf);
+/* Notes path (inside the mount) as the file's name for its audit records:
+ * at open and create, and after a rename. Best effort (kept on ENOMEM). */
+void gfile_set_path(struct gfile *gf, const char *path);
 
 /* Changes the file's tags: rewraps its key under the new domain and
  * commits. Shards stay where they are (status may become misplaced).

@@ -57,6 +57,8 @@ struct gfile {
 
 	pthread_mutex_t lock;	/* guards everything below */
 	int stubfd;
+	char *path;		/* a path it was last opened or renamed as, for
+				 * audit records (NULL: not known) */
 	struct manifest *mf;	/* live state, ahead of disk when changed */
 	uint64_t disk_gen;	/* generation this mount last loaded/wrote */
 	struct geo_tags tags;

@@ -315,6 +315,80 @@ out_free:
 	return rc;
 }
 
+/* A directory may move only under a directory whose tags allow at least
+ * what its own (effective) tags allow: the files below it carry those
+ * tags, and a rename cannot retag a whole subtree atomically. Otherwise
+ * -EXDEV, so that mv(1) copies instead and every copy is created with the
+ * new directory's tags (docs/guarantees.md). The new parent's tags are
+ * those set on it or on its nearest tagged ancestor; [defaults] alone (no
+ * directory tagged up to the root) impose nothing. Anything else: 0. */
+static int dir_may_move(struct core *c, int dfd, const char *name, const char *from,
+			const char *to)
+{
+	char *fdir = core_dirname_dup(from), *tdir = core_dirname_dup(to);
+	struct geo_tags mt, pt;
+	struct stat st;
+	int rc = 0;
+
+	if (!fdir || !tdir) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (strcmp(fdir, tdir) == 0 || fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode))
+		goto out;
+	rc = core_dir_tags(c, from, &mt);
+	if (!rc && (rc = core_dir_tags_set(c, tdir, &pt)) == -ENODATA) {
+		rc = 0;
+		goto out;
+	}
+	if (!rc && !policy_within(c->cfg, mt.cat, mt.origin, pt.cat, pt.origin)) {
+		log_info("rename %s -> %s: directory tags %s/%s are looser than %s/%s of %s",
+			 from, to, c->cfg->cats[mt.cat].name, country_code(mt.origin),
+			 c->cfg->cats[pt.cat].name, country_code(pt.origin), tdir);
+		rc = -EXDEV;
+	}
+out:
+	free(fdir);
+	free(tdir);
+	return rc;
+}
+
+/* The stricter-directory rule for both sides of a move (one side for a
+ * plain rename, two for RENAME_EXCHANGE): directories first, which only
+ * check, then files, which adopt (ssfd: the stub at from, or -1). */
+static int stricter_rule(struct core *c, const struct geo_req *r, int odfd, const char *oname,
+			 int ndfd, const char *nname, int ssfd, const char *from, const char *to,
+			 bool exchange)
+{
+	int xsfd, rc = dir_may_move(c, odfd, oname, from, to);
+
+	if (!rc && exchange)
+		rc = dir_may_move(c, ndfd, nname, to, from);
+	if (!rc && ssfd >= 0)
+		rc = adopt_stricter_tags(c, r, ssfd, from, to);
+	if (!rc && exchange && (xsfd = open_stub_at(ndfd, nname)) >= 0) {
+		rc = adopt_stricter_tags(c, r, xsfd, to, from);
+		close(xsfd);
+	}
+	return rc;
+}
+
+/* A regular file open here now goes by path (for its audit records). */
+static void note_path(struct core *c, int sfd, const char *path)
+{
+	struct stat st;
+	struct gfile *gf;
+
+	if (sfd < 0 || fstat(sfd, &st) < 0 || !S_ISREG(st.st_mode))
+		return;
+	gf = gfile_find_ino(c, st.st_dev, st.st_ino);
+	if (gf) {
+		gfile_set_path(gf, path);
+		gfile_put(c, gf);
+	}
+}
+
 int core_rename(struct core *c, const struct geo_req *r, const char *from, const char *to,
 		unsigned flags)
 {
@@ -329,8 +403,8 @@ int core_rename(struct core *c, const struct geo_req *r, const char *from, const
 		goto out;
 	pthread_mutex_lock(&c->ns_lock);
 	ssfd = open_stub_at(odfd, oname);
-	if (ssfd >= 0 && !(flags & RENAME_EXCHANGE))
-		rc = adopt_stricter_tags(c, r, ssfd, from, to);
+	rc = stricter_rule(c, r, odfd, oname, ndfd, nname, ssfd, from, to,
+			   flags & RENAME_EXCHANGE);
 	if (!rc && !(flags & RENAME_EXCHANGE))
 		dsfd = open_stub_at(ndfd, nname);
 	/* Renaming a name onto another name of the same inode is a no-op. */
@@ -347,6 +421,16 @@ int core_rename(struct core *c, const struct geo_req *r, const char *from, const
 	if (!rc && !(flags & RENAME_EXCHANGE)) {
 		names_changed(c, ssfd, from, to);
 		names_changed(c, dsfd, to, NULL);
+	}
+	if (!rc) {
+		note_path(c, ssfd, to);
+		if (flags & RENAME_EXCHANGE) {
+			int xsfd = open_stub_at(odfd, oname);
+
+			note_path(c, xsfd, from);
+			if (xsfd >= 0)
+				close(xsfd);
+		}
 	}
 out:
 	if (ssfd >= 0)
@@ -370,9 +454,18 @@ int core_link(struct core *c, const struct geo_req *r, const char *from, const c
 	if (!rc)
 		rc = resolve_new(c, to, &ndfd, &nname);
 	if (!rc) {
+		/* A new name under a stricter directory: the file (every name
+		 * of it) adopts that category, as a rename there would. */
+		int osfd = open_stub_at(odfd, oname);
+
 		pthread_mutex_lock(&c->ns_lock);
-		rc = linkat(odfd, oname, ndfd, nname, 0) < 0 ? -errno : 0;
+		if (osfd >= 0)
+			rc = adopt_stricter_tags(c, r, osfd, from, to);
+		if (!rc)
+			rc = linkat(odfd, oname, ndfd, nname, 0) < 0 ? -errno : 0;
 		pthread_mutex_unlock(&c->ns_lock);
+		if (osfd >= 0)
+			close(osfd);
 	}
 	if (!rc) {
 		int sfd = open_stub_at(ndfd, nname);

@@ -49,18 +49,23 @@ bool policy_site_may_access(const struct geo_config *cfg, int cat, int origin)
 	return cset_has(&access, cfg ? cfg->site_country : -1);
 }
 
+bool policy_within(const struct geo_config *cfg, int cat, int origin, int pcat, int porigin)
+{
+	struct cset s, ps, a, pa;
+
+	if (!valid_cat(cfg, cat) || !valid_cat(cfg, pcat))
+		return false;
+	policy_store_set(cfg, cat, origin, &s);
+	policy_store_set(cfg, pcat, porigin, &ps);
+	policy_access_set(cfg, cat, origin, &a);
+	policy_access_set(cfg, pcat, porigin, &pa);
+	return cset_subset(&s, &ps) && cset_subset(&a, &pa);
+}
+
 bool policy_is_tightening(const struct geo_config *cfg, int cat0, int origin0,
 			  int cat1, int origin1)
 {
-	struct cset s0, s1, a0, a1;
-
-	if (origin0 != origin1 || !valid_cat(cfg, cat0) || !valid_cat(cfg, cat1))
-		return false;
-	policy_store_set(cfg, cat0, origin0, &s0);
-	policy_store_set(cfg, cat1, origin1, &s1);
-	policy_access_set(cfg, cat0, origin0, &a0);
-	policy_access_set(cfg, cat1, origin1, &a1);
-	return cset_subset(&s1, &s0) && cset_subset(&a1, &a0);
+	return origin0 == origin1 && policy_within(cfg, cat1, origin1, cat0, origin0);
 }
 
 int policy_qualified(const struct geo_config *cfg, int cat, int origin, int *idx, int max)

@@ -28,6 +28,12 @@ bool policy_site_may_access(const struct geo_config *cfg, int cat, int origin);
 bool policy_is_tightening(const struct geo_config *cfg, int cat0, int origin0,
 			  int cat1, int origin1);
 
+/* True if (cat, origin) allows no storage or access country that
+ * (pcat, porigin) does not: tags that may sit under a directory with
+ * those tags. Origins may differ (the sets are what counts); the same
+ * rule as geoctl verify's "looser". */
+bool policy_within(const struct geo_config *cfg, int cat, int origin, int pcat, int porigin);
+
 /* Writes into idx[] the indices of backends whose country is allowed for
  * (cat, origin), not draining, up to max. Returns how many qualify. */
 int policy_qualified(const struct geo_config *cfg, int cat, int origin, int *idx, int max);

@@ -56,20 +56,21 @@ static struct shard_ref *ref_of(struct gfile *gf, uint64_t idx)
 	return idx < gf->mf->nshards ? &gf->mf->shards[idx] : NULL;
 }
 
-static void shard_audit(struct core *c, const struct geo_id *id, const struct geo_tags *t,
-			const char *op, int rc, const char *what)
+static void shard_audit(struct core *c, const struct geo_id *id, const char *path,
+			const struct geo_tags *t, const char *op, int rc, const char *what)
 {
 	char hex[GEO_HEX_LEN + 1], detail[400];
 	struct geo_req r = { .ngroups = -1 };
 
 	geoid_hex(id, hex);
 	snprintf(detail, sizeof(detail), "file id %s: %s", hex, what);
-	core_audit(c, &r, op, NULL, NULL, NULL, t, rc, NULL, detail);
+	core_audit(c, &r, op, NULL, path, NULL, t, rc, NULL, detail);
 }
 
 /* A consistent copy of what is needed to read one shard without the lock. */
 struct shard_snap {
 	struct shard_addr addr;
+	char *path;		/* the file's path for audit records (may be NULL) */
 	struct shard_ref ref;
 	int b[CFG_MAX_REPLICAS];	/* config backend per replica, -1 unknown */
 	uint32_t shard_size;
@@ -78,6 +79,7 @@ struct shard_snap {
 
 static void snap_shard(struct core *c, struct gfile *gf, uint64_t idx, struct shard_snap *s)
 {
+	s->path = gf->path ? strdup(gf->path) : NULL;
 	s->addr.file = gf->id;
 	s->addr.index = idx;
 	s->ref = gf->mf->shards[idx];
@@ -86,6 +88,38 @@ static void snap_shard(struct core *c, struct gfile *gf, uint64_t idx, struct sh
 	memcpy(s->key, gf->key, sizeof(s->key));
 	for (int k = 0; k < s->ref.nrep; k++)
 		s->b[k] = gf_backend(c, gf->mf, s->ref.rep[k].backend);
+}
+
+static void snap_done(struct shard_snap *s)
+{
+	crypto_wipe(s->key, sizeof(s->key));
+	free(s->path);
+	s->path = NULL;
+}
+
+/* Audits an integrity failure of shard s: the file's path, the backend
+ * (and its country) and the object, so an operator can act on them; b < 0
+ * when no replica was readable at all. */
+static void auth_audit(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
+		       int b, const struct geo_id *oid, const char *what)
+{
+	char fid[GEO_HEX_LEN + 1], obj[GEO_HEX_LEN + 1], detail[400];
+	const struct cfg_backend *be = b >= 0 ? &c->cfg->backends[b] : NULL;
+	struct audit_event ev = {
+		.op = "auth-failure", .path = s->path, .result = -EIO, .detail = detail,
+		.category = c->cfg->cats[t->cat].name, .origin = country_code(t->origin),
+	};
+
+	geoid_hex(&s->addr.file, fid);
+	snprintf(detail, sizeof(detail), "file id %s shard %llu: %s", fid,
+		 (unsigned long long)s->addr.index, what);
+	if (be) {
+		geoid_hex(oid, obj);
+		ev.backend = be->name;
+		ev.object = obj;
+		ev.countries = country_code(be->country);
+	}
+	audit_record(c->audit, &ev);
 }
 
 /* Reads and authenticates a shard from the first good replica into out
@@ -117,13 +151,12 @@ static int fetch_snap(struct core *c, const struct shard_snap *s, const struct g
 		__atomic_add_fetch(&c->stats.integrity_failures, 1, __ATOMIC_RELAXED);
 		log_err("shard %llu: replica on backend %s fails authentication",
 			(unsigned long long)s->addr.index, c->cfg->backends[s->b[k]].name);
-		shard_audit(c, &s->addr.file, t, "auth-failure", -EIO,
-			    "stored object fails authentication");
+		auth_audit(c, s, t, s->b[k], &s->ref.rep[k].oid,
+			   "stored object fails authentication");
 	}
 	free(obj);
 	if (len < 0) {
-		shard_audit(c, &s->addr.file, t, "auth-failure", -EIO,
-			    "no replica of a shard is readable and authentic");
+		auth_audit(c, s, t, -1, NULL, "no replica of the shard is readable and authentic");
 		return -EIO;
 	}
 	memset(out + len, 0, s->shard_size - (size_t)len);
@@ -144,7 +177,7 @@ int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
 	if (!scache_read(c->cache, &gf->id, idx, ref->gen, out, 0, ssize(gf))) {
 		snap_shard(c, gf, idx, &s);
 		len = fetch_snap(c, &s, &gf->tags, out);
-		crypto_wipe(s.key, sizeof(s.key));
+		snap_done(&s);
 		/* Another mount may have replaced the shard and deleted its
 		 * objects: take its newer manifest and try once more. */
 		if (len < 0 && gf_reload(c, gf) == 1)
@@ -270,7 +303,7 @@ static int encode_store(struct core *c, const struct geo_id *fid, const uint8_t 
 		char why[256];
 		policy_explain(c->cfg, t->cat, t->origin, why, sizeof(why));
 		__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-		shard_audit(c, fid, t, "placement-refused", rc, why);
+		shard_audit(c, fid, NULL, t, "placement-refused", rc, why);
 	}
 	return rc;
 }
@@ -543,7 +576,7 @@ static void prefetch_job(void *arg)
 		else
 			free(buf);
 	}
-	crypto_wipe(p->s.key, sizeof(p->s.key));
+	snap_done(&p->s);
 	pthread_mutex_lock(&gf->lock);
 	for (int i = 0; i < gf->nprefetch; i++)
 		if (gf->pf[i] == p->s.addr.index) {
@@ -686,7 +719,10 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 out:
 	pthread_mutex_unlock(&gf->lock);
 	free(tmp);
-	return done ? (long)done : rc;
+	/* A request that touches a bad shard fails whole: a short count
+	 * would read as end of file (the kernel even shrinks its cached
+	 * size), i.e. as a silently truncated file. */
+	return rc < 0 ? rc : (long)done;
 }
 
 long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size, uint64_t off,
@@ -803,6 +839,6 @@ int gf_check_writable(struct core *c, struct gfile *gf)
 		return 0;
 	}
 	__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-	shard_audit(c, &gf->id, &gf->tags, "placement-refused", rc, why);
+	shard_audit(c, &gf->id, gf->path, &gf->tags, "placement-refused", rc, why);
 	return rc;
 }

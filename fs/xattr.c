@@ -3,8 +3,8 @@
  * (xattrs.h) with its validation and tag rules, and plain user.* attributes
  * kept on the entry in the meta root.
  *
- * Tag rules: a value must be a declared category / an ISO 3166-1 alpha-2
- * code (else EINVAL). The entry's owner may tighten (new store and access
+ * Tag rules: a value must be exactly a declared category / an ISO 3166-1
+ * alpha-2 code, byte for byte (else EINVAL). The entry's owner may tighten (new store and access
  * sets each a subset of the old, same origin); anything else needs root or
  * the admin group (else EPERM). A retag never moves data: shards left
  * where the new tags forbid make the file misplaced until it is migrated
@@ -193,11 +193,12 @@ long core_getxattr(struct core *c, const struct geo_req *r, const char *path, co
 	return rc;
 }
 
-/* Parses a tag value: no NUL inside (one trailing NUL tolerated). */
+/* Takes a tag value as exactly the bytes given: the caller's name of a
+ * declared category or an upper-case country code, nothing added (no
+ * trailing NUL or newline, no blanks, no case folding), so that what is
+ * stored, audited and reported is what was asked for (docs/guarantees.md). */
 static int tag_value(const char *value, size_t size, char *out, size_t outlen)
 {
-	if (size > 0 && value[size - 1] == '\0')
-		size--;
 	if (size == 0 || size >= outlen || memchr(value, '\0', size))
 		return -EINVAL;
 	memcpy(out, value, size);
@@ -280,7 +281,7 @@ static int migrate(struct core *c, const struct geo_req *r, struct entry *e, con
 {
 	struct geo_tags t;
 	struct gfile *gf;
-	bool spread = size >= 6 && strncmp(value, "spread", 6) == 0;
+	bool spread = size == 6 && memcmp(value, "spread", 6) == 0;
 	int rc;
 
 	if (!S_ISREG(e->st.st_mode))

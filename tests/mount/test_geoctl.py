@@ -211,6 +211,8 @@ def test_tag_recursive_directories_first(site):
     for rel in ("x", "a/y", "a/b/z"):
         write(os.path.join(d, rel), b"data " + rel.encode())
     cp = site.geoctl("tag", "-R", "-c", "public", "-o", "kr", d)
+    assert cp.returncode == 2 and "two upper-case letters" in cp.stderr   # exact values
+    cp = site.geoctl("tag", "-R", "-c", "public", "-o", "KR", d)
     assert cp.returncode == 0, cp.stderr
     assert "tagged 6 paths" in cp.stdout
     objs, _ = geoctl_json(site, "show", "-R", "--json", d)

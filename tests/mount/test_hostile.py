@@ -67,8 +67,9 @@ def test_geo_tags_refuse_malformed_and_huge_values(site, kind):
         assert errno_of(os.setxattr, p, "user.geo.origin", v) == "EINVAL", v[:20]
     # past XATTR_SIZE_MAX the kernel refuses before geofs sees it
     assert errno_of(os.setxattr, p, "user.geo.category", b"m" * 65537) == "E2BIG"
-    # one trailing NUL is tolerated (C callers pass strlen + 1)
-    os.setxattr(p, "user.geo.category", b"medical\0")
+    # values are exact bytes: not even one trailing NUL is taken
+    assert errno_of(os.setxattr, p, "user.geo.category", b"medical\0") == "EINVAL"
+    os.setxattr(p, "user.geo.category", b"medical")
     assert site.xattr(p, "user.geo.category") == "medical"
     assert site.xattr(p, "user.geo.origin") == "JP"
     for name in ("user.geo.placement", "user.geo.status", "user.geo.info"):

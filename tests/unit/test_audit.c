@@ -443,6 +443,44 @@ static void test_old_u00xx_log_still_verifies(void **state)
 	assert_int_equal(verify(fx->other, NULL, NULL), 5);
 }
 
+/* An integrity failure names the backend and the object; records without
+ * them leave the fields out, and both parse back. */
+static void test_backend_and_object_fields(void **state)
+{
+	struct fx *fx = *state;
+	struct audit *a = open_log(fx->path, SLOW);
+	struct audit_event ev = event("auth-failure", "/pub/big", -EIO);
+	static const char tail[] = "\"backend\":\"seoul-1\",\"object\":"
+				   "\"00112233445566778899aabbccddeeff\",\"prev\":";
+	struct audit_rec rec;
+	struct lines ls;
+	char why[256];
+
+	ev.countries = "KR";
+	ev.backend = "seoul-1";
+	ev.object = "00112233445566778899aabbccddeeff";
+	audit_record(a, &ev);
+	audit_record(a, &(struct audit_event){ .op = "open", .path = "/x" });
+	audit_close(a);
+	read_lines(fx->path, &ls);
+	assert_int_equal(ls.n, 2);
+	assert_non_null(memmem(ls.l[0], ls.len[0], tail, strlen(tail)));
+	assert_null(memmem(ls.l[1], ls.len[1], "\"backend\"", 9));
+	assert_null(memmem(ls.l[1], ls.len[1], "\"object\"", 8));
+	assert_int_equal(audit_rec_parse(ls.l[0], ls.len[0], &rec, why, sizeof(why)), 0);
+	assert_string_equal(rec.path, "/pub/big");
+	assert_string_equal(rec.backend, "seoul-1");
+	assert_string_equal(rec.object, "00112233445566778899aabbccddeeff");
+	assert_string_equal(rec.result, "error:EIO");
+	audit_rec_free(&rec);
+	assert_int_equal(audit_rec_parse(ls.l[1], ls.len[1], &rec, why, sizeof(why)), 0);
+	assert_null(rec.backend);
+	assert_null(rec.object);
+	audit_rec_free(&rec);
+	assert_int_equal(audit_verify_file(fx->path, NULL, false, NULL, why, sizeof(why)), 0);
+	free_lines(&ls);
+}
+
 static void test_long_fields_are_capped(void **state)
 {
 	struct fx *fx = *state;
@@ -1038,6 +1076,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_record_format, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_results_and_optional_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_escaping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_backend_and_object_fields, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_fields_are_capped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chain_verifies, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_byte_edit_is_caught, setup, teardown),

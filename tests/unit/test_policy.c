@@ -163,6 +163,27 @@ static void test_tightening(void **state)
 	assert_false(policy_is_tightening(cfg, PERSONAL, JP, 77, JP));
 }
 
+/* The directory rule: store and access sets within the parent's; unlike
+ * tightening, origins may differ (the sets are what counts). */
+static void test_within(void **state)
+{
+	assert_true(policy_within(cfg, PERSONAL, JP, PERSONAL, JP));
+	assert_true(policy_within(cfg, PERSONAL, JP, MEDIA, JP));
+	assert_true(policy_within(cfg, LOCAL, JP, PUBLIC, JP));
+	assert_false(policy_within(cfg, MEDIA, JP, PERSONAL, JP));
+	assert_false(policy_within(cfg, PUBLIC, JP, PERSONAL, JP));
+	/* access wider than the parent's is not within it */
+	assert_false(policy_within(cfg, EU, FR, PERSONAL, FR));
+	/* other origin: personal/KR stores in KR, outside personal/JP's JP */
+	assert_false(policy_within(cfg, PERSONAL, KR, PERSONAL, JP));
+	assert_true(policy_within(cfg, PERSONAL, KR, PUBLIC, JP));
+	/* tightening is within with the same origin */
+	assert_true(policy_is_tightening(cfg, MEDIA, JP, PERSONAL, JP) ==
+		    policy_within(cfg, PERSONAL, JP, MEDIA, JP));
+	assert_false(policy_within(cfg, -1, JP, PERSONAL, JP));
+	assert_false(policy_within(cfg, PERSONAL, JP, 77, JP));
+}
+
 /* ---- qualified backends --------------------------------------------------- */
 
 static void expect_qualified(int cat, int origin, const int *want, int n)
@@ -412,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_access_sets),
 		cmocka_unit_test(test_site_may_access),
 		cmocka_unit_test(test_tightening),
+		cmocka_unit_test(test_within),
 		cmocka_unit_test(test_qualified),
 		cmocka_unit_test(test_choose_distinct),
 		cmocka_unit_test(test_choose_weights),

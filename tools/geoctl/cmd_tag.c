@@ -31,9 +31,9 @@ static const char tag_help[] =
 "file misplaced (geoctl show, geoctl verify) until geoctl rebalance moves it.\n"
 "\n"
 "Options:\n"
-"  -c, --category CATEGORY   a category declared in the mount config\n"
-"  -o, --origin ORIGIN       ISO 3166-1 alpha-2 code (JP, KR, DE, ...);\n"
-"                            lower case is accepted and upper-cased\n"
+"  -c, --category CATEGORY   a category declared in the mount config, exactly\n"
+"                            as declared\n"
+"  -o, --origin ORIGIN       ISO 3166-1 alpha-2 code, upper case (JP, KR, DE)\n"
 "  -R, --recursive           also tag everything below each directory\n"
 "  -v, --verbose             print each path as it is tagged\n"
 "  -h, --help                this text\n"
@@ -179,13 +179,14 @@ static int walk_error(const char *path, int err, void *arg)
 
 static int parse_origin(struct tag *t, const char *s)
 {
-	if (strlen(s) != 2 || !isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1])) {
-		geoctl_err("tag: '%s' is not an ISO 3166-1 alpha-2 code (two letters, e.g. JP)", s);
+	/* Tag values are exact (docs/guarantees.md): no case folding here
+	 * either, so that geoctl and a plain setxattr agree. */
+	if (strlen(s) != 2 || !isupper((unsigned char)s[0]) || !isupper((unsigned char)s[1])) {
+		geoctl_err("tag: origin '%s' is not an ISO 3166-1 alpha-2 code (two upper-case "
+			   "letters, e.g. JP)", s);
 		return -EINVAL;
 	}
-	t->origin[0] = (char)toupper((unsigned char)s[0]);
-	t->origin[1] = (char)toupper((unsigned char)s[1]);
-	t->origin[2] = '\0';
+	memcpy(t->origin, s, 3);
 	t->has_origin = true;
 	return 0;
 }

@@ -1,10 +1,11 @@
 /*
  * cmd_verify.c — geoctl verify: every file whose placement breaks the
- * policy in force (the daemon's status) or whose tags are looser than its
- * directory's defaults, with a summary by reason.
+ * policy in force (the daemon's status), every file or directory whose
+ * tags are looser than its directory's defaults, with a summary by reason.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,9 +24,11 @@ static const char verify_help[] =
 "  misplaced  the daemon reports the file's placement as wrong: shards in a\n"
 "             country its category and origin do not allow, fewer replicas\n"
 "             than required, or objects missing (the reason is the daemon's);\n"
-"  looser     the file's tags allow storage or access in countries that its\n"
-"             directory's default tags do not (e.g. a public file in a\n"
-"             medical directory).\n"
+"  looser     the tags of a file, or of a directory, allow storage or access\n"
+"             in countries that its parent directory's tags do not (e.g. a\n"
+"             public file or directory in a medical directory); a directory\n"
+"             only where tags are set on its parent or above ([defaults]\n"
+"             alone are the fallback for untagged entries).\n"
 "\n"
 "Then a summary: files and bytes checked, and files and bytes per reason.\n"
 "geoctl rebalance moves misplaced files; looser files need a retag\n"
@@ -33,7 +36,8 @@ static const char verify_help[] =
 "\n"
 "Options:\n"
 "      --json   one JSON object: checked {files, bytes, dirs}, findings [{kind,\n"
-"               path, reason, size, stored, category, origin, store_in,\n"
+"               type (file or dir), path, reason, size, stored, category,\n"
+"               origin, store_in,\n"
 "               access_from, and for looser: dir {path, category, origin,\n"
 "               store_in, access_from}}], summary [{reason, files, bytes}],\n"
 "               errors (paths that could not be checked)\n"
@@ -50,9 +54,11 @@ static const char verify_help[] =
 "  geoctl verify --json /srv/app | jq '.summary'\n";
 
 #define LOOSER_REASON "tags looser than the directory's defaults"
+#define LOOSER_DIR_REASON "directory tags looser than its parent's"
 
 struct finding {
 	bool looser;
+	bool is_dir;
 	char *path;
 	char *reason;
 	uint64_t size, stored;
@@ -133,7 +139,8 @@ static void keep_tags(struct geo_info *dst, const struct geo_info *src)
 
 static int add_finding(struct verify *v, const struct scan_item *it, bool looser)
 {
-	const char *reason = looser ? LOOSER_REASON : it->gi->reason;
+	bool is_dir = it->gi->type == INFO_DIR;
+	const char *reason = !looser ? it->gi->reason : is_dir ? LOOSER_DIR_REASON : LOOSER_REASON;
 	struct finding *f = array_grow(v->f, &v->capf, v->nf, sizeof(*f));
 
 	if (!f)
@@ -142,6 +149,7 @@ static int add_finding(struct verify *v, const struct scan_item *it, bool looser
 	f += v->nf;
 	memset(f, 0, sizeof(*f));
 	f->looser = looser;
+	f->is_dir = is_dir;
 	f->path = strdup(it->path);
 	f->reason = strdup(*reason ? reason : "(no reason given)");
 	f->size = it->gi->size;
@@ -157,6 +165,30 @@ static int add_finding(struct verify *v, const struct scan_item *it, bool looser
 	return looser ? count_reason(v, f->reason, f->size) : count_classes(v, f->reason, f->size);
 }
 
+/* True if the directory at path (info gi) or one above it on the mount
+ * has tags set: then its tags are a directory's, not just [defaults]
+ * (the fallback for untagged entries, which a looser directory below may
+ * refine). */
+static bool tags_set_above(const char *path, const struct geo_info *gi)
+{
+	char *p = strdup(path);
+	bool set = gi->category_set || gi->origin_set;
+
+	while (!set && p && strcmp(p, "/") != 0) {
+		struct geo_info up = { 0 };
+		char *d = strdup(dirname(p));
+
+		free(p);
+		p = d;
+		if (!p || info_get(p, &up) < 0)
+			break;		/* left the mount: its root had none */
+		set = up.category_set || up.origin_set;
+		info_free(&up);
+	}
+	free(p);
+	return set;
+}
+
 static int verify_one(const struct scan_item *it, void *arg)
 {
 	struct verify *v = arg;
@@ -164,7 +196,8 @@ static int verify_one(const struct scan_item *it, void *arg)
 
 	if (it->gi->type == INFO_DIR) {
 		v->dirs++;
-		return 0;
+		return it->dir && info_looser(it->gi, it->dir) && tags_set_above(it->dir_path, it->dir)
+			       ? add_finding(v, it, true) : 0;
 	}
 	v->files++;
 	v->bytes += it->gi->size;
@@ -200,6 +233,7 @@ static void print_json(const struct verify *v, int errors)
 
 		json_obj_begin(&j, NULL);
 		json_str(&j, "kind", f->looser ? "looser" : "misplaced");
+		json_str(&j, "type", f->is_dir ? "dir" : "file");
 		json_str(&j, "path", f->path);
 		json_str(&j, "reason", f->reason);
 		json_u64(&j, "size", f->size);
@@ -243,10 +277,11 @@ static void print_text(const struct verify *v)
 			table_row(&t);
 			table_cell(&t, "%s", f->looser ? "LOOSER" : "MISPLACED");
 			table_cell(&t, "%s", f->path);
-			table_cell(&t, "%s", table_bytes(f->size, b));
+			table_cell(&t, "%s", f->is_dir ? "-" : table_bytes(f->size, b));
 			if (f->looser)
-				table_cell(&t, "%s/%s (store_in %s, access %s) is looser than "
+				table_cell(&t, "%s%s/%s (store_in %s, access %s) is looser than "
 					   "%s: %s/%s (store_in %s, access %s)",
+					   f->is_dir ? "directory " : "",
 					   f->gi.category, f->gi.origin, f->gi.store_in,
 					   f->gi.access_from, f->dir_path, f->dir.category,
 					   f->dir.origin, f->dir.store_in, f->dir.access_from);
