@@ -32,7 +32,8 @@
 struct audit;
 
 struct audit_event {
-	const char *op;		/* open, create, unlink, rename, settag, migrate,
+	const char *op;		/* open, create, unlink, rename, settag, settag-refused,
+				 * migrate,
 				 * access-denied, placement-refused, auth-failure, ... */
 	const char *intent;	/* "read", "write", "read-write", or NULL */
 	const char *path;	/* path inside the mount, or NULL */
