@@ -90,7 +90,7 @@ static void usage(const char *prog)
 	       "encrypted, stored only on backends whose country the policy allows.\n\n"
 	       "geofs options:\n"
 	       "    -c CONFIG, --config=CONFIG, -o config=CONFIG\n"
-	       "                           the mount config (see geofs.conf(5), README)\n"
+	       "                           the mount config (see geofs.conf(5))\n"
 	       "    -o loglevel=LEVEL      error, warning, info (default) or debug\n"
 	       "    -o attr_cache=SECONDS  how long the kernel may cache attributes (default 1,\n"
 	       "                           0 to 3600). A change made on ANOTHER mount of the meta\n"
