@@ -37,8 +37,9 @@
 struct audit;
 
 struct audit_event {
-	const char *op;		/* open, create, unlink, rename, settag, migrate,
-				 * access-denied, placement-refused, auth-failure, ... */
+	const char *op;		/* open, create, unlink, rename, settag, settag-refused,
+				 * migrate, access-denied, placement-refused,
+				 * auth-failure, ... */
 	const char *intent;	/* "read", "write", "read-write", or NULL */
 	const char *path;	/* path inside the mount, or NULL */
 	const char *path2;	/* rename target, or NULL */

@@ -6,7 +6,7 @@
  * on its own line in the caller's buffer. Nothing is defaulted silently
  * where a value was given but wrong.
  *
- * Sections and keys (see README "Config reference"):
+ * Sections and keys (see geofs.conf(5)):
  *   [site]      name, country                              (required)
  *   [meta]      path (required), country (default: site country)
  *   [keys]      keyring                                    (required)

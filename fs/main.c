@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "country.h"
 #include "log.h"
 #include "ops.h"
 #include "reload.h"
@@ -89,7 +90,7 @@ static void usage(const char *prog)
 	       "encrypted, stored only on backends whose country the policy allows.\n\n"
 	       "geofs options:\n"
 	       "    -c CONFIG, --config=CONFIG, -o config=CONFIG\n"
-	       "                           the mount config (see geofs.conf(5), README)\n"
+	       "                           the mount config (see geofs.conf(5))\n"
 	       "    -o loglevel=LEVEL      error, warning, info (default) or debug\n"
 	       "    -o attr_cache=SECONDS  how long the kernel may cache attributes (default 1,\n"
 	       "                           0 to 3600). A change made on ANOTHER mount of the meta\n"
@@ -188,6 +189,19 @@ static void raise_readahead(const char *mnt)
 	}
 }
 
+/* The mount line: what a reader of the log needs to know what was mounted. */
+static void log_mounted(struct core *c, const char *mnt)
+{
+	char states[2048], emnt[1024];
+
+	core_backends_report(c, states, sizeof(states));
+	log_status_mountpoint(log_escape(mnt, emnt, sizeof(emnt)));
+	log_event(LOG_LVL_INFO, "mount", mnt, NULL,
+		  "mounted %s: site %s (%s), config %s, meta root %s, backends %s", emnt,
+		  c->cfg->site_name, country_code(c->cfg->site_country), c->config_path,
+		  c->cfg->meta_path, states);
+}
+
 /* Runs the mounted filesystem until it is unmounted. */
 static int serve(struct fuse_args *args, struct core *c, const char *mnt, int foreground)
 {
@@ -205,7 +219,7 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 		goto out_destroy;
 	raise_readahead(mnt);
 	if (!foreground)
-		log_to_syslog("geofs");
+		log_daemonized();
 	if (fuse_daemonize(foreground) != 0)
 		goto out_unmount;
 	/* Block SIGHUP before any thread starts (core_start's workers too):
@@ -221,10 +235,15 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 		goto out_unmount;
 	if (pthread_create(&hup.thread, NULL, signal_thread, &hup) != 0)
 		goto out_handlers;
+	log_mounted(c, mnt);
+	log_notify_ready();
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 16);
 	rc = fuse_loop_mt(fuse, loop) ? 1 : 0;
 	fuse_loop_cfg_destroy(loop);
+	log_notify_stopping();
+	log_event(LOG_LVL_INFO, "unmount", mnt, NULL, "unmounting %s%s",
+		  log_escape(mnt, err, sizeof(err)), rc ? " after an error of the FUSE loop" : "");
 	__atomic_store_n(&hup.stop, true, __ATOMIC_RELEASE);
 	pthread_kill(hup.thread, SIGHUP);
 	pthread_join(hup.thread, NULL);
@@ -254,6 +273,7 @@ int main(int argc, char **argv)
 	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 	/* One arena per FUSE thread would each keep its own freed shards. */
 	mallopt(M_ARENA_MAX, 4);
+	log_open();	/* the journal when stderr is a systemd service's */
 	if (fuse_opt_parse(&args, &o, geofs_opts, opt_proc) != 0)
 		goto out;
 	if (o.help) {

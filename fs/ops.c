@@ -1,6 +1,6 @@
 /*
  * ops.c — the FUSE front end: each callback unpacks the request, makes one
- * core call between in() and out() (core_enter/core_leave, so a config
+ * core call between in() and done() (core_enter/core_leave, so a config
  * reload never swaps the policy under a running call), and returns its
  * result. No policy lives here.
  */
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "log.h"
 #include "ops.h"
 #include "reload.h"
 #include "stats.h"
@@ -23,7 +24,7 @@ static struct core *C(void)
 	return fuse_get_context()->private_data;
 }
 
-/* The core, entered for the duration of one callback; pair with out(). */
+/* The core, entered for the duration of one callback; pair with done(). */
 static struct core *in(void)
 {
 	struct core *c = C();
@@ -32,9 +33,25 @@ static struct core *in(void)
 	return c;
 }
 
-static int out(struct core *c, long rc)
+/* Leaves the core entered by in(), and at -o loglevel=debug logs one line
+ * per call: what, on which path, for whom, and how it ended (a count, or
+ * the errno's name). */
+static int done(struct core *c, const char *op, const char *path, long rc)
 {
 	core_leave(c);
+	if (log_enabled(LOG_LVL_DEBUG)) {
+		struct fuse_context *ctx = fuse_get_context();
+		char epath[1024], res[32];
+		const char *en = rc < 0 ? strerrorname_np((int)-rc) : NULL;
+
+		if (en)
+			snprintf(res, sizeof(res), "%s", en);
+		else
+			snprintf(res, sizeof(res), "%ld", rc);
+		log_event(LOG_LVL_DEBUG, op, path, NULL, "op %s %s (uid %u pid %d): %s", op,
+			  path ? log_escape(path, epath, sizeof(epath)) : "-", (unsigned)ctx->uid,
+			  (int)ctx->pid, res);
+	}
 	return (int)rc;
 }
 
@@ -100,75 +117,75 @@ static int geo_getattr(const char *path, struct stat *st, struct fuse_file_info 
 	struct core *c = in();
 
 	if (fi && fi->fh)
-		return out(c, core_fgetattr(c, H(fi), st));
-	return out(c, core_getattr(c, path, st));
+		return done(c, "getattr", path, core_fgetattr(c, H(fi), st));
+	return done(c, "getattr", path, core_getattr(c, path, st));
 }
 
 static int geo_readlink(const char *path, char *buf, size_t size)
 {
 	struct core *c = in();
-	return out(c, core_readlink(c, path, buf, size));
+	return done(c, "readlink", path, core_readlink(c, path, buf, size));
 }
 
 static int geo_mknod(const char *path, mode_t mode, dev_t rdev)
 {
 	struct geo_req r = req(false);
 	struct core *c = in();
-	return out(c, core_mknod(c, &r, path, mode, rdev));
+	return done(c, "mknod", path, core_mknod(c, &r, path, mode, rdev));
 }
 
 static int geo_mkdir(const char *path, mode_t mode)
 {
 	struct geo_req r = req(false);
 	struct core *c = in();
-	return out(c, core_mkdir(c, &r, path, mode));
+	return done(c, "mkdir", path, core_mkdir(c, &r, path, mode));
 }
 
 static int geo_unlink(const char *path)
 {
 	struct geo_req r = req(false);
 	struct core *c = in();
-	return out(c, core_unlink(c, &r, path));
+	return done(c, "unlink", path, core_unlink(c, &r, path));
 }
 
 static int geo_rmdir(const char *path)
 {
 	struct geo_req r = req(false);
 	struct core *c = in();
-	return out(c, core_rmdir(c, &r, path));
+	return done(c, "rmdir", path, core_rmdir(c, &r, path));
 }
 
 static int geo_symlink(const char *target, const char *path)
 {
 	struct geo_req r = req(false);
 	struct core *c = in();
-	return out(c, core_symlink(c, &r, target, path));
+	return done(c, "symlink", path, core_symlink(c, &r, target, path));
 }
 
 static int geo_rename(const char *from, const char *to, unsigned int flags)
 {
 	struct geo_req r = req(false);
 	struct core *c = in();
-	return out(c, core_rename(c, &r, from, to, flags));
+	return done(c, "rename", from, core_rename(c, &r, from, to, flags));
 }
 
 static int geo_link(const char *from, const char *to)
 {
 	struct geo_req r = req(false);
 	struct core *c = in();
-	return out(c, core_link(c, &r, from, to));
+	return done(c, "link", from, core_link(c, &r, from, to));
 }
 
 static int geo_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_chmod(c, path, mode));
+	return done(c, "chmod", path, core_chmod(c, path, mode));
 }
 
 static int geo_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_chown(c, path, uid, gid));
+	return done(c, "chown", path, core_chown(c, path, uid, gid));
 }
 
 static int geo_truncate(const char *path, off_t size, struct fuse_file_info *fi)
@@ -177,14 +194,14 @@ static int geo_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 	struct core *c = in();
 
 	if (fi && fi->fh)
-		return out(c, core_ftruncate(c, H(fi), size));
-	return out(c, core_truncate(c, &r, path, size));
+		return done(c, "truncate", path, core_ftruncate(c, H(fi), size));
+	return done(c, "truncate", path, core_truncate(c, &r, path, size));
 }
 
 static int geo_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_utimens(c, path, tv));
+	return done(c, "utimens", path, core_utimens(c, path, tv));
 }
 
 static int geo_open(const char *path, struct fuse_file_info *fi)
@@ -193,7 +210,7 @@ static int geo_open(const char *path, struct fuse_file_info *fi)
 	struct geo_handle *h;
 	bool keep = false;
 	struct core *c = in();
-	int rc = out(c, core_open_file(c, &r, path, fi->flags, &h, &keep));
+	int rc = done(c, "open", path, core_open_file(c, &r, path, fi->flags, &h, &keep));
 
 	if (rc)
 		return rc;
@@ -211,7 +228,7 @@ static int geo_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	struct geo_req r = req(false);
 	struct geo_handle *h;
 	struct core *c = in();
-	int rc = out(c, core_create(c, &r, path, mode, fi->flags, &h));
+	int rc = done(c, "create", path, core_create(c, &r, path, mode, fi->flags, &h));
 
 	if (rc)
 		return rc;
@@ -223,7 +240,7 @@ static int geo_read(const char *path, char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_read(c, H(fi), buf, size, off));
+	return done(c, "read", path, core_read(c, H(fi), buf, size, off));
 }
 
 static int geo_write(const char *path, const char *buf, size_t size, off_t off,
@@ -231,31 +248,31 @@ static int geo_write(const char *path, const char *buf, size_t size, off_t off,
 {
 	struct core *c = in();
 	/* Page writeback (mmap) writes in place even on an O_APPEND handle. */
-	return out(c, core_write(c, H(fi), buf, size, off, fi->writepage));
+	return done(c, "write", path, core_write(c, H(fi), buf, size, off, fi->writepage));
 }
 
 static int geo_statfs(const char *path, struct statvfs *st)
 {
 	struct core *c = in();
-	return out(c, core_statfs(c, st));
+	return done(c, "statfs", path, core_statfs(c, st));
 }
 
 static int geo_flush(const char *path, struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_flush(c, H(fi)));
+	return done(c, "flush", path, core_flush(c, H(fi)));
 }
 
 static int geo_release(const char *path, struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_release(c, H(fi)));
+	return done(c, "release", path, core_release(c, H(fi)));
 }
 
 static int geo_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_fsync(c, H(fi), datasync));
+	return done(c, "fsync", path, core_fsync(c, H(fi), datasync));
 }
 
 static int geo_setxattr(const char *path, const char *name, const char *value, size_t size,
@@ -268,7 +285,7 @@ static int geo_setxattr(const char *path, const char *name, const char *value, s
 	if (root_attr(path, name, XA_RELOAD))
 		return core_reload_xattr(C(), &r);
 	c = in();
-	return out(c, core_setxattr(c, &r, path, name, value, size, flags));
+	return done(c, "setxattr", path, core_setxattr(c, &r, path, name, value, size, flags));
 }
 
 static int geo_getxattr(const char *path, const char *name, char *value, size_t size)
@@ -278,27 +295,27 @@ static int geo_getxattr(const char *path, const char *name, char *value, size_t 
 	struct core *c = in();
 
 	if (stats)
-		return out(c, core_stats_xattr(c, &r, value, size));
-	return out(c, core_getxattr(c, &r, path, name, value, size));
+		return done(c, "getxattr", path, core_stats_xattr(c, &r, value, size));
+	return done(c, "getxattr", path, core_getxattr(c, &r, path, name, value, size));
 }
 
 static int geo_listxattr(const char *path, char *list, size_t size)
 {
 	struct core *c = in();
-	return out(c, core_listxattr(c, path, list, size));
+	return done(c, "listxattr", path, core_listxattr(c, path, list, size));
 }
 
 static int geo_removexattr(const char *path, const char *name)
 {
 	struct geo_req r = req(true);
 	struct core *c = in();
-	return out(c, core_removexattr(c, &r, path, name));
+	return done(c, "removexattr", path, core_removexattr(c, &r, path, name));
 }
 
 static int geo_opendir(const char *path, struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	int fd = out(c, core_opendir(c, path));
+	int fd = done(c, "opendir", path, core_opendir(c, path));
 
 	if (fd < 0)
 		return fd;
@@ -324,7 +341,7 @@ static int geo_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_
 	struct fill_ctx f = { filler, buf };
 	struct core *c = in();
 
-	return out(c, core_readdir(c, (int)(fi->fh & 0xffffffff), fi->fh & ROOT_FLAG, fill_one, &f));
+	return done(c, "readdir", path, core_readdir(c, (int)(fi->fh & 0xffffffff), fi->fh & ROOT_FLAG, fill_one, &f));
 }
 
 static int geo_releasedir(const char *path, struct fuse_file_info *fi)
@@ -332,7 +349,7 @@ static int geo_releasedir(const char *path, struct fuse_file_info *fi)
 	struct core *c = in();
 
 	core_closedir(c, (int)(fi->fh & 0xffffffff));
-	return out(c, 0);
+	return done(c, "releasedir", path, 0);
 }
 
 static int geo_fsyncdir(const char *path, int datasync, struct fuse_file_info *fi)
@@ -346,14 +363,14 @@ static int geo_access(const char *path, int mask)
 	struct core *c = in();
 
 	/* default_permissions makes the kernel check modes; existence here. */
-	return out(c, core_getattr(c, path, &st));
+	return done(c, "access", path, core_getattr(c, path, &st));
 }
 
 static int geo_fallocate(const char *path, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
 	struct core *c = in();
-	return out(c, core_fallocate(c, H(fi), mode, off, len));
+	return done(c, "fallocate", path, core_fallocate(c, H(fi), mode, off, len));
 }
 
 const struct fuse_operations geo_ops = {

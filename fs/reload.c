@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "country.h"
 #include "gfile.h"
 #include "log.h"
 #include "reload.h"
@@ -85,9 +86,29 @@ static void log_lines(const char *text)
 
 	while (*p) {
 		size_t n = strcspn(p, "\n");
-		log_err("reload: %.*s", (int)n, p);
+		log_event(LOG_LVL_ERR, "reload-rejected", NULL, NULL, "reload: rejected: %.*s",
+			  (int)n, p);
 		p += n + (p[n] == '\n');
 	}
+}
+
+void core_backends_report(struct core *c, char *buf, size_t len)
+{
+	struct backend_state st[CFG_MAX_BACKENDS];
+	const char *names[CFG_MAX_BACKENDS];
+	const struct geo_config *cfg = c->cfg;
+	size_t pos = 0;
+
+	store_state(c->store, st);	/* reports each backend to log.h */
+	buf[0] = '\0';
+	for (int i = 0; i < cfg->nbackends; i++) {
+		names[i] = cfg->backends[i].name;
+		int n = snprintf(buf + pos, pos < len ? len - pos : 0, "%s%s %s %s", i ? ", " : "",
+				 names[i], country_code(cfg->backends[i].country),
+				 st[i].healthy ? "up" : "down");
+		pos += n > 0 ? (size_t)n : 0;
+	}
+	log_backends_retain(names, cfg->nbackends);
 }
 
 struct rebind {
@@ -145,6 +166,7 @@ int core_reload(struct core *c, const struct geo_req *r, char *err, size_t errle
 	int rc;
 
 	pthread_mutex_lock(&c->reload_serial);
+	log_notify_reloading();
 	err[0] = '\0';
 	log_info("reload: rereading %s", c->config_path);
 	/* c->cfg is only ever replaced under reload_serial, held here. */
@@ -159,7 +181,8 @@ int core_reload(struct core *c, const struct geo_req *r, char *err, size_t errle
 	}
 	if (rc) {
 		log_lines(err);
-		log_err("reload: %s rejected, the running config stays in force", c->config_path);
+		log_event(LOG_LVL_ERR, "reload-rejected", c->config_path, NULL,
+			  "reload: %s rejected, the running config stays in force", c->config_path);
 		goto out;
 	}
 	warn_deferred(c->cfg, cfg);
@@ -171,6 +194,9 @@ int core_reload(struct core *c, const struct geo_req *r, char *err, size_t errle
 		 "draining: %s)", c->config_path, cfg->ncats, cfg->nbackends, added, draining);
 
 	swap_in(c, &cfg, &keys, &store);
+	char states[2048];
+	core_backends_report(c, states, sizeof(states));
+	log_event(LOG_LVL_INFO, "reload", c->config_path, NULL, "reload: ok: backends %s", states);
 out:
 	store_close(store);
 	keyring_free(keys);
@@ -178,6 +204,7 @@ out:
 	stats_note_reload(c, rc);
 	core_audit(c, r, "reload", NULL, NULL, NULL, NULL, rc, NULL,
 		   rc ? "config rejected, old config kept" : c->config_path);
+	log_notify_ready();
 	pthread_mutex_unlock(&c->reload_serial);
 	return rc;
 }

@@ -10,6 +10,8 @@
  * calls in progress), swap config, keyring, store and admin group, and
  * re-resolve the tags of every loaded file against the new categories.
  * On any error nothing changes and the old config stays in force.
+ * systemd hears RELOADING=1 before and READY=1 after (log.h), and the log
+ * says "reload: ok" or "reload: rejected: REASON".
  *
  * What takes effect for new writes and opens: categories (new, changed
  * store_in / access_from / replicas / compress), backends added, removed,
@@ -35,5 +37,12 @@ int core_reload(struct core *c, const struct geo_req *r, char *err, size_t errle
  * reload (else -EPERM, audited); any failure is -EINVAL (the reasons go to
  * the log). Never call it with the core entered. */
 int core_reload_xattr(struct core *c, const struct geo_req *r);
+
+/* Observes every backend of the running config (store_state), tells log.h
+ * (which forgets backends the config no longer has) and writes
+ * "NAME CC up, NAME CC down, ..." into buf. For the mount and reload lines
+ * and systemd's STATUS=. Call it with the core entered, or from the
+ * thread that alone replaces the config (core_reload). */
+void core_backends_report(struct core *c, char *buf, size_t len);
 
 #endif

@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "country.h"
 #include "crypto.h"
 #include "fileio.h"
 #include "log.h"
@@ -171,6 +172,12 @@ static int backend_open(const struct geo_config *cfg, int b, char *err, size_t e
 	return fd;
 }
 
+/* Tells log.h what was just found out about backend b's health. */
+static void report(const struct geo_config *cfg, int b, bool up, const char *why)
+{
+	log_backend(cfg->backends[b].name, country_code(cfg->backends[b].country), up, why);
+}
+
 int store_open(const struct geo_config *cfg, uint64_t strict, struct store **out,
 	       char *err, size_t errlen)
 {
@@ -192,7 +199,7 @@ int store_open(const struct geo_config *cfg, uint64_t strict, struct store **out
 		if (fd >= 0)
 			continue;
 		if (!(strict & (UINT64_C(1) << i))) {
-			log_warn("%s (backend unusable until fixed)", msg);
+			report(cfg, i, false, msg);
 			continue;
 		}
 		/* Strict: report every unusable backend, one per line. */
@@ -239,7 +246,7 @@ static int backend_fd(struct store *s, int b)
 		char msg[1024];
 		fd = backend_open(s->cfg, b, msg, sizeof(msg));
 		if (fd >= 0) {
-			log_info("backend %s is now available", s->cfg->backends[b].name);
+			report(s->cfg, b, true, "its directory is usable now");
 			s->b[b].fd = fd;
 		}
 	}
@@ -490,21 +497,26 @@ static void refresh(struct store *s, int b, time_t now)
 {
 	struct backend *be = &s->b[b];
 	struct statvfs sv;
+	char msg[1024];
 
 	be->checked = now;
 	be->st.healthy = false;
 	be->st.avail = 0;
 	if (be->fd < 0) {
-		char msg[1024];
 		be->fd = backend_open(s->cfg, b, msg, sizeof(msg));
 		if (be->fd < 0)
-			return;
+			goto out;
 	}
-	if (fstatvfs(be->fd, &sv) < 0 || faccessat(be->fd, "objects", W_OK | X_OK, AT_EACCESS) < 0)
-		return;
+	if (fstatvfs(be->fd, &sv) < 0 || faccessat(be->fd, "objects", W_OK | X_OK, AT_EACCESS) < 0) {
+		snprintf(msg, sizeof(msg), "%s/objects: %s", s->cfg->backends[b].path,
+			 strerror(errno));
+		goto out;
+	}
 	be->failed = false;
 	be->st.healthy = true;
 	be->st.avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+out:
+	report(s->cfg, b, be->st.healthy, be->st.healthy ? NULL : msg);
 }
 
 void store_state(struct store *s, struct backend_state *out)
@@ -523,6 +535,7 @@ void store_state(struct store *s, struct backend_state *out)
 
 void store_mark_failed(struct store *s, int b)
 {
+	report(s->cfg, b, false, "an I/O error (retried within a second)");
 	pthread_mutex_lock(&s->lock);
 	s->b[b].failed = true;
 	s->b[b].st.healthy = false;

@@ -272,8 +272,83 @@ static int set_tag(struct core *c, const struct geo_req *r, struct entry *e, con
 	rc = may_retag(c, r, e, &t0, &t1);
 	if (!rc)
 		rc = apply_tags(c, e, &t1);
-	core_audit(c, r, "settag", NULL, path, NULL, &t1, rc, NULL, value ? NULL : "reset to parent");
+	if (!rc)	/* refusals: tag_refused() */
+		core_audit(c, r, "settag", NULL, path, NULL, &t1, rc, NULL,
+			   value ? NULL : "reset to parent");
 	return rc;
+}
+
+/* The log line of a refused user.geo.* change (info: it answers "why did
+ * my setfattr fail", and is an event for the journal). */
+static void log_refused(const char *event, const char *path, int rc, const char *detail)
+{
+	char epath[1024];
+	const char *en = strerrorname_np(-rc);
+
+	log_event(LOG_LVL_INFO, event, path, NULL, "setxattr on %s refused (%s): %s",
+		  log_escape(path, epath, sizeof(epath)), en ? en : "error", detail);
+}
+
+/* Why set_tag() refused: from its errno and the attempted value. */
+static void refusal_reason(struct core *c, const struct geo_req *r, const struct entry *e,
+			   bool is_cat, const char *value, size_t size, int rc,
+			   char *why, size_t len)
+{
+	char v[CFG_NAME_MAX], ev[4 * CFG_NAME_MAX];
+
+	if (rc == -EINVAL && value && tag_value(value, size, v, sizeof(v)) != 0) {
+		snprintf(why, len, "the value is empty, longer than %d bytes or holds a NUL byte",
+			 CFG_NAME_MAX - 1);
+	} else if (rc == -EINVAL && value && is_cat && config_category(c->cfg, v) < 0) {
+		int n = snprintf(why, len, "'%s' is not a declared category (declared:",
+				 log_escape(v, ev, sizeof(ev)));
+		for (int i = 0; i < c->cfg->ncats && n > 0 && (size_t)n < len; i++)
+			n += snprintf(why + n, len - (size_t)n, " %s", c->cfg->cats[i].name);
+		if (n > 0 && (size_t)n < len)
+			snprintf(why + n, len - (size_t)n, ")");
+	} else if (rc == -EINVAL && value && !is_cat && country_index(v) < 0) {
+		snprintf(why, len, "'%s' is not an ISO 3166-1 alpha-2 country code",
+			 log_escape(v, ev, sizeof(ev)));
+	} else if (rc == -EPERM && !S_ISREG(e->st.st_mode) && !S_ISDIR(e->st.st_mode)) {
+		snprintf(why, len, "only files and directories carry tags");
+	} else if (rc == -EPERM && r->uid != e->st.st_uid) {
+		snprintf(why, len, "only the owner (tightening), root or the admin group may "
+			 "change the tags");
+	} else if (rc == -EPERM) {
+		snprintf(why, len, "loosening the tags or changing the origin needs root or the "
+			 "admin group; the owner may only tighten them");
+	} else if (rc == -EACCES) {
+		snprintf(why, len, "this site cannot hold the file under the new tags (its keyring "
+			 "lacks their key domain, or no allowed backend is usable)");
+	} else {
+		snprintf(why, len, "%s", strerror(-rc));
+	}
+}
+
+/* The one reporting point of a refused tag change: the log (info) and
+ * the audit log (op "settag-refused", with the current tags, the attempted
+ * value and the reason in detail). */
+static void tag_refused(struct core *c, const struct geo_req *r, struct entry *e,
+			const char *path, const char *name, const char *value, size_t size,
+			int rc)
+{
+	bool is_cat = strcmp(name, XA_CATEGORY) == 0;
+	char why[1024], detail[1536], ev[4 * CFG_NAME_MAX], raw[CFG_NAME_MAX];
+	struct geo_tags t0;
+	bool have = entry_tags(c, e, path, &t0) == 0;
+
+	refusal_reason(c, r, e, is_cat, value, size, rc, why, sizeof(why));
+	if (value) {
+		size_t n = size < sizeof(raw) - 1 ? size : sizeof(raw) - 1;
+		memcpy(raw, value, n);
+		raw[n] = '\0';		/* a NUL inside ends it: the reason says so */
+		snprintf(detail, sizeof(detail), "%s=%s: %s", name, log_escape(raw, ev, sizeof(ev)),
+			 why);
+	} else {
+		snprintf(detail, sizeof(detail), "%s reset to the parent's: %s", name, why);
+	}
+	log_refused("settag-refused", path, rc, detail);
+	core_audit(c, r, "settag-refused", NULL, path, NULL, have ? &t0 : NULL, rc, NULL, detail);
 }
 
 static int migrate(struct core *c, const struct geo_req *r, struct entry *e, const char *path,
@@ -330,16 +405,27 @@ int core_setxattr(struct core *c, const struct geo_req *r, const char *path, con
 	rc = entry_open(c, path, &e);
 	if (rc)
 		return rc;
-	if (strcmp(name, XA_CATEGORY) == 0 || strcmp(name, XA_ORIGIN) == 0)
+	if (strcmp(name, XA_CATEGORY) == 0 || strcmp(name, XA_ORIGIN) == 0) {
 		rc = set_tag(c, r, &e, path, name, value, size);
-	else if (strcmp(name, XA_MIGRATE) == 0)
+		if (rc)
+			tag_refused(c, r, &e, path, name, value, size, rc);
+	} else if (strcmp(name, XA_MIGRATE) == 0) {
 		rc = migrate(c, r, &e, path, value, size);
-	else if (strncmp(name, XA_PREFIX, strlen(XA_PREFIX)) == 0)
+		if (rc)
+			log_refused("migrate-refused", path, rc,
+				    rc == -EACCES ? "user.geo.migrate: no compliant placement for "
+				    "the file's tags is usable, or this site lacks its key domain" :
+				    rc == -EPERM ? "user.geo.migrate: only the owner, root or the "
+				    "admin group may migrate" : "user.geo.migrate failed");
+	} else if (strncmp(name, XA_PREFIX, strlen(XA_PREFIX)) == 0) {
 		rc = -EPERM;	/* placement, status, info are read-only */
-	else if (strncmp(name, "user.", 5) == 0 && e.fd >= 0)
+		log_refused("setxattr-refused", path, rc, "user.geo.placement, status and info "
+			    "are read-only");
+	} else if (strncmp(name, "user.", 5) == 0 && e.fd >= 0) {
 		rc = set_user_xattr(c, &e, name, value, size, flags);
-	else
+	} else {
 		rc = -EOPNOTSUPP;
+	}
 	entry_close(&e);
 	return rc;
 }
@@ -354,14 +440,17 @@ int core_removexattr(struct core *c, const struct geo_req *r, const char *path, 
 	rc = entry_open(c, path, &e);
 	if (rc)
 		return rc;
-	if (strcmp(name, XA_CATEGORY) == 0 || strcmp(name, XA_ORIGIN) == 0)
+	if (strcmp(name, XA_CATEGORY) == 0 || strcmp(name, XA_ORIGIN) == 0) {
 		rc = set_tag(c, r, &e, path, name, NULL, 0);
-	else if (strncmp(name, XA_PREFIX, strlen(XA_PREFIX)) == 0)
+		if (rc)
+			tag_refused(c, r, &e, path, name, NULL, 0, rc);
+	} else if (strncmp(name, XA_PREFIX, strlen(XA_PREFIX)) == 0) {
 		rc = -EPERM;
-	else if (strncmp(name, "user.", 5) == 0 && e.fd >= 0)
+	} else if (strncmp(name, "user.", 5) == 0 && e.fd >= 0) {
 		rc = fremovexattr(e.fd, name) < 0 ? -errno : 0;
-	else
+	} else {
 		rc = -ENODATA;
+	}
 	entry_close(&e);
 	return rc;
 }

@@ -59,6 +59,10 @@ Site(root, **params)            one mount: a temp tree + config + daemon.
                                             dead mount (fails if it had already
                                             died, or logged a sanitizer report)
       remount()                             unmount() + mount()
+      env, wrapper                          attributes: extra daemon environment
+                                            (dict; NOTIFY_SOCKET, JOURNAL_STREAM and
+                                            INVOCATION_ID are otherwise removed) and
+                                            an argv prefix for the daemon (list)
       is_mounted() -> bool                  from /proc/self/mountinfo, no FS access
       log() -> str                          the current/last daemon's output
       path(*parts) -> str                   a path inside the mount
@@ -371,6 +375,8 @@ class Site:
         self._log_file = None
         self.log_path = None
         self._nmounts = 0
+        self.env = {}           # extra daemon environment (NOTIFY_SOCKET=...)
+        self.wrapper = []       # argv prefix for the daemon (setpriv ...)
         self.write_config()
 
     # ---- config and keys ------------------------------------------------
@@ -432,6 +438,11 @@ class Site:
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         env.setdefault("TSAN_OPTIONS", "halt_on_error=0:second_deadlock_stack=1:history_size=4"
                        + (f":suppressions={TSAN_SUPP}" if os.path.exists(TSAN_SUPP) else ""))
+        # The daemon's log goes to its stderr (the test reads it), never to
+        # a journal or notify socket of whatever runs the tests.
+        for k in ("NOTIFY_SOCKET", "JOURNAL_STREAM", "INVOCATION_ID"):
+            env.pop(k, None)
+        env.update(self.env)
         return env
 
     def _start(self, options):
@@ -441,7 +452,7 @@ class Site:
         self.log_path = os.path.join(self.root, f"geofs-{self._nmounts}.log")
         self._log_file = open(self.log_path, "wb")
         opts = ",".join(["allow_other", *options])
-        argv = [GEOFS, "-c", self.config, self.mnt, "-f", "-o", opts]
+        argv = [*self.wrapper, GEOFS, "-c", self.config, self.mnt, "-f", "-o", opts]
         self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log_file,
                                      stderr=subprocess.STDOUT, env=self._daemon_env(),
                                      cwd="/", start_new_session=True)

@@ -108,7 +108,7 @@ def test_install_layout(installed):
         assert os.path.isfile(p(m)), m
     unit = open(p("lib/systemd/system/geofs@.service")).read()
     assert "ExecStart=/usr/local/bin/geofs -c /etc/geofs/%i.conf" in unit
-    assert "@BINDIR@" not in unit and "Type=forking" in unit
+    assert "@BINDIR@" not in unit and "Type=notify" in unit
     assert not os.path.exists(os.path.join(installed, "etc"))     # never /etc
 
 
