@@ -1,0 +1,150 @@
+"""An operator's first day: `geoctl check` finds everything the mount would
+refuse, in one go, each with the command that fixes it; the mount and check
+refuse configs whose own files overlap a backend (names and keys abroad)."""
+
+import os
+import re
+import shutil
+
+import pytest
+
+from harness import REPO
+
+
+def _jp_site(site_factory):
+    """The shipped jp-messenger.conf, its absolute paths moved under a temp
+    tree; nothing it names exists yet."""
+    site = site_factory(init_keys=False, mark=False)
+    with open(os.path.join(REPO, "mountcfg", "jp-messenger.conf")) as f:
+        text = re.sub(r"^(\w+\s*=\s*)/", lambda m: m.group(1) + site.root + "/", f.read(),
+                      flags=re.M)
+    site.write_config(text)
+    return site
+
+
+def _under(site, path):
+    return os.path.join(site.root, path.lstrip("/"))
+
+
+def test_check_lists_every_problem_then_the_mount_works(site_factory):
+    site = _jp_site(site_factory)
+    cp = site.geoctl("check", "-c", site.config)
+    assert cp.returncode == 2, cp.stdout + cp.stderr
+    err = cp.stderr
+    keyring = _under(site, "/etc/geofs/tokyo-app-01.keyring")
+    meta = _under(site, "/srv/geofs/meta")
+    logdir = _under(site, "/var/log/geofs")
+    assert f"keyring {keyring} does not exist" in err and "geoctl keys init -c" in err, err
+    assert f"meta root {meta} does not exist; create it with: mkdir -p -m 0700 {meta}" in err
+    assert f"its directory {logdir} does not exist" in err, err
+    for b in ("tokyo-1", "tokyo-2", "osaka-1", "seoul-1"):
+        assert f"backend {b}: " in err and f"--create {b}" in err, err
+    assert "admin_group 'geofs-admin' does not exist" in err and "groupadd geofs-admin" in err
+    assert "7 problems the mount would refuse" in err, err
+    assert re.search(r"seoul-1 .* MISSING", cp.stdout), cp.stdout
+
+    # What check says the mount refuses, the mount refuses.
+    rc, out = site.try_mount()
+    assert rc != 0 and f"keyring {keyring} does not exist" in out and meta in out, out
+
+    # Following the advice: keys init makes a new site's directories.
+    site.geoctl("keys", "init", "-c", site.config, check=True)
+    assert os.stat(meta).st_mode & 0o777 == 0o700
+    assert os.stat(logdir).st_mode & 0o777 == 0o700
+    cp = site.geoctl("check", "-c", site.config)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert "MISSING" not in cp.stdout and "config    " + site.config + ": ok" in cp.stdout
+    site.mount()
+    with open(site.path("hello"), "wb") as f:
+        f.write(b"first day")
+    site.unmount()
+
+
+def test_check_reads_backend_markers(site_factory):
+    site = site_factory()
+    site.keys_init()
+    assert site.geoctl("check", "-c", site.config).returncode == 0
+    # A JP marker on the backend the config says is in KR.
+    seoul = site.backend_dirs["seoul-1"]
+    with open(os.path.join(seoul, "geofs-backend"), "w") as f:
+        f.write("geofs-backend 1\nname seoul-1\ncountry JP\n")
+    os.unlink(os.path.join(site.backend_dirs["osaka-1"], "geofs-backend"))
+    cp = site.geoctl("check", "-c", site.config)
+    assert cp.returncode == 2, cp.stdout + cp.stderr
+    assert re.search(r"seoul-1 +KR .* MISMARKED", cp.stdout), cp.stdout
+    assert re.search(r"osaka-1 +JP .* UNMARKED", cp.stdout), cp.stdout
+    assert "marked as backend seoul-1 in JP, but the config wants backend seoul-1 in KR" \
+        in cp.stderr and "--force seoul-1" in cp.stderr, cp.stderr
+    assert "has no geofs-backend marker" in cp.stderr and "backend init" in cp.stderr
+    cp = site.geoctl("check", "-c", site.config, "--json")
+    assert '"ok": false' in cp.stdout.replace('":false', '": false')
+    assert "MISMARKED" in cp.stdout
+    rc, out = site.try_mount()
+    assert rc != 0 and "in JP, but the config wants" in out and "osaka-1" in out, out
+
+
+def test_keyring_owner_and_mode(site_factory):
+    site = site_factory()
+    site.keys_init()
+    os.chown(site.keyring, 65534, 0)
+    cp = site.geoctl("check", "-c", site.config)
+    assert cp.returncode == 2
+    assert f"{site.keyring}: owned by uid 65534, not by root or uid 0" in cp.stderr, cp.stderr
+    assert f"chown 0 {site.keyring}" in cp.stderr
+    rc, out = site.try_mount()
+    assert rc != 0 and "owned by uid 65534" in out, out
+    os.chown(site.keyring, 0, 0)
+    os.chmod(site.keyring, 0o640)
+    cp = site.geoctl("check", "-c", site.config)
+    assert cp.returncode == 2 and f"chmod 600 {site.keyring}" in cp.stderr, cp.stderr
+    os.chmod(site.keyring, 0o600)
+    assert site.geoctl("check", "-c", site.config).returncode == 0
+
+
+# ---- issue 16.4: names and keys never inside a backend ----------------------
+
+def _overlap_case(site, case):
+    """Edits site's config for one overlap; returns the two paths that must
+    both be named."""
+    seoul = site.backend_dirs["seoul-1"]
+    text = site.render_config()
+    if case == "meta in backend":
+        inner = os.path.join(seoul, "meta")
+        text = text.replace(f"path = {site.meta}\n", f"path = {inner}\n")
+        return text, inner, seoul
+    if case == "audit in backend":
+        inner = os.path.join(seoul, "audit.log")
+        text = text.replace(f"path = {site.audit}\n", f"path = {inner}\n")
+        return text, inner, seoul
+    if case == "keyring in backend":
+        inner = os.path.join(seoul, "site.keyring")
+        shutil.copy(site.keyring, inner)
+        os.chmod(inner, 0o600)
+        text = text.replace(f"keyring = {site.keyring}\n", f"keyring = {inner}\n")
+        return text, inner, seoul
+    if case == "backend in meta root":
+        inner = os.path.join(site.meta, "kr")
+        text = text.replace(f"path = {seoul}\n", f"path = {inner}\n")
+        return text, inner, site.meta
+    if case == "backend through a symlink":
+        link = os.path.join(site.root, "link-to-meta")
+        os.symlink(site.meta, link)
+        text = text.replace(f"path = {seoul}\n", f"path = {link}\n")
+        return text, link, site.meta
+    raise ValueError(case)
+
+
+@pytest.mark.parametrize("case", ["meta in backend", "audit in backend", "keyring in backend",
+                                  "backend in meta root", "backend through a symlink"])
+def test_overlaps_are_refused(site_factory, case):
+    site = site_factory()
+    site.keys_init()
+    text, inner, outer = _overlap_case(site, case)
+    site.write_config(text)
+    cp = site.geoctl("check", "-c", site.config)
+    assert cp.returncode == 2, cp.stdout + cp.stderr
+    line = [l for l in cp.stderr.splitlines() if "lies inside" in l]
+    assert line and inner in line[0] and outer in line[0], cp.stderr
+    assert line[0].startswith(site.config + ":"), line[0]
+    rc, out = site.try_mount()
+    assert rc != 0 and "lies inside" in out and inner in out and outer in out, out
