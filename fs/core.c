@@ -259,6 +259,23 @@ bool core_is_admin(struct core *c, const struct geo_req *r)
 	return false;
 }
 
+void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,
+		      const struct geo_tags *t0, const struct geo_tags *t1, int result,
+		      const char *detail)
+{
+	struct audit_event ev = {
+		.op = "settag", .path = path,
+		.category = c->cfg->cats[t1->cat].name, .origin = country_code(t1->origin),
+		.old_category = c->cfg->cats[t0->cat].name,
+		.old_origin = country_code(t0->origin),
+		.result = result, .detail = detail, .uid = r->uid, .gid = r->gid, .pid = r->pid,
+	};
+
+	if (result == -EACCES || result == -EPERM)
+		__atomic_add_fetch(&c->stats.denied, 1, __ATOMIC_RELAXED);
+	audit_record(c->audit, &ev);
+}
+
 void core_audit(struct core *c, const struct geo_req *r, const char *op, const char *intent,
 		const char *path, const char *path2, const struct geo_tags *t, int result,
 		const char *countries, const char *detail)

@@ -2,6 +2,7 @@
 refuse, in one go, each with the command that fixes it; the mount and check
 refuse configs whose own files overlap a backend (names and keys abroad)."""
 
+import json
 import os
 import re
 import shutil
@@ -148,3 +149,41 @@ def test_overlaps_are_refused(site_factory, case):
     assert line[0].startswith(site.config + ":"), line[0]
     rc, out = site.try_mount()
     assert rc != 0 and "lies inside" in out and inner in out and outer in out, out
+
+
+# ---- issue 15.5: audit says old -> new; no keys for undeclared categories ---
+
+def test_settag_audit_records_old_and_new(site_factory):
+    site = site_factory.mounted()
+    p = site.path("scan.png")
+    with open(p, "wb") as f:
+        f.write(b"x" * 100)
+    os.setxattr(p, "user.geo.category", b"media")
+    site.unmount()
+    cp = site.geoctl("audit", "show", "-c", site.config, "--op", "settag", "--json", check=True)
+    recs = [json.loads(l) for l in cp.stdout.splitlines()]
+    assert len(recs) == 1, cp.stdout
+    r = recs[0]
+    assert (r["old_category"], r["old_origin"], r["category"], r["origin"]) == \
+        ("personal", "JP", "media", "JP"), r
+    cp = site.geoctl("audit", "show", "-c", site.config, "--op", "settag", check=True)
+    assert "personal/JP->media/JP" in cp.stdout, cp.stdout
+    assert site.geoctl("audit", "verify", "-c", site.config).returncode == 0
+
+
+@pytest.mark.parametrize("verb", ["export", "rotate"])
+def test_keys_refuse_undeclared_category(site_factory, verb):
+    site = site_factory()
+    site.keys_init()
+    with open(site.keyring) as f:
+        before = f.read()
+    args = ["keys", verb, "-c", site.config, "--domain", "JP:nosuchcat"]
+    if verb == "export":
+        args += ["-o", os.path.join(site.root, "out.keyring")]
+    cp = site.geoctl(*args)
+    assert cp.returncode == 2, cp.stdout + cp.stderr
+    assert "declares no category 'nosuchcat'" in cp.stderr and "personal" in cp.stderr
+    assert not os.path.exists(os.path.join(site.root, "out.keyring"))
+    with open(site.keyring) as f:
+        assert f.read() == before
+    assert "nosuchcat" not in site.geoctl("keys", "list", "-c", site.config).stdout

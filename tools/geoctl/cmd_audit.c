@@ -38,6 +38,8 @@ static const char audit_help[] =
 "\n"
 "result is ok, denied (EACCES or EPERM), or error:NAME (e.g. error:EIO).\n"
 "intent, path2 (a rename's target) and detail appear only when they apply.\n"
+"A settag record also carries old_category and old_origin, the tags before\n"
+"the change (category and origin are the tags after it).\n"
 "A byte of a name that is not UTF-8 is written as \\u0080..\\u00ff.\n"
 "\n"
 "Each line's prev is the SHA-256 of the line before it (64 zeros on the very\n"
@@ -120,7 +122,8 @@ static const char show_help[] =
 "                       rename, settag, migrate, access-denied,\n"
 "                       placement-refused, auth-failure, ...\n"
 "      --json           print the matching lines as they are in the log, one\n"
-"                       JSON object per line (for jq and scripts)\n"
+"                       JSON object per line: JSON Lines, not one document\n"
+"                       (for jq and scripts)\n"
 "  -h, --help           show this help\n"
 "\n"
 "Output (text): one row per record with the columns\n"
@@ -607,7 +610,15 @@ static void print_row(const struct audit_rec *r)
 	snprintf(op, sizeof(op), "%s%s%s", r->op ? r->op : "-", r->intent ? ":" : "",
 		 r->intent ? r->intent : "");
 	opd = disp(op);
-	snprintf(tag, sizeof(tag), "%s/%s", or_q(cat), or_q(org));
+	if (r->old_category || r->old_origin) {
+		char *oc = disp(r->old_category), *oo = disp(r->old_origin);
+
+		snprintf(tag, sizeof(tag), "%s/%s->%s/%s", or_q(oc), or_q(oo), or_q(cat), or_q(org));
+		free(oc);
+		free(oo);
+	} else {
+		snprintf(tag, sizeof(tag), "%s/%s", or_q(cat), or_q(org));
+	}
 	printf("%-20s %6lld  %-15s %-22s %-13s %-15s  %s%s%s\n", when, r->uid, or_q(proc),
 	       or_q(opd), r->result, tag, or_q(p1), r->path2 ? " -> " : "",
 	       r->path2 ? or_q(p2) : "");

@@ -665,6 +665,25 @@ out:
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* A domain names a category the config declares: a key for any other
+ * protects no file, and a rotation would write it into the keyring. */
+static bool domain_declared(const struct keys_args *ka, const struct geo_config *cfg)
+{
+	const char *cat = strchr(ka->domain, ':') + 1;	/* keys_domain_valid() */
+	char names[1024];
+	size_t pos = 0;
+
+	if (config_category(cfg, cat) >= 0)
+		return true;
+	names[0] = '\0';
+	for (int i = 0; i < cfg->ncats && pos < sizeof(names); i++)
+		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s", i ? ", " : "",
+					cfg->cats[i].name);
+	geoctl_err("keys %s: --domain %s: %s declares no category '%s'; expected one of: %s",
+		   ka->verb, ka->domain, cfg->file, cat, names);
+	return false;
+}
+
 struct keys_verb {
 	const char *name;
 	const char *help;
@@ -709,6 +728,10 @@ int cmd_keys(int argc, char **argv)
 	cfg = load_config(ka.config);
 	if (!cfg)
 		return GEOCTL_ERROR;
+	if ((kv->opts & OPT_DOMAIN) && !domain_declared(&ka, cfg)) {
+		config_free(cfg);
+		return GEOCTL_ERROR;
+	}
 	status = kv->run(&ka, cfg);
 	config_free(cfg);
 	return status;
