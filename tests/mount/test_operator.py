@@ -187,3 +187,43 @@ def test_keys_refuse_undeclared_category(site_factory, verb):
     with open(site.keyring) as f:
         assert f.read() == before
     assert "nosuchcat" not in site.geoctl("keys", "list", "-c", site.config).stdout
+
+
+# ---- issue 15.2: tags that strand data are refused --------------------------
+
+def test_tag_refuses_stranding_tags(site_factory):
+    site = site_factory.mounted()
+    p = site.path("profile.txt")
+    with open(p, "wb") as f:
+        f.write(b"data about someone in France")
+    # personal/FR: stored in the origin, and no backend is in France
+    cp = site.geoctl("tag", "-o", "FR", p)
+    assert cp.returncode == 2, cp.stdout + cp.stderr
+    assert "tagged 0 paths, 1 failed" in cp.stdout
+    assert f"{p}: not tagged: " in cp.stderr and "FR" in cp.stderr
+    assert "no backend in an allowed country" in cp.stderr and "--force" in cp.stderr
+    assert site.xattr(p, "user.geo.origin") == "JP"
+    # personal/KR: a backend exists in Korea, but this JP site may not open it
+    cp = site.geoctl("tag", "-o", "KR", p)
+    assert cp.returncode == 2 and "this site (tokyo-app-01, JP) may not access personal" \
+        in cp.stderr, cp.stderr
+    # media/KR is fine; the same check with an explicit config
+    cp = site.geoctl("tag", "-C", "media", "-o", "KR", "-c", site.config, p)
+    assert cp.returncode == 0 and "tagged 1 path\n" in cp.stdout, cp.stdout + cp.stderr
+    # --force does it anyway
+    q = site.path("other.txt")
+    with open(q, "wb") as f:
+        f.write(b"x")
+    cp = site.geoctl("tag", "--force", "-o", "FR", q)
+    assert cp.returncode == 0, cp.stderr
+    assert site.xattr(q, "user.geo.origin") == "FR"
+
+
+def test_tag_c_means_config(site_factory):
+    site = site_factory.mounted()
+    p = site.path("f")
+    with open(p, "wb") as f:
+        f.write(b"x")
+    cp = site.geoctl("tag", "-c", "medical", p)
+    assert cp.returncode == 2 and "-C" in cp.stderr, cp.stderr
+    assert site.xattr(p, "user.geo.category") == "personal"
