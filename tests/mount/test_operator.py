@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from harness import REPO
+from harness import GEOCTL, REPO, run
 
 
 def _jp_site(site_factory):
@@ -227,3 +227,51 @@ def test_tag_c_means_config(site_factory):
     cp = site.geoctl("tag", "-c", "medical", p)
     assert cp.returncode == 2 and "-C" in cp.stderr, cp.stderr
     assert site.xattr(p, "user.geo.category") == "personal"
+
+
+# ---- issue 15.7: shell completion with and without bash-completion ----------
+
+COMPLETION = os.path.join(REPO, "contrib", "bash-completion", "geoctl")
+BASH_COMPLETION = "/usr/share/bash-completion/bash_completion"
+_DRIVER = r'''
+[[ $1 == 1 ]] && source "$2"
+shift 2
+source "$COMPLETION"
+COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+COMP_LINE="$*"; COMP_LINE=${COMP_LINE// : /:}; COMP_POINT=${#COMP_LINE}
+_geoctl
+printf '%s\n' "${COMPREPLY[@]}"
+'''
+
+
+def _complete(with_bc, *words, env_config="/nonexistent/geofs.conf"):
+    env = dict(os.environ, COMPLETION=COMPLETION, GEOFS_CONFIG=env_config,
+               PATH=os.path.dirname(GEOCTL) + ":" + os.environ["PATH"])
+    cp = run(["bash", "--norc", "--noprofile", "-c", _DRIVER, "driver", "1" if with_bc else "0",
+              BASH_COMPLETION, *words], env=env)
+    assert cp.returncode == 0 and "command not found" not in cp.stderr, cp.stderr
+    return cp.stdout.split()
+
+
+@pytest.mark.parametrize("with_bc", [False, True], ids=["plain-bash", "bash-completion"])
+def test_completion(site_factory, with_bc):
+    if with_bc and not os.path.exists(BASH_COMPLETION):
+        pytest.skip("bash-completion is not installed")
+    site = site_factory()
+    site.write_config()
+    assert _complete(with_bc, "geoctl", "ch") == ["check"]
+    assert "rotate" in _complete(with_bc, "geoctl", "keys", "")
+    # categories for tag -C, from -c CONFIG on the line or $GEOFS_CONFIG
+    assert sorted(_complete(with_bc, "geoctl", "tag", "-c", site.config, "-C", "me")) == \
+        ["media", "medical"]
+    assert sorted(_complete(with_bc, "geoctl", "tag", "--category", "p",
+                            env_config=site.config)) == ["personal", "public"]
+    assert _complete(with_bc, "geoctl", "tag", "-C", "p") == []   # no config: nothing
+    # domains for --domain, also after the ':' word break
+    doms = _complete(with_bc, "geoctl", "keys", "export", "-c", site.config, "--domain", "K")
+    assert "KR:media" in doms and "KR:personal" in doms and not any(
+        d.startswith("JP") for d in doms), doms
+    assert sorted(_complete(with_bc, "geoctl", "keys", "rotate", "-c", site.config,
+                            "--domain", "JP", ":", "me")) == ["media", "medical"]
+    if os.path.exists("/usr/share/iso-codes/json/iso_3166-1.json"):
+        assert "JP" in _complete(with_bc, "geoctl", "tag", "-o", "j")
