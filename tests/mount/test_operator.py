@@ -275,3 +275,37 @@ def test_completion(site_factory, with_bc):
                             "--domain", "JP", ":", "me")) == ["media", "medical"]
     if os.path.exists("/usr/share/iso-codes/json/iso_3166-1.json"):
         assert "JP" in _complete(with_bc, "geoctl", "tag", "-o", "j")
+
+
+# ---- issue 15.6: small things -----------------------------------------------
+
+def test_version_and_help_verb():
+    cp = run([GEOCTL, "--version"])
+    assert cp.returncode == 0 and re.fullmatch(r"geoctl \d+\.\d+\S*\n", cp.stdout), cp.stdout
+    for verb in ("check", "tag", "keys", "audit", "rebalance"):
+        cp = run([GEOCTL, "help", verb])
+        assert cp.returncode == 0, cp.stderr
+        assert cp.stdout == run([GEOCTL, verb, "--help"]).stdout
+        assert cp.stdout.startswith(f"usage: geoctl {verb}")
+    cp = run([GEOCTL, "help", "nope"])
+    assert cp.returncode == 2 and "unknown verb 'nope'" in cp.stderr
+
+
+def test_status_text_is_singular_for_one(site_factory):
+    site = site_factory.mounted()
+    d = site.path("m")
+    os.mkdir(d)
+    os.setxattr(d, "user.geo.category", b"media")
+    os.setxattr(d, "user.geo.origin", b"KR")
+    p = os.path.join(d, "one")
+    with open(p, "wb") as f:
+        f.write(b"one shard")
+    assert site.placement(p) == ["KR/seoul-1"]
+    os.setxattr(p, "user.geo.category", b"medical")
+    os.setxattr(p, "user.geo.origin", b"JP")
+    st = site.xattr(p, "user.geo.status")
+    assert st.startswith("misplaced 1 replica in KR, allowed JP"), st
+    assert "1 replicas" not in st and "1 shards" not in st
+    cp = site.geoctl("verify", "--json", d)
+    out = json.loads(cp.stdout)
+    assert any(s["reason"].startswith("replicas in KR, allowed JP") for s in out["summary"]), out

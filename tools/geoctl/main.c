@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "geoctl.h"
+#include "version.h"
+
 
 static const struct geoctl_verb verbs[] = {
 	{ "check", "validate a mount config and print the resolved policy", cmd_check },
@@ -51,8 +53,23 @@ static void usage(FILE *f)
 		"Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
-	fprintf(f, "\nRun `geoctl VERB --help` for a verb's options.\n"
+	fprintf(f, "\nRun `geoctl help VERB` (or `geoctl VERB --help`) for a verb's options;\n"
+		"`geoctl --version` prints the version.\n"
 		"Exit status: 0 all well, 1 findings (e.g. misplaced files), 2 usage or runtime error.\n");
+}
+
+/* `geoctl help VERB`: the verb's own --help. */
+static int help_verb(const char *name)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(name, verbs[i].name) == 0) {
+			char *args[] = { (char *)name, (char *)"--help", NULL };
+
+			return verbs[i].run(2, args);
+		}
+	}
+	geoctl_err("help: unknown verb '%s' (see geoctl --help)", name);
+	return GEOCTL_ERROR;
 }
 
 int main(int argc, char **argv)
@@ -61,6 +78,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return GEOCTL_ERROR;
 	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("geoctl %s\n", GEOFS_VERSION);
+		return GEOCTL_OK;
+	}
+	if (strcmp(argv[1], "help") == 0 && argc > 2)
+		return help_verb(argv[2]);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);
