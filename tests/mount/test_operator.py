@@ -5,7 +5,9 @@ refuse configs whose own files overlap a backend (names and keys abroad)."""
 import json
 import os
 import re
+import shlex
 import shutil
+import subprocess
 
 import pytest
 
@@ -309,3 +311,83 @@ def test_status_text_is_singular_for_one(site_factory):
     cp = site.geoctl("verify", "--json", d)
     out = json.loads(cp.stdout)
     assert any(s["reason"].startswith("replicas in KR, allowed JP") for s in out["summary"]), out
+
+
+# ---- issue 15.3: Japanese and hostile names ---------------------------------
+
+def _cols(s):
+    import unicodedata
+    return sum(0 if unicodedata.combining(c) else
+               2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def test_show_columns_use_display_width(site_factory):
+    site = site_factory.mounted()
+    d = site.path("karte")
+    os.mkdir(d)
+    for name in ("山田太郎-カルテ.txt", "a.txt", "ｶﾙﾃ-half.txt"):
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(b"x")
+    cp = site.geoctl("show", "-R", d)
+    assert cp.returncode == 0, cp.stderr
+    lines = cp.stdout.splitlines()
+    starts = set()
+    for l in lines:
+        m = re.search(r"  (TYPE|file|dir) ", l)
+        assert m, l
+        starts.add(_cols(l[:m.start()]))
+    assert len(starts) == 1, cp.stdout
+
+
+HOSTILE = "evil\x1b[31mred\x1b]0;owned\x07\u009b2J-名前"
+
+
+def test_hostile_names_are_escaped_everywhere(site_factory):
+    site = site_factory.mounted()
+    d = site.path("scans")
+    os.mkdir(d)
+    os.setxattr(d, "user.geo.category", b"media")
+    os.setxattr(d, "user.geo.origin", b"KR")
+    p = os.path.join(d, HOSTILE)
+    with open(p, "wb") as f:
+        f.write(b"x" * 5000)
+    os.setxattr(p, "user.geo.category", b"medical")
+    os.setxattr(p, "user.geo.origin", b"JP")
+    outputs = []
+    for args in (["show", p], ["verify", d], ["rebalance", "--dry-run", d], ["rebalance", d],
+                 ["verify", d], ["report", d], ["tag", "-v", "-C", "medical", p]):
+        cp = site.geoctl(*args)
+        outputs.append((args, cp.stdout + cp.stderr))
+    for args, out in outputs:
+        assert "\x1b" not in out and "\x07" not in out and "\u009b" not in out, (args, out)
+    joined = "".join(o for _, o in outputs)
+    assert "evil\\x1b[31mred" in joined and "-名前" in joined
+    # the error path too: a name the daemon refuses
+    cp = site.geoctl("tag", "-C", "nosuch", p)
+    assert cp.returncode == 2 and "\x1b" not in cp.stderr and "evil\\x1b[31mred" in cp.stderr
+
+
+def test_progress_line_cuts_names_at_characters(site_factory):
+    if not shutil.which("script"):
+        pytest.skip("script(1) is not installed")
+    site = site_factory.mounted()
+    d = site.path("scans")
+    os.mkdir(d)
+    os.setxattr(d, "user.geo.category", b"media")
+    os.setxattr(d, "user.geo.origin", b"KR")
+    name = "患者" * 40 + ".png"          # far wider than the line
+    p = os.path.join(d, name)
+    with open(p, "wb") as f:
+        f.write(b"y" * 3000)
+    os.setxattr(p, "user.geo.category", b"medical")
+    os.setxattr(p, "user.geo.origin", b"JP")
+    cmd = f"stty cols 80 2>/dev/null; {GEOCTL} rebalance {shlex.quote(d)}"
+    cp = subprocess.run(["script", "-qec", cmd, "/dev/null"], capture_output=True, timeout=60)
+    assert cp.returncode == 0, cp.stdout
+    text = cp.stdout.decode("utf-8")      # strict: a name cut mid-character fails here
+    drawn = [seg for seg in re.split(r"\r\x1b\[K", text) if "..." in seg]
+    assert drawn, text
+    for seg in drawn:
+        line = seg.split("\n")[0].rstrip("\r")
+        assert _cols(line) <= 80, (line, _cols(line))
+        assert line.endswith("患者.png") or line.endswith("者.png"), line

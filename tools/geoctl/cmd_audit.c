@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "escape.h"
 #include "geoctl.h"
 #include "json.h"
 
@@ -452,9 +453,11 @@ static int run_verify(const struct logset *s, bool json)
 			prev_file = f->path;
 		}
 		total += fl.lines;
-		if (!json)
-			printf("%s: %ld record%s%s\n", f->path, fl.lines, fl.lines == 1 ? "" : "s",
+		if (!json) {
+			esc_fputs(f->path, stdout);
+			printf(": %ld record%s%s\n", fl.lines, fl.lines == 1 ? "" : "s",
 			       strcmp(v[i].start, "continues") ? "" : ", continuing the chain");
+		}
 	}
 	if (json) {
 		print_verify_json(s, v, bad_file ? i + 1 : i, total, chained ? expect : NULL,

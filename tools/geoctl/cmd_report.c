@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "array.h"
+#include "escape.h"
 #include "geoctl.h"
 #include "json.h"
 #include "mountinfo.h"
@@ -169,9 +170,13 @@ static void print_text(const struct report *rp)
 	uint64_t outside = 0;
 	struct table t;
 
-	printf("geofs transparency report\nmount:     %s\npaths:    ", rp->mount[0] ? rp->mount : "?");
-	for (int i = 0; i < rp->npaths; i++)
-		printf(" %s", rp->paths[i]);
+	printf("geofs transparency report\nmount:     ");
+	esc_fputs(rp->mount[0] ? rp->mount : "?", stdout);
+	printf("\npaths:    ");
+	for (int i = 0; i < rp->npaths; i++) {
+		putchar(' ');
+		esc_fputs(rp->paths[i], stdout);
+	}
 	printf("\ngenerated: %s\n\n", rp->generated);
 	table_init(&t, heads, (1u << 2) | (1u << 3) | (1u << 4));
 	for (size_t i = 0; i < rp->ng; i++) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "escape.h"
 #include "geoctl.h"
 #include "info.h"
 #include "tag_check.h"
@@ -161,10 +162,12 @@ static int tag_path(struct tag *t, const char *path)
 		explain(path, second, v2, -r);
 		return r;
 	}
-	if (t->verbose)
-		printf("%s:%s%s%s%s\n", path, t->category ? " category=" : "",
+	if (t->verbose) {
+		esc_fputs(path, stdout);
+		printf(":%s%s%s%s\n", t->category ? " category=" : "",
 		       t->category ? t->category : "", t->has_origin ? " origin=" : "",
 		       t->has_origin ? t->origin : "");
+	}
 	return 0;
 }
 

@@ -3,8 +3,10 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "geoctl.h"
 #include "version.h"
 
@@ -28,10 +30,17 @@ void geoctl_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("geoctl: ", stderr);
+	char *msg = NULL;
+	int n;
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	fputs("geoctl: ", stderr);
+	/* Messages name paths: escape them whole (escape.h), so that a name can
+	 * neither drive the terminal nor forge a line. */
+	esc_fputs(n >= 0 ? msg : fmt, stderr);
+	free(msg);
 	fputc('\n', stderr);
 }
 

@@ -31,7 +31,8 @@ struct geo_config *tag_check_config(const char *path, const char *file)
 	    (cfgfile = jread_str(doc, "config", NULL)) != NULL &&
 	    (err = calloc(1, CFG_ERR_MAX)) != NULL) {
 		if (config_load(cfgfile, &cfg, err, CFG_ERR_MAX) != 0) {
-			geoctl_err("tag: cannot read the mount's config %s:\n%s", cfgfile, err);
+			geoctl_err("tag: cannot read the mount's config %s:", cfgfile);
+			fprintf(stderr, "%s\n", err);
 			cfg = NULL;
 		}
 		free(err);
