@@ -60,6 +60,12 @@ $(COUNTRY_H): $(ISO_JSON) Makefile
 	@{ echo '/* Generated from $(ISO_JSON) by the Makefile; do not edit. */'; \
 	   echo 'static const char country_codes[][3] = {'; \
 	   sed -n 's/.*"alpha_2": *"\([A-Z][A-Z]\)".*/\1/p' $< | sort -u | sed 's/.*/\t"&",/'; \
+	   echo '};'; \
+	   echo '/* The short name of each code above, in the same order. */'; \
+	   echo 'static const char *const country_names[] = {'; \
+	   awk '/"alpha_2":/ { split($$0, a, "\""); cc = a[4] } \
+	        /^ *"name":/ { sub(/^ *"name": *"/, ""); sub(/",? *$$/, ""); print cc "\t" $$0 }' $< | \
+	     sort -u -t '	' -k1,1 | sed 's/^[A-Z][A-Z]	\(.*\)/\t"\1",/'; \
 	   echo '};'; } > $@.tmp
 	@test $$(grep -c '^	"' $@.tmp) -gt 200 || { echo "$(ISO_JSON): too few country codes" >&2; exit 1; }
 	@mv $@.tmp $@
@@ -95,7 +101,7 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c | $(COUNTRY_H)
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones when run as root, and prints the apt-get line otherwise.
 DEB_BUILD  = build-essential pkg-config libfuse3-dev fuse3 libssl-dev liblz4-dev libattr1-dev iso-codes
-DEB_TEST   = libcmocka-dev python3 python3-pytest attr util-linux man-db groff-base
+DEB_TEST   = libcmocka-dev python3 python3-pytest attr util-linux man-db groff-base chromium
 
 deps:
 	@scripts/deps.sh $(DEB_BUILD) $(DEB_TEST)

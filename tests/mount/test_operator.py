@@ -2,12 +2,14 @@
 refuse, in one go, each with the command that fixes it; the mount and check
 refuse configs whose own files overlap a backend (names and keys abroad)."""
 
+import hashlib
 import json
 import os
 import re
 import shlex
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -391,3 +393,66 @@ def test_progress_line_cuts_names_at_characters(site_factory):
         line = seg.split("\n")[0].rstrip("\r")
         assert _cols(line) <= 80, (line, _cols(line))
         assert line.endswith("患者.png") or line.endswith("者.png"), line
+
+
+# ---- issue 15.8: the HTML report as evidence --------------------------------
+
+def _chromium():
+    for name in ("chromium", "chromium-browser"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def test_html_report_is_evidence_and_renders(site_factory):
+    site = site_factory.mounted()
+    d = site.path("scans")
+    os.mkdir(d)
+    os.setxattr(d, "user.geo.category", b"media")
+    os.setxattr(d, "user.geo.origin", b"KR")
+    bad = os.path.join(d, "山田太郎-カルテ.png")
+    with open(bad, "wb") as f:
+        f.write(os.urandom(70000))
+    os.setxattr(bad, "user.geo.category", b"medical")   # shards stay in KR: a violation
+    os.setxattr(bad, "user.geo.origin", b"JP")
+    with open(site.path("profile.txt"), "wb") as f:
+        f.write(b"p" * 1234)
+    out = os.path.join(site.root, "report.html")
+    deadline = time.monotonic() + 20          # records reach the file within sync_ms
+    while os.path.getsize(site.audit) == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cp = site.geoctl("report", "--html", "report.html", site.mnt)   # relative: cwd is root
+    assert cp.returncode == 1, cp.stdout + cp.stderr               # bytes outside allowed
+    assert f"wrote the HTML report to {out}" in cp.stderr, cp.stderr
+    html = open(out, encoding="utf-8").read()
+    with open(site.config, "rb") as f:
+        cfg_sha = hashlib.sha256(f.read()).hexdigest()
+    assert f'<td id="site">tokyo-app-01, Japan (JP)</td>' in html
+    assert re.search(r'<td id="version">\d+\.\d+', html)
+    assert f'<td id="config">{site.config}</td>' in html
+    assert f'<td id="config-sha256">{cfg_sha}</td>' in html
+    head = re.search(r'<td id="audit-head">([0-9a-f]{64})</td>', html)
+    assert head, html
+    assert f"<b>{os.path.realpath(site.mnt)}</b>" in html
+    assert "Korea, Republic of (KR)" in html and "Japan (JP)" in html
+    assert "1234 bytes" in html                                     # exact, not only 1.2 KiB
+    assert 'class="violation"' in html and "not allowed" in html    # in the chart too
+    assert "medical / JP" in html and "personal / JP" in html       # split by origin
+    site.unmount()
+    with open(site.audit, "rb") as f:
+        hashes = {hashlib.sha256(l).hexdigest() for l in f.read().split(b"\n") if l}
+    assert head.group(1) in hashes
+
+    browser = _chromium()
+    if not browser:
+        pytest.skip("chromium is not installed (make deps installs it)")
+    png = os.path.join(site.root, "report.png")
+    profile = os.path.join(site.root, "chromium-profile")
+    cp = run([browser, "--headless", "--no-sandbox", "--disable-gpu",
+              "--disable-background-networking", "--disable-component-update",
+              "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+              f"--screenshot={png}", "--window-size=1200,1600", f"file://{out}"],
+             timeout=120)
+    assert os.path.exists(png), cp.stdout + cp.stderr
+    data = open(png, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 30000, len(data)

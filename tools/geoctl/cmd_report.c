@@ -38,8 +38,16 @@ static const char report_help[] =
 "                    stored_by_country}; all byte counts exact\n"
 "      --html FILE   also write one self-contained HTML page to FILE (no\n"
 "                    script, no network: inline CSS and an SVG chart of the\n"
-"                    bytes stored per country for each category), for a\n"
-"                    compliance officer's browser; \"-\" writes it to stdout\n"
+"                    bytes stored per country for each category and origin,\n"
+"                    bytes in countries the policy does not allow hatched in\n"
+"                    red), for a compliance officer's browser and to archive\n"
+"                    as evidence: it names the site and its country, the\n"
+"                    geofs version, the daemon's config and the SHA-256 of\n"
+"                    its bytes, the audit chain's head at report time (these\n"
+"                    need root or the admin group), the absolute paths, and\n"
+"                    country names beside codes and exact byte counts in the\n"
+"                    table. Says on stderr where it wrote; \"-\" writes it to\n"
+"                    stdout\n"
 "  -h, --help        this text\n"
 "\n"
 "Columns: CATEGORY, ORIGIN, FILES, LOGICAL, STORED, STORED BY COUNTRY (a\n"
@@ -276,8 +284,16 @@ static int write_html(const struct report *rp, const char *file)
 	r = report_html(f, rp);
 	if (f != stdout && fclose(f) != 0 && r == 0)
 		r = -errno;
-	if (r < 0)
+	if (r < 0) {
 		geoctl_err("report: writing %s: %s", file, strerror(-r));
+	} else if (f != stdout) {
+		char *real = realpath(file, NULL);
+
+		fputs("wrote the HTML report to ", stderr);
+		esc_fputs(real ? real : file, stderr);
+		fputc('\n', stderr);
+		free(real);
+	}
 	return r;
 }
 
@@ -297,7 +313,7 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct report rp = { 0 };
+	static struct report rp;	/* large: the evidence holds paths */
 	const char *html = NULL;
 	bool json = false;
 	uint64_t outside = 0;
@@ -326,6 +342,8 @@ int cmd_report(int argc, char **argv)
 	if (mountinfo_point_of(rp.paths[0], rp.mount, sizeof(rp.mount)) < 0)
 		rp.mount[0] = '\0';
 	r = scan_paths(rp.paths, rp.npaths, SCAN_RECURSE, gather, &rp);
+	if (r >= 0 && html)
+		report_evidence(&rp);
 	if (r < 0) {
 		geoctl_err("report: %s", strerror(-r));
 		report_free(&rp);
