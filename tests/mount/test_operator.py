@@ -456,3 +456,11 @@ def test_html_report_is_evidence_and_renders(site_factory):
     assert os.path.exists(png), cp.stdout + cp.stderr
     data = open(png, "rb").read()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 30000, len(data)
+
+
+def test_paths_outside_geofs_print_only_the_error(tmp_path):
+    for verb in ("verify", "report", "rebalance"):
+        cp = run([GEOCTL, verb, str(tmp_path)])
+        assert cp.returncode == 2
+        assert cp.stdout == "", (verb, cp.stdout)
+        assert cp.stderr == f"geoctl: {tmp_path}: not on a geofs mount (it has no user.geo.info)\n"

@@ -217,6 +217,8 @@ int cmd_rebalance(int argc, char **argv)
 		return r > 0 ? GEOCTL_OK : GEOCTL_ERROR;
 	paths = argv + optind;
 	npaths = argc - optind;
+	if (scan_check_roots(paths, npaths))
+		return GEOCTL_ERROR;
 	rebalance_catch_signals();
 	r = scan_paths(paths, npaths, SCAN_RECURSE, rebalance_collect, &rb);
 	if (r < 0) {

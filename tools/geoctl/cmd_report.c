@@ -338,6 +338,8 @@ int cmd_report(int argc, char **argv)
 	}
 	rp.paths = argv + optind;
 	rp.npaths = argc - optind;
+	if (scan_check_roots(rp.paths, rp.npaths))
+		return GEOCTL_ERROR;
 	strftime(rp.generated, sizeof(rp.generated), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	if (mountinfo_point_of(rp.paths[0], rp.mount, sizeof(rp.mount)) < 0)
 		rp.mount[0] = '\0';

@@ -335,6 +335,8 @@ int cmd_verify(int argc, char **argv)
 		geoctl_err("verify: no PATH given (see geoctl verify --help)");
 		return GEOCTL_ERROR;
 	}
+	if (scan_check_roots(argv + optind, argc - optind))
+		return GEOCTL_ERROR;
 	r = scan_paths(argv + optind, argc - optind, SCAN_RECURSE | SCAN_PARENT, verify_one, &v);
 	if (r < 0) {
 		geoctl_err("verify: %s", strerror(-r));
