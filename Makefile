@@ -201,6 +201,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DATADIR    ?= $(PREFIX)/share/geofs
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
+DEMO_DIR   ?= /var/tmp/geofs-demo
 MANPAGES   = contrib/man/geofs.8 contrib/man/geoctl.8 contrib/man/geofs.conf.5
 EXAMPLES   = $(wildcard mountcfg/*.conf) contrib/fstab.example \
 	     contrib/systemd/geofs.env.example contrib/systemd/backends.conf.example
@@ -215,7 +216,18 @@ install: all
 		> $(DESTDIR)$(UNITDIR)/geofs@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/geofs@.service
 	install -m 0644 contrib/bash-completion/geoctl $(DESTDIR)$(COMPLDIR)/geoctl
-	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DATADIR)/examples/
+	install -m 0644 $(filter-out mountcfg/demo.conf,$(EXAMPLES)) $(DESTDIR)$(DATADIR)/examples/
+	@# The demo's paths are relative to the source tree: point them at a
+	@# scratch directory that exists on any machine.
+	sed -e '1i # Installed copy: the demo tree is $(DEMO_DIR) (create it with geoctl keys init -c THIS_FILE).' \
+	    -e 's|= \.\./demo/|= $(DEMO_DIR)/|' \
+	    -e 's|^# \(.*\)\.\./demo/|# \1$(DEMO_DIR)/|' mountcfg/demo.conf \
+		> $(DESTDIR)$(DATADIR)/examples/demo.conf
+	chmod 0644 $(DESTDIR)$(DATADIR)/examples/demo.conf
+
+# The directories install creates: uninstall removes each that is left
+# empty, and its parents while they are empty (never $(DESTDIR) itself).
+INSTALL_DIRS = $(BINDIR) $(MANDIR)/man5 $(MANDIR)/man8 $(UNITDIR) $(COMPLDIR)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/geofs $(DESTDIR)$(BINDIR)/geoctl
@@ -223,6 +235,10 @@ uninstall:
 	rm -f $(patsubst contrib/man/%,$(DESTDIR)$(MANDIR)/man5/%,$(filter %.5,$(MANPAGES)))
 	rm -f $(DESTDIR)$(UNITDIR)/geofs@.service $(DESTDIR)$(COMPLDIR)/geoctl
 	rm -rf $(DESTDIR)$(DATADIR)
+	@for d in $(INSTALL_DIRS); do \
+		while [ "$$d" != / ] && [ -n "$$d" ] && \
+		      rmdir "$(DESTDIR)$$d" 2>/dev/null; do d=$$(dirname "$$d"); done; \
+	done
 
 # Each man page must render without a single groff/man warning (the check
 # lintian runs); any output fails the build.

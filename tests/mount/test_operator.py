@@ -464,3 +464,26 @@ def test_paths_outside_geofs_print_only_the_error(tmp_path):
         assert cp.returncode == 2
         assert cp.stdout == "", (verb, cp.stdout)
         assert cp.stderr == f"geoctl: {tmp_path}: not on a geofs mount (it has no user.geo.info)\n"
+
+
+def test_install_and_uninstall(tmp_path):
+    """make install puts a demo.conf whose paths work outside the source
+    tree; make uninstall leaves no empty directory behind."""
+    dest = tmp_path / "dest"
+    build = os.path.dirname(GEOCTL)
+    make = ["make", "-s", "-C", REPO, f"BUILD={build}", f"DESTDIR={dest}", "PREFIX=/usr",
+            f"DEMO_DIR={tmp_path}/demo"]
+    cp = run(make + ["install"], timeout=300)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    demo = dest / "usr/share/geofs/examples/demo.conf"
+    text = demo.read_text()
+    values = [l.split("=", 1)[1].strip() for l in text.splitlines()
+              if "=" in l and not l.lstrip().startswith("#")]
+    assert values and not any(v.startswith("..") for v in values), text
+    assert f"path = {tmp_path}/demo/meta" in text
+    assert run([GEOCTL, "keys", "init", "-c", str(demo)]).returncode == 0
+    cp = run([GEOCTL, "check", "-c", str(demo)])
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    cp = run(make + ["uninstall"], timeout=120)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert not dest.exists() or list(dest.iterdir()) == [], list(dest.rglob("*"))
