@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import GEOCTL, REPO, run
+from harness import DEFAULT_CATEGORIES, GEOCTL, REPO, run
 
 
 def _jp_site(site_factory):
@@ -487,3 +487,29 @@ def test_install_and_uninstall(tmp_path):
     cp = run(make + ["uninstall"], timeout=120)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert not dest.exists() or list(dest.iterdir()) == [], list(dest.rglob("*"))
+
+
+def test_rebalance_gives_the_one_real_reason(site_factory):
+    cats = dict(DEFAULT_CATEGORIES, profile={"store_in": "origin", "access_from": "*"})
+    site = site_factory.mounted(categories=cats)
+    d = site.path("scans")
+    os.mkdir(d)
+    os.setxattr(d, "user.geo.category", b"media")
+    os.setxattr(d, "user.geo.origin", b"KR")
+    fr = os.path.join(d, "fr.png")
+    kr = os.path.join(d, "kr.png")
+    for p in (fr, kr):
+        with open(p, "wb") as f:
+            f.write(b"z" * 3000)
+    os.setxattr(fr, "user.geo.category", b"profile")     # profile/FR: no backend in FR
+    os.setxattr(fr, "user.geo.origin", b"FR")
+    os.setxattr(kr, "user.geo.category", b"medical")     # medical/KR: JP may not open it
+    cp = site.geoctl("rebalance", d)
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    out = cp.stdout + cp.stderr
+    assert f"not moved: {fr}: no backend in an allowed country (store_in FR)" in out, out
+    assert f"not moved: {kr}: this site (JP) may not access medical files of origin KR" in out
+    assert "or this site may not access" not in out
+    cp = site.geoctl("rebalance", "--json", d)
+    reasons = {f["path"]: f["reason"] for f in json.loads(cp.stdout)["failed"]}
+    assert reasons[fr].startswith("no backend in an allowed country"), reasons

@@ -98,7 +98,7 @@ static void print_outcome(const struct rebalance *rb)
 		printf(", %zu could not be moved", rb->nfail);
 	putchar('\n');
 	for (size_t i = 0; i < rb->nfail; i++)
-		print_named("  not moved: ", rb->fail[i].path, rebalance_strerror(rb->fail[i].err));
+		print_named("  not moved: ", rb->fail[i].path, rebalance_reason(&rb->fail[i]));
 	if (rb->interrupted)
 		printf("interrupted: %llu file%s (%s) remain; run the same command again to "
 		       "finish\n", (unsigned long long)left, left == 1 ? "" : "s",
@@ -136,7 +136,7 @@ static void print_json(const struct rebalance *rb)
 		json_obj_begin(&j, NULL);
 		json_str(&j, "path", rb->fail[i].path);
 		json_int(&j, "errno", rb->fail[i].err);
-		json_str(&j, "reason", rebalance_strerror(rb->fail[i].err));
+		json_str(&j, "reason", rebalance_reason(&rb->fail[i]));
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
@@ -157,8 +157,10 @@ static void rebalance_free(struct rebalance *rb)
 		free(rb->c[i].path);
 	for (size_t i = 0; i < rb->nm; i++)
 		free(rb->m[i].to);
-	for (size_t i = 0; i < rb->nfail; i++)
+	for (size_t i = 0; i < rb->nfail; i++) {
 		free(rb->fail[i].path);
+		free(rb->fail[i].why);
+	}
 	free(rb->c);
 	free(rb->m);
 	free(rb->fail);

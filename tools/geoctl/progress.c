@@ -125,12 +125,16 @@ void progress_step(struct progress *p, uint64_t bytes, const char *item)
 void progress_note(struct progress *p, const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = NULL;
+	int n;
 
 	if (p->drawn)
 		fputs("\r\033[K", p->f);
 	va_start(ap, fmt);
-	vfprintf(p->f, fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	esc_fputs(n >= 0 ? msg : fmt, p->f);	/* notes name files: escape.h */
+	free(msg);
 	fputc('\n', p->f);
 	if (p->drawn)
 		draw(p, NULL);
