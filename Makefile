@@ -61,6 +61,12 @@ $(COUNTRY_H): $(ISO_JSON) Makefile
 	@{ echo '/* Generated from $(ISO_JSON) by the Makefile; do not edit. */'; \
 	   echo 'static const char country_codes[][3] = {'; \
 	   sed -n 's/.*"alpha_2": *"\([A-Z][A-Z]\)".*/\1/p' $< | sort -u | sed 's/.*/\t"&",/'; \
+	   echo '};'; \
+	   echo '/* The short name of each code above, in the same order. */'; \
+	   echo 'static const char *const country_names[] = {'; \
+	   awk '/"alpha_2":/ { split($$0, a, "\""); cc = a[4] } \
+	        /^ *"name":/ { sub(/^ *"name": *"/, ""); sub(/",? *$$/, ""); print cc "\t" $$0 }' $< | \
+	     sort -u -t '	' -k1,1 | sed 's/^[A-Z][A-Z]	\(.*\)/\t"\1",/'; \
 	   echo '};'; } > $@.tmp
 	@test $$(grep -c '^	"' $@.tmp) -gt 200 || { echo "$(ISO_JSON): too few country codes" >&2; exit 1; }
 	@mv $@.tmp $@
@@ -101,7 +107,7 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c | $(COUNTRY_H)
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones when run as root, and prints the apt-get line otherwise.
 DEB_BUILD  = build-essential pkg-config libfuse3-dev fuse3 libssl-dev liblz4-dev libattr1-dev iso-codes libsystemd-dev
-DEB_TEST   = libcmocka-dev python3 python3-pytest attr util-linux man-db groff-base
+DEB_TEST   = libcmocka-dev python3 python3-pytest attr util-linux man-db groff-base chromium
 
 deps:
 	@scripts/deps.sh $(DEB_BUILD) $(DEB_TEST)
@@ -201,6 +207,7 @@ MANDIR     ?= $(PREFIX)/share/man
 DATADIR    ?= $(PREFIX)/share/geofs
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 COMPLDIR   ?= $(PREFIX)/share/bash-completion/completions
+DEMO_DIR   ?= /var/tmp/geofs-demo
 MANPAGES   = contrib/man/geofs.8 contrib/man/geoctl.8 contrib/man/geofs.conf.5
 EXAMPLES   = $(wildcard mountcfg/*.conf) contrib/fstab.example \
 	     contrib/systemd/geofs.env.example contrib/systemd/backends.conf.example
@@ -215,7 +222,18 @@ install: all
 		> $(DESTDIR)$(UNITDIR)/geofs@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/geofs@.service
 	install -m 0644 contrib/bash-completion/geoctl $(DESTDIR)$(COMPLDIR)/geoctl
-	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DATADIR)/examples/
+	install -m 0644 $(filter-out mountcfg/demo.conf,$(EXAMPLES)) $(DESTDIR)$(DATADIR)/examples/
+	@# The demo's paths are relative to the source tree: point them at a
+	@# scratch directory that exists on any machine.
+	sed -e '1i # Installed copy: the demo tree is $(DEMO_DIR) (create it with geoctl keys init -c THIS_FILE).' \
+	    -e 's|= \.\./demo/|= $(DEMO_DIR)/|' \
+	    -e 's|^# \(.*\)\.\./demo/|# \1$(DEMO_DIR)/|' mountcfg/demo.conf \
+		> $(DESTDIR)$(DATADIR)/examples/demo.conf
+	chmod 0644 $(DESTDIR)$(DATADIR)/examples/demo.conf
+
+# The directories install creates: uninstall removes each that is left
+# empty, and its parents while they are empty (never $(DESTDIR) itself).
+INSTALL_DIRS = $(BINDIR) $(MANDIR)/man5 $(MANDIR)/man8 $(UNITDIR) $(COMPLDIR)
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/geofs $(DESTDIR)$(BINDIR)/geoctl
@@ -223,6 +241,10 @@ uninstall:
 	rm -f $(patsubst contrib/man/%,$(DESTDIR)$(MANDIR)/man5/%,$(filter %.5,$(MANPAGES)))
 	rm -f $(DESTDIR)$(UNITDIR)/geofs@.service $(DESTDIR)$(COMPLDIR)/geoctl
 	rm -rf $(DESTDIR)$(DATADIR)
+	@for d in $(INSTALL_DIRS); do \
+		while [ "$$d" != / ] && [ -n "$$d" ] && \
+		      rmdir "$(DESTDIR)$$d" 2>/dev/null; do d=$$(dirname "$$d"); done; \
+	done
 
 # Each man page must render without a single groff/man warning (the check
 # lintian runs); any output fails the build.

@@ -45,6 +45,8 @@ struct audit_event {
 	const char *path2;	/* rename target, or NULL */
 	const char *category;	/* NULL if not known */
 	const char *origin;
+	const char *old_category;	/* settag: the tags before; NULL elsewhere */
+	const char *old_origin;
 	int result;		/* 0 ok, -EACCES/-EPERM denied, other -errno error */
 	const char *countries;	/* comma-separated country codes touched, or NULL */
 	const char *detail;	/* free text reason, or NULL */
@@ -115,6 +117,7 @@ int audit_read_lines(const char *path,
 struct audit_rec {
 	const char *time, *site, *process, *op, *intent, *path, *path2;
 	const char *category, *origin, *result, *detail, *backend, *object, *prev;
+	const char *old_category, *old_origin;	/* settag records since they exist */
 	long long uid, gid, pid;
 	const char *countries[AUDIT_REC_COUNTRIES_MAX];
 	unsigned ncountries;

@@ -219,6 +219,8 @@ struct qrec *make_qrec(const char *site, const struct audit_event *ev)
 	field_str(&b, "path2", ev->path2, CAP_PATH, true);
 	field_str(&b, "category", ev->category, CAP_SHORT, false);
 	field_str(&b, "origin", ev->origin, CAP_SHORT, false);
+	field_str(&b, "old_category", ev->old_category, CAP_SHORT, true);
+	field_str(&b, "old_origin", ev->old_origin, CAP_SHORT, true);
 	field_str(&b, "result", res, CAP_SHORT, false);
 	field_countries(&b, ev->countries);
 	field_str(&b, "detail", ev->detail, CAP_DETAIL, true);

@@ -312,6 +312,8 @@ static const struct rec_field {
 	{ "intent", F_OPTIONAL, AT(intent) }, { "path", F_NULLABLE, AT(path) },
 	{ "path2", F_OPTIONAL, AT(path2) }, { "category", F_NULLABLE, AT(category) },
 	{ "origin", F_NULLABLE, AT(origin) }, { "result", F_STR, AT(result) },
+	{ "old_category", F_OPTIONAL, AT(old_category) },
+	{ "old_origin", F_OPTIONAL, AT(old_origin) },
 	{ "countries", F_LIST, AT(countries) }, { "detail", F_OPTIONAL, AT(detail) },
 	{ "backend", F_OPTIONAL, AT(backend) }, { "object", F_OPTIONAL, AT(object) },
 	{ "prev", F_STR, AT(prev) },

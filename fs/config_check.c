@@ -1,11 +1,13 @@
 /*
  * config_check.c — the mount config's whole-file checks: what only the whole
  * file can tell once every line is parsed (required sections and keys, the
- * values that follow the site or [data], the [defaults] category, duplicate
- * backend paths, whether `replicas` can ever be met). Problems go through
- * config_problem_at() like the line parser's; the parser is config.c.
+ * values that follow the site or [data], the [defaults] category, paths that
+ * overlap (meta root, keyring, audit log, backends), whether `replicas` can
+ * ever be met). Problems go through config_problem_at() like the line
+ * parser's; the parser is config.c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -168,35 +170,151 @@ static void resolve_default_category(struct parser *p)
 			  p->defcat, names);
 }
 
-/* Same directory, ignoring trailing slashes. */
-static bool same_path(const char *a, const char *b)
-{
-	size_t na = strlen(a), nb = strlen(b);
+/* ---- where geofs keeps its own things ---------------------------------- */
 
-	while (na > 1 && a[na - 1] == '/')
-		na--;
-	while (nb > 1 && b[nb - 1] == '/')
-		nb--;
-	return na == nb && memcmp(a, b, na) == 0;
+/* One path of the config that must not overlap another. */
+struct place {
+	char what[CFG_NAME_MAX + 16];	/* "meta root", "backend tokyo-1" */
+	const char *path;		/* as configured (absolute) */
+	char *real;			/* resolved as far as it exists */
+	bool dir;			/* a directory tree, not a single file */
+	int line;
+	int backend;			/* index, or -1 */
+};
+
+/* path with symlinks resolved as far as it exists, the rest appended
+ * lexically (without "." and ".." handling: config paths are plain); no
+ * trailing slash. NULL on ENOMEM. */
+static char *resolve_existing(const char *path)
+{
+	size_t n = strlen(path);
+	char *copy = strdup(path), *real = NULL, *out = NULL;
+
+	if (!copy)
+		return NULL;
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	for (size_t cut = n;;) {
+		char save = copy[cut];
+
+		copy[cut] = '\0';
+		real = realpath(cut ? copy : "/", NULL);
+		copy[cut] = save;
+		if (real || !cut) {
+			if (real && asprintf(&out, "%s%s", strcmp(real, "/") ? real : "",
+					     copy + cut) < 0)
+				out = NULL;
+			break;
+		}
+		while (cut > 0 && copy[--cut] != '/')
+			;
+	}
+	if (!real)	/* nothing of it exists, not even "/": keep it lexical */
+		out = strdup(copy);
+	free(real);
+	free(copy);
+	return out;
 }
 
-static void check_backend_paths(struct parser *p)
+/* inner is outer, or lies in the tree of the directory outer. */
+static bool inside(const char *inner, const char *outer)
+{
+	size_t n = strlen(outer);
+
+	if (!strcmp(outer, "/"))
+		return true;
+	return !strncmp(inner, outer, n) && (inner[n] == '\0' || inner[n] == '/');
+}
+
+static int places_of(struct parser *p, struct place *pl)
+{
+	const struct geo_config *cfg = p->cfg;
+	int n = 0;
+
+#define PLACE(w, pa, d, l, b) do { \
+		snprintf(pl[n].what, sizeof(pl[n].what), "%s", w); \
+		pl[n].path = pa; pl[n].dir = d; pl[n].line = l; pl[n].backend = b; \
+		pl[n].real = resolve_existing(pa); \
+		n += pl[n].real != NULL; \
+	} while (0)
+	if (cfg->meta_path)
+		PLACE("meta root", cfg->meta_path, true, keyline(&p->single[S_META], S_META, "path"), -1);
+	if (cfg->keyring_path)
+		PLACE("keyring", cfg->keyring_path, false,
+		      keyline(&p->single[S_KEYS], S_KEYS, "keyring"), -1);
+	if (cfg->audit_path)
+		PLACE("audit log", cfg->audit_path, false,
+		      keyline(&p->single[S_AUDIT], S_AUDIT, "path"), -1);
+	for (int b = 0; b < cfg->nbackends; b++) {
+		char what[CFG_NAME_MAX + 16];
+
+		if (!cfg->backends[b].path)
+			continue;	/* a backend kind without a directory */
+		snprintf(what, sizeof(what), "backend %s", cfg->backends[b].name);
+		PLACE(what, cfg->backends[b].path, true,
+		      keyline(&p->backend[b], S_BACKEND, "path"), b);
+	}
+#undef PLACE
+	return n;
+}
+
+/* Two backends in one directory: the first check of this kind, with its
+ * own wording. */
+static void same_backend_dir(struct parser *p, const struct place *a, const struct place *b)
 {
 	const struct geo_config *cfg = p->cfg;
 
-	for (int j = 0; j < cfg->nbackends; j++) {
+	config_problem_at(p, b->line,
+			  "backend %s uses the same path as backend %s (line %d); expected a distinct directory per backend",
+			  cfg->backends[b->backend].name, cfg->backends[a->backend].name, a->line);
+	p->backend[b->backend].bad = true;
+}
+
+/*
+ * The meta root, the keyring, the audit log and the backend directories
+ * must not overlap: a meta root or audit log in a backend would put names
+ * and paths in that backend's country, a backend in the meta root would
+ * show its objects in the namespace. Paths are compared after resolving
+ * symlinks where they exist. Only the backends' trees and the meta root's
+ * are trees; the keyring and the audit log are single files.
+ */
+static void check_overlaps(struct parser *p)
+{
+	struct place pl[CFG_MAX_BACKENDS + 3];
+	int n = places_of(p, pl);
+
+	for (int j = 0; j < n; j++)
+		for (int i = 0; i < j; i++)
+			if (pl[i].backend >= 0 && pl[j].backend >= 0 &&
+			    !strcmp(pl[i].real, pl[j].real)) {
+				same_backend_dir(p, &pl[i], &pl[j]);
+				break;
+			}
+	for (int j = 0; j < n; j++) {
 		for (int i = 0; i < j; i++) {
-			if (!cfg->backends[i].path || !cfg->backends[j].path ||
-			    !same_path(cfg->backends[i].path, cfg->backends[j].path))
+			const struct place *a = &pl[i], *b = &pl[j], *in, *out;
+
+			if (a->backend >= 0 && b->backend >= 0 && !strcmp(a->real, b->real))
+				continue;	/* reported above */
+			if (a->dir && inside(b->real, a->real))
+				in = b, out = a;
+			else if (b->dir && inside(a->real, b->real))
+				in = a, out = b;
+			else if (!strcmp(a->real, b->real))
+				in = b, out = a;
+			else
 				continue;
-			config_problem_at(p, keyline(&p->backend[j], S_BACKEND, "path"),
-					  "backend %s uses the same path as backend %s (line %d); expected a distinct directory per backend",
-					  cfg->backends[j].name, cfg->backends[i].name,
-					  keyline(&p->backend[i], S_BACKEND, "path"));
-			p->backend[j].bad = true;
-			break;
+			config_problem_at(p, in->line > out->line ? in->line : out->line,
+					  "%s %s lies inside %s %s (line %d)%s; expected the meta root, the keyring, the audit log and every backend directory apart, none inside another",
+					  in->what, in->path, out->what, out->path, out->line,
+					  out->backend >= 0 && in->backend < 0 ?
+					  ": names and keys must stay out of the backends" : "");
+			if (b->backend >= 0)
+				p->backend[b->backend].bad = true;
 		}
 	}
+	for (int i = 0; i < n; i++)
+		free(pl[i].real);
 }
 
 /* Non-draining backends in countries `store` allows. */
@@ -257,6 +375,6 @@ void config_validate(struct parser *p)
 	check_required(p);
 	resolve_defaults(p);
 	resolve_default_category(p);
-	check_backend_paths(p);
+	check_overlaps(p);
 	check_replicas(p);
 }

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,25 +14,19 @@
 #include "gfile.h"
 #include "log.h"
 #include "policy.h"
+#include "preflight.h"
 #include "stats.h"
 #include "links.h"
 #include "workers.h"
 
 void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid)
 {
-	struct group *gr;
+	int rc = preflight_admin_gid(cfg, gid);
 
-	*have = false;
-	if (!cfg->admin_group[0])
-		return;
-	gr = getgrnam(cfg->admin_group);
-	if (gr) {
-		*have = true;
-		*gid = gr->gr_gid;
-	} else {
+	*have = rc == 0;
+	if (rc == -ENOENT)
 		log_warn("admin_group '%s' does not exist: only root may loosen tags",
 			 cfg->admin_group);
-	}
 }
 
 /* Writers first: a waiting reload stops new calls from overtaking it. */
@@ -57,6 +50,15 @@ void core_leave(struct core *c)
 	pthread_rwlock_unlock(&c->reload_lock);
 }
 
+/* Everything the mount needs, checked at once (shared with geoctl check):
+ * every problem goes to err, one per line. 0 or -EINVAL. */
+static int preflight(const struct geo_config *cfg, char *err, size_t errlen)
+{
+	struct preflight pf = { .errors = err, .errors_len = errlen };
+
+	return preflight_run(cfg, &pf) ? -EINVAL : 0;
+}
+
 int core_open(const char *config_path, struct core **out, char *err, size_t errlen)
 {
 	struct core *c = calloc(1, sizeof(*c));
@@ -76,6 +78,8 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 			c->config_path = strdup(config_path);
 		rc = c->config_path ? 0 : -ENOMEM;
 	}
+	if (!rc)
+		rc = preflight(c->cfg, err, errlen);
 	if (!rc)
 		rc = keyring_load(c->cfg->keyring_path, &c->keys, err, errlen);
 	if (!rc)
@@ -287,6 +291,23 @@ bool core_is_admin(struct core *c, const struct geo_req *r)
 		if (r->groups[i] == c->admin_gid)
 			return true;
 	return false;
+}
+
+void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,
+		      const struct geo_tags *t0, const struct geo_tags *t1, int result,
+		      const char *detail)
+{
+	struct audit_event ev = {
+		.op = "settag", .path = path,
+		.category = c->cfg->cats[t1->cat].name, .origin = country_code(t1->origin),
+		.old_category = c->cfg->cats[t0->cat].name,
+		.old_origin = country_code(t0->origin),
+		.result = result, .detail = detail, .uid = r->uid, .gid = r->gid, .pid = r->pid,
+	};
+
+	if (result == -EACCES || result == -EPERM)
+		__atomic_add_fetch(&c->stats.denied, 1, __ATOMIC_RELAXED);
+	audit_record(c->audit, &ev);
 }
 
 void core_audit(struct core *c, const struct geo_req *r, const char *op, const char *intent,

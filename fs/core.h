@@ -144,6 +144,11 @@ void core_audit(struct core *c, const struct geo_req *r, const char *op, const c
 		const char *path, const char *path2, const struct geo_tags *t, int result,
 		const char *countries, const char *detail);
 
+/* Audit helper for a retag: records the tags before (t0) and after (t1). */
+void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,
+		      const struct geo_tags *t0, const struct geo_tags *t1, int result,
+		      const char *detail);
+
 /* 0 if this site may open files tagged t, else -EACCES (audited as
  * access-denied by the caller's op). */
 int core_check_access(struct core *c, const struct geo_tags *t);

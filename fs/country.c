@@ -17,6 +17,14 @@
 _Static_assert(sizeof(country_codes) / sizeof(country_codes[0]) <= COUNTRY_MAX,
 	       "country table does not fit a struct cset");
 
+_Static_assert(sizeof(country_names) / sizeof(country_names[0]) == NCODES,
+	       "one name per country code");
+
+const char *country_name(int idx)
+{
+	return idx >= 0 && idx < NCODES ? country_names[idx] : "unknown country";
+}
+
 static int code_cmp(const void *key, const void *elem)
 {
 	return memcmp(key, elem, 2);

@@ -26,6 +26,10 @@ const char *country_code(int idx);
 /* Number of codes in the table. */
 int country_count(void);
 
+/* The ISO 3166-1 short name of a country index ("Japan", "Korea, Republic
+ * of"), from iso-codes; "unknown country" for an invalid index. */
+const char *country_name(int idx);
+
 struct cset {
 	uint64_t w[COUNTRY_MAX / 64];
 };

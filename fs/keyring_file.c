@@ -379,6 +379,14 @@ int keyring_load(const char *path, struct keyring **out, char *err, size_t errle
 		ret = -EPERM;
 		goto out_close;
 	}
+	/* As ssh does with its keys: whoever owns the file can change it. */
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		err_add(err, errlen, "%s: owned by uid %u, not by root or uid %u (who loads it); "
+			"run: chown %u %s", path, (unsigned)st.st_uid, (unsigned)geteuid(),
+			(unsigned)geteuid(), path);
+		ret = -EPERM;
+		goto out_close;
+	}
 	ret = read_secure(fd, path, (size_t)st.st_size, &buf, &bufsize, &len, err, errlen);
 	if (ret)
 		goto out_close;

@@ -42,7 +42,8 @@ void keys_secret_free(void *p, size_t n);		/* NULL ok */
 
 /* Loads a keyring. -ENOENT (with a message naming `geoctl keys init`),
  * -EPERM if group or others have any access to it (read, or write: a
- * planted key is as bad as a leaked one), -EINVAL on bad content
+ * planted key is as bad as a leaked one) or if it is owned by anyone but
+ * root or the effective user (as ssh checks its keys), -EINVAL on bad content
  * ("FILE:LINE: ..."), other -errno on I/O. */
 int keyring_load(const char *path, struct keyring **out, char *err, size_t errlen);
 

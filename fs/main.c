@@ -25,14 +25,12 @@
 #include "log.h"
 #include "ops.h"
 #include "reload.h"
+#include "version.h"
 
 /* Seconds the kernel may cache attributes and names (-o attr_cache): what
  * NFS calls close-to-open coherence, with the same order of timeout. */
 #define ATTR_CACHE_DEFAULT 1.0
 
-#ifndef GEOFS_VERSION
-#define GEOFS_VERSION "0.1"
-#endif
 
 struct options {
 	char *config;

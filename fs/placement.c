@@ -16,6 +16,8 @@
 #include "policy.h"
 #include "stats.h"
 
+#define PL(n) ((n) == 1 ? "" : "s")
+
 /* Appends printf output to buf at *pos without overflowing. */
 static void appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -99,26 +101,30 @@ static void status_locked(struct core *c, struct gfile *gf, char *buf, size_t le
 	policy_store_set(c->cfg, gf->tags.cat, gf->tags.origin, &allowed);
 	cset_format(&allowed, allowed_txt, sizeof(allowed_txt));
 	cset_format(&s.where, where, sizeof(where));
-	/* Each part is "COUNT what" with a fixed wording per kind, so geoctl
-	 * verify can group files by reason. */
+	/* Each part is "COUNT what" with a fixed wording per kind (singular
+	 * for a count of 1), so geoctl verify can group files by reason. */
 	appendf(buf, len, &pos, "misplaced");
 	if (s.offshore)
-		appendf(buf, len, &pos, " %llu replicas in %s, allowed %s;",
-			(unsigned long long)s.offshore, where, allowed_txt);
+		appendf(buf, len, &pos, " %llu replica%s in %s, allowed %s;",
+			(unsigned long long)s.offshore, PL(s.offshore), where, allowed_txt);
 	if (s.unknown)
-		appendf(buf, len, &pos, " %llu replicas on backends not in the config;",
-			(unsigned long long)s.unknown);
+		appendf(buf, len, &pos, " %llu replica%s on backends not in the config;",
+			(unsigned long long)s.unknown, PL(s.unknown));
 	if (s.draining)
-		appendf(buf, len, &pos, " %llu replicas on draining backends;",
-			(unsigned long long)s.draining);
+		appendf(buf, len, &pos, " %llu replica%s on draining backends;",
+			(unsigned long long)s.draining, PL(s.draining));
 	if (s.missing)
-		appendf(buf, len, &pos, " %llu objects missing;", (unsigned long long)s.missing);
+		appendf(buf, len, &pos, " %llu object%s missing;", (unsigned long long)s.missing,
+			PL(s.missing));
 	if (s.none)
-		appendf(buf, len, &pos, " %llu shards with no good replica in an allowed country;",
-			(unsigned long long)s.none);
-	if (s.under)
-		appendf(buf, len, &pos, " %llu shards with fewer than %d good replicas;",
-			(unsigned long long)s.under, c->cfg->cats[gf->tags.cat].replicas);
+		appendf(buf, len, &pos, " %llu shard%s with no good replica in an allowed country;",
+			(unsigned long long)s.none, PL(s.none));
+	if (s.under) {
+		int want = c->cfg->cats[gf->tags.cat].replicas;
+
+		appendf(buf, len, &pos, " %llu shard%s with fewer than %d good replica%s;",
+			(unsigned long long)s.under, PL(s.under), want, PL(want));
+	}
 	if (pos && buf[pos - 1] == ';')
 		buf[pos - 1] = '\0';
 }

@@ -141,24 +141,10 @@ out:
 static int backend_open(const struct geo_config *cfg, int b, char *err, size_t errlen)
 {
 	const struct cfg_backend *cb = &cfg->backends[b];
-	int fd = open(cb->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+	int fd = marker_open(cb, cfg->file, NULL, err, errlen), rc;
 
-	if (fd < 0) {
-		rc = -errno;
-		if (rc == -ENOENT)
-			snprintf(err, errlen, "backend %s: %s does not exist: mount its storage "
-				 "there, or for a local directory run: geoctl backend init -c %s "
-				 "--create %s", cb->name, cb->path, cfg->file, cb->name);
-		else
-			snprintf(err, errlen, "backend %s: %s: %s", cb->name, cb->path,
-				 strerror(-rc));
-		return rc;
-	}
-	rc = marker_check(fd, cb, cfg->file, err, errlen);
-	if (rc) {
-		close(fd);
-		return rc;
-	}
+	if (fd < 0)
+		return fd;
 	/* objects/ and tmp/ are created on first use of a fresh directory. */
 	rc = mkdir_at(fd, "objects");
 	if (!rc)

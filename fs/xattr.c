@@ -273,8 +273,7 @@ static int set_tag(struct core *c, const struct geo_req *r, struct entry *e, con
 	if (!rc)
 		rc = apply_tags(c, e, &t1);
 	if (!rc)	/* refusals: tag_refused() */
-		core_audit(c, r, "settag", NULL, path, NULL, &t1, rc, NULL,
-			   value ? NULL : "reset to parent");
+		core_audit_retag(c, r, path, &t0, &t1, rc, value ? NULL : "reset to parent");
 	return rc;
 }
 

@@ -140,5 +140,18 @@ def test_relative_paths_resolve_against_config_dir(site_factory):
 @pytest.mark.parametrize("cfg", sorted(glob.glob(os.path.join(REPO, "mountcfg", "*.conf"))),
                          ids=os.path.basename)
 def test_shipped_configs_pass_check(site_factory, cfg):
-    cp = site_factory().geoctl("check", "-c", cfg)
+    """Each shipped config, moved into a temp tree, is valid, and after
+    `geoctl keys init` check finds everything the mount needs."""
+    site = site_factory()
+    os.makedirs(os.path.join(site.root, "mountcfg"))
+    copy = os.path.join(site.root, "mountcfg", os.path.basename(cfg))
+    with open(cfg) as f:
+        text = re.sub(r"^(\w+\s*=\s*)/", lambda m: m.group(1) + site.root + "/", f.read(),
+                      flags=re.M)
+    with open(copy, "w") as f:
+        f.write(text)
+    cp = site.geoctl("check", "-c", copy)
+    assert cp.returncode == 2 and "geoctl keys init -c" in cp.stderr, cp.stdout + cp.stderr
+    site.geoctl("keys", "init", "-c", copy, check=True)
+    cp = site.geoctl("check", "-c", copy)
     assert cp.returncode == 0, cp.stdout + cp.stderr

@@ -64,11 +64,11 @@ def test_exact_values_in_audit_and_children(entries):
 def test_geoctl_tag_takes_exact_values_only(entries):
     site, paths = entries
     f = paths["file"]
-    for args in (["-c", "medical "], ["-c", "Medical"], ["-o", "jp"], ["-o", "JP "]):
+    for args in (["-C", "medical "], ["-C", "Medical"], ["-o", "jp"], ["-o", "JP "]):
         cp = site.geoctl("tag", *args, f)
         assert cp.returncode == 2, (args, cp.stdout, cp.stderr)
         assert f in cp.stderr or "ISO 3166-1" in cp.stderr, cp.stderr
     assert site.xattr(f, CAT) == "personal"
-    cp = site.geoctl("tag", "-c", "medical", "-o", "JP", f)
+    cp = site.geoctl("tag", "-C", "medical", "-o", "JP", f)
     assert cp.returncode == 0, cp.stderr
     assert site.xattr(f, CAT) == "medical"

@@ -367,12 +367,12 @@ static void test_comments_and_spacing(void **state)
 
 static void test_relative_paths(void **state)
 {
-	char *text = with("[audit]\npath = ../../log/a\n[backend b]\npath = .\ncountry = JP\n"
+	char *text = with("[audit]\npath = ../../log/a\n[backend b]\npath = ./b\ncountry = JP\n"
 			  "[status]\nmetrics_path = ./././x/../m.prom\n");
 	struct geo_config *cfg = parse_ok(text);
 
 	assert_string_equal(cfg->audit_path, "/log/a");
-	assert_string_equal(cfg->backends[1].path, FILE_DIR);
+	assert_string_equal(cfg->backends[1].path, FILE_DIR "/b");
 	/* only leading ./ and ../ are folded; the rest is kept as written */
 	assert_string_equal(cfg->metrics_path, FILE_DIR "/x/../m.prom");
 	config_free(cfg);
@@ -627,6 +627,17 @@ static const struct err_case err_cases[] = {
 	       "backend b uses the same path as backend tokyo-1 (line 9); expected a distinct directory per backend"),
 	APPEND("[backend b]\npath = ../etc/meta\ncountry = KR\n[backend c]\npath = meta\ncountry = KR\n", 5,
 	       "backend c uses the same path as backend b"),
+	/* names and keys never inside a backend, no backend in the meta root */
+	APPEND("[backend kr]\npath = .\ncountry = KR\n", 2,
+	       "meta root " FILE_DIR "/meta lies inside backend kr " FILE_DIR " (line 15)"),
+	APPEND("[backend kr]\npath = /srv/kr\ncountry = KR\n[audit]\npath = /srv/kr/log/audit.log\n", 5,
+	       "audit log /srv/kr/log/audit.log lies inside backend kr /srv/kr (line 15)"),
+	APPEND("[backend kr]\npath = keys\ncountry = KR\n", 2,
+	       "keyring " FILE_DIR "/keys/site.keyring lies inside backend kr " FILE_DIR "/keys (line 15)"),
+	APPEND("[backend kr]\npath = meta/objects\ncountry = KR\n", 2,
+	       "backend kr " FILE_DIR "/meta/objects lies inside meta root " FILE_DIR "/meta (line 5)"),
+	APPEND("[backend kr]\npath = /srv/tokyo-1/kr\ncountry = KR\n", 2,
+	       "backend kr /srv/tokyo-1/kr lies inside backend tokyo-1 /srv/tokyo-1 (line 9)"),
 	APPEND("[defaults]\ncategory = nope\n", 2, "unknown category 'nope' in [defaults]; expected one of: personal"),
 	APPEND("[defaults]\norigin = Mars\n", 2, "bad country 'Mars' in origin: not an ISO 3166-1 alpha-2 code; "
 	       CODE_EXPECT ", or site"),

@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "config.h"
+#include "escape.h"
 #include "geoctl.h"
 #include "json.h"
 
@@ -38,6 +39,8 @@ static const char audit_help[] =
 "\n"
 "result is ok, denied (EACCES or EPERM), or error:NAME (e.g. error:EIO).\n"
 "intent, path2 (a rename's target) and detail appear only when they apply.\n"
+"A settag record also carries old_category and old_origin, the tags before\n"
+"the change (category and origin are the tags after it).\n"
 "A byte of a name that is not UTF-8 is written as \\udc80..\\udcff, which\n"
 "Python's os.fsencode(json.loads(line)[\"path\"]) turns back into that byte\n"
 "(logs from before geofs wrote \\udcXX used \\u0080..\\u00ff; they still\n"
@@ -123,7 +126,8 @@ static const char show_help[] =
 "                       rename, settag, settag-refused, migrate,\n"
 "                       access-denied, placement-refused, auth-failure, ...\n"
 "      --json           print the matching lines as they are in the log, one\n"
-"                       JSON object per line (for jq and scripts)\n"
+"                       JSON object per line: JSON Lines, not one document\n"
+"                       (for jq and scripts)\n"
 "  -h, --help           show this help\n"
 "\n"
 "Output (text): one row per record with the columns\n"
@@ -452,9 +456,11 @@ static int run_verify(const struct logset *s, bool json)
 			prev_file = f->path;
 		}
 		total += fl.lines;
-		if (!json)
-			printf("%s: %ld record%s%s\n", f->path, fl.lines, fl.lines == 1 ? "" : "s",
+		if (!json) {
+			esc_fputs(f->path, stdout);
+			printf(": %ld record%s%s\n", fl.lines, fl.lines == 1 ? "" : "s",
 			       strcmp(v[i].start, "continues") ? "" : ", continuing the chain");
+		}
 	}
 	if (json) {
 		print_verify_json(s, v, bad_file ? i + 1 : i, total, chained ? expect : NULL,
@@ -610,7 +616,15 @@ static void print_row(const struct audit_rec *r)
 	snprintf(op, sizeof(op), "%s%s%s", r->op ? r->op : "-", r->intent ? ":" : "",
 		 r->intent ? r->intent : "");
 	opd = disp(op);
-	snprintf(tag, sizeof(tag), "%s/%s", or_q(cat), or_q(org));
+	if (r->old_category || r->old_origin) {
+		char *oc = disp(r->old_category), *oo = disp(r->old_origin);
+
+		snprintf(tag, sizeof(tag), "%s/%s->%s/%s", or_q(oc), or_q(oo), or_q(cat), or_q(org));
+		free(oc);
+		free(oo);
+	} else {
+		snprintf(tag, sizeof(tag), "%s/%s", or_q(cat), or_q(org));
+	}
 	printf("%-20s %6lld  %-15s %-22s %-13s %-15s  %s%s%s\n", when, r->uid, or_q(proc),
 	       or_q(opd), r->result, tag, or_q(p1), r->path2 ? " -> " : "",
 	       r->path2 ? or_q(p2) : "");

@@ -3,8 +3,9 @@
  * and print what it resolves to: site, meta root, data settings, backends
  * and, per category, where files may be stored and from where opened.
  *
- * Works offline from the config alone (plus a stat of each backend
- * directory); it never touches the meta root, keys or shard objects.
+ * Works offline: the config, then the checks geofs makes before mounting
+ * (fs/preflight.h: keyring, meta root, audit directory, backend markers);
+ * it changes nothing and never prints key material.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include "geoctl.h"
 #include "json.h"
 #include "policy.h"
+#include "preflight.h"
 #include "table.h"
 
 #define ERRBUF_LEN (64 * 1024)
@@ -42,18 +44,29 @@ static const char help[] =
 "  values (ISO 3166-1 alpha-2 country codes in upper case, sizes such as 1M,\n"
 "  shard_size within 64K..16M, weight 1..1000, replicas 1.." STR(CFG_MAX_REPLICAS) ", lz4|off,\n"
 "  close|fsync, yes|no), lists (`*` alone, or codes, `origin` and `site`),\n"
-"  that no two backends share a directory, that [defaults] names a declared\n"
-"  category, and that every category's replicas can be met for some origin\n"
-"  by non-draining backends in allowed countries.\n"
+"  that the meta root, keyring, audit log and backend directories do not\n"
+"  overlap (none inside another, symlinks resolved; no two backends in one\n"
+"  directory), that [defaults] names a declared category, and that every\n"
+"  category's replicas can be met for some origin by non-draining backends in\n"
+"  allowed countries.\n"
 "  Each problem is printed to stderr as FILE:LINE: what was wrong; expected\n"
 "  what. All problems are listed, not just the first.\n"
+"\n"
+"  Then what geofs checks before it mounts, with the same code: the keyring\n"
+"  (exists, regular, mode without group/other bits, owned by root or you, as\n"
+"  ssh checks keys), the meta root and the audit log's directory exist, and\n"
+"  every backend directory exists and carries its own marker. Each problem\n"
+"  is printed to stderr with the command that fixes it, all at once. A\n"
+"  missing admin_group is a warning.\n"
 "\n"
 "Output (text):\n"
 "  A summary (config, site, meta root, keyring, audit log, data settings,\n"
 "  defaults), then the backends with the columns\n"
 "    BACKEND  COUNTRY  WEIGHT  DRAIN  PATH  STATUS\n"
-"  where STATUS is `ok`, or `MISSING` when the directory does not exist (the\n"
-"  daemon treats such a backend as unhealthy). Then the policy table:\n"
+"  where STATUS is `ok`, `MISSING` (no directory), `UNMARKED` (no valid\n"
+"  marker), `MISMARKED` (another backend's or country's marker) or\n"
+"  `UNUSABLE`; geofs mounts only when every backend is ok. Then the policy\n"
+"  table:\n"
 "    CATEGORY  STORE_IN  ORIGIN  ALLOWED  BACKENDS  REPLICAS  COMPRESS  ACCESS_FROM\n"
 "  STORE_IN is the list as written (`site` shown as its country), ALLOWED the\n"
 "  storage countries it resolves to for ORIGIN, BACKENDS the non-draining\n"
@@ -63,13 +76,16 @@ static const char help[] =
 "  that hosts a backend, when the result differs for files of that origin.\n"
 "  The default category is marked with `*`.\n"
 "\n"
-"Output (--json): one object with the keys ok, config, site, meta, keyring,\n"
-"  audit, metrics_path, data, defaults, backends and policy; on errors\n"
-"  {\"ok\": false, \"errors\": [...]} (the errors also go to stderr).\n"
+"Output (--json): one object with the keys ok, config, errors, warnings,\n"
+"  site, meta, keyring, audit, metrics_path, data, defaults, backends (each\n"
+"  with its status) and policy; ok is false when geofs would refuse to\n"
+"  mount. On config errors {\"ok\": false, \"errors\": [...]} (the errors\n"
+"  also go to stderr).\n"
 "\n"
 "Exit status:\n"
-"  0  the config is valid (missing backend directories are only warnings)\n"
-"  2  the config has errors, cannot be read, or the usage was wrong\n";
+"  0  the config is valid and geofs would mount it (warnings aside)\n"
+"  2  the config has errors, geofs would refuse to mount it, it cannot be\n"
+"     read, or the usage was wrong\n";
 
 /* ---- arguments ----------------------------------------------------------- */
 
@@ -194,20 +210,35 @@ static void backend_countries(const struct geo_config *cfg, struct cset *out)
 		cset_add(out, cfg->backends[i].country);
 }
 
-static bool dir_missing(const char *path)
+/* A backend's state as the mount sees it (preflight.h): "ok", "MISSING"
+ * (no directory), "UNMARKED" (no valid marker), "MISMARKED" (another
+ * backend's or country's marker) or "UNUSABLE". */
+static const char *backend_status(const struct geo_config *cfg, int b)
 {
-	struct stat st;
+	char msg[1024];
+	bool missing;
+	int rc = preflight_backend(cfg, b, &missing, msg, sizeof(msg));
 
-	return stat(path, &st) < 0 || !S_ISDIR(st.st_mode);
+	if (!rc)
+		return "ok";
+	if (missing)
+		return "MISSING";
+	if (rc == -ENOENT || rc == -EINVAL)
+		return "UNMARKED";
+	return rc == -EMEDIUMTYPE ? "MISMARKED" : "UNUSABLE";
 }
 
 /* ---- text output --------------------------------------------------------- */
 
-static void print_summary(const struct geo_config *cfg)
+static void print_summary(const struct geo_config *cfg, int problems)
 {
 	char a[32], b[32];
 
-	printf("config    %s: ok\n", cfg->file);
+	if (problems)
+		printf("config    %s: valid, but the mount would refuse it: %d problem%s "
+		       "(on stderr)\n", cfg->file, problems, problems == 1 ? "" : "s");
+	else
+		printf("config    %s: ok\n", cfg->file);
 	printf("site      %s (%s)\n", cfg->site_name, country_code(cfg->site_country));
 	printf("meta      %s (%s)\n", cfg->meta_path, country_code(cfg->meta_country));
 	printf("keyring   %s\n", cfg->keyring_path);
@@ -241,26 +272,21 @@ static int print_backends(const struct geo_config *cfg)
 	static const char *const head[] = { "BACKEND", "COUNTRY", "WEIGHT", "DRAIN", "PATH",
 					    "STATUS", NULL };
 	struct table t;
-	int missing = 0, rc = 0;
+	int rc = 0;
 	char weight[16];
 
 	table_init(&t, head, 1u << 2);
 	for (int i = 0; !rc && i < cfg->nbackends; i++) {
 		const struct cfg_backend *b = &cfg->backends[i];
-		bool gone = dir_missing(b->path);
 		const char *row[] = { b->name, country_code(b->country), weight,
-				      b->drain ? "yes" : "no", b->path, gone ? "MISSING" : "ok" };
+				      b->drain ? "yes" : "no", b->path, backend_status(cfg, i) };
 
 		snprintf(weight, sizeof(weight), "%u", b->weight);
-		missing += gone;
 		rc = add_row(&t, row, 6);
 	}
 	if (!rc)
 		table_print(&t, stdout, 0);
 	table_free(&t);
-	if (!rc && missing)
-		printf("warning: %d backend director%s missing\n", missing,
-		       missing == 1 ? "y is" : "ies are");
 	return rc;
 }
 
@@ -318,6 +344,35 @@ static int print_policy(const struct geo_config *cfg)
 }
 
 /* ---- JSON output --------------------------------------------------------- */
+
+/* Each line of text on f, after prefix. */
+static void print_lines(FILE *f, const char *prefix, const char *text)
+{
+	for (const char *l = text; *l;) {
+		const char *e = strchr(l, '\n');
+		int n = e ? (int)(e - l) : (int)strlen(l);
+
+		fprintf(f, "%s%.*s\n", prefix, n, l);
+		l += n + (e != NULL);
+	}
+}
+
+/* A JSON array of the lines of text. */
+static void emit_lines(struct json *j, const char *key, const char *text)
+{
+	json_arr_begin(j, key);
+	for (const char *l = text; *l;) {
+		const char *e = strchr(l, '\n');
+		size_t n = e ? (size_t)(e - l) : strlen(l);
+		char *line = strndup(l, n);
+
+		if (line)
+			json_str(j, NULL, line);
+		free(line);
+		l += n + (e != NULL);
+	}
+	json_arr_end(j);
+}
 
 static void emit_set(struct json *j, const char *key, const struct cset *s)
 {
@@ -383,7 +438,7 @@ static void emit_backends(struct json *j, const struct geo_config *cfg)
 		json_str(j, "path", b->path);
 		json_u64(j, "weight", b->weight);
 		json_bool(j, "drain", b->drain);
-		json_bool(j, "missing", dir_missing(b->path));
+		json_str(j, "status", backend_status(cfg, i));
 		json_obj_end(j);
 	}
 	json_arr_end(j);
@@ -420,7 +475,7 @@ static void emit_settings(struct json *j, const struct geo_config *cfg)
 	json_obj_end(j);
 }
 
-static void print_json(const struct geo_config *cfg)
+static void print_json(const struct geo_config *cfg, const struct preflight *pf)
 {
 	struct json j;
 	struct cset hosts;
@@ -428,8 +483,10 @@ static void print_json(const struct geo_config *cfg)
 	backend_countries(cfg, &hosts);
 	json_init(&j, stdout);
 	json_obj_begin(&j, NULL);
-	json_bool(&j, "ok", true);
+	json_bool(&j, "ok", pf->nerrors == 0);
 	json_str(&j, "config", cfg->file);
+	emit_lines(&j, "errors", pf->errors);
+	emit_lines(&j, "warnings", pf->warnings);
 	emit_settings(&j, cfg);
 	emit_backends(&j, cfg);
 	json_arr_begin(&j, "policy");
@@ -460,6 +517,44 @@ static void print_json_errors(const char *err)
 
 /* ---- the verb ------------------------------------------------------------ */
 
+#define PF_LEN (32 * 1024)
+
+/* Prints a valid config's settings, tables and what the mount would refuse
+ * (preflight.h). Returns the exit status. */
+static int site_problems(const struct geo_config *cfg, bool json)
+{
+	struct preflight pf = { .errors_len = PF_LEN, .warnings_len = PF_LEN };
+	int rc = 0;
+
+	pf.errors = calloc(1, PF_LEN);
+	pf.warnings = calloc(1, PF_LEN);
+	if (!pf.errors || !pf.warnings) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	preflight_run(cfg, &pf);
+	if (json) {
+		print_json(cfg, &pf);
+	} else {
+		print_summary(cfg, pf.nerrors);
+		rc = print_backends(cfg);
+		rc = rc ? rc : print_policy(cfg);
+	}
+	if (pf.nwarnings)
+		print_lines(stderr, "warning: ", pf.warnings);
+	if (pf.nerrors) {
+		print_lines(stderr, "", pf.errors);
+		geoctl_err("check: %d problem%s the mount would refuse (fix each as shown)",
+			   pf.nerrors, pf.nerrors == 1 ? "" : "s");
+	}
+out:
+	free(pf.errors);
+	free(pf.warnings);
+	if (rc < 0)
+		geoctl_err("check: %s", strerror(-rc));
+	return rc < 0 || pf.nerrors ? GEOCTL_ERROR : GEOCTL_OK;
+}
+
 int cmd_check(int argc, char **argv)
 {
 	struct geo_config *cfg = NULL;
@@ -487,15 +582,7 @@ int cmd_check(int argc, char **argv)
 		return GEOCTL_ERROR;
 	}
 	free(err);
-	if (json) {
-		print_json(cfg);
-	} else {
-		print_summary(cfg);
-		rc = print_backends(cfg);
-		rc = rc ? rc : print_policy(cfg);
-	}
+	rc = site_problems(cfg, json);
 	config_free(cfg);
-	if (rc < 0)
-		geoctl_err("check: %s", strerror(-rc));
-	return rc < 0 ? GEOCTL_ERROR : GEOCTL_OK;
+	return rc;
 }

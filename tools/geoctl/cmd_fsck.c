@@ -11,6 +11,7 @@
 
 #include "array.h"
 #include "fsck.h"
+#include "escape.h"
 #include "geoctl.h"
 #include "walk.h"
 #include "json.h"
@@ -238,8 +239,9 @@ static void print_text(const struct fsck *fk)
 	for (size_t i = 0; i < fk->nf; i++) {
 		const struct fsck_finding *f = &fk->f[i];
 
-		printf("%-16s %s: %s%s\n", kind_name[f->kind], f->what, f->detail,
-		       f->repaired ? " (deleted)" : "");
+		printf("%-16s ", kind_name[f->kind]);
+		esc_fputs(f->what, stdout);
+		printf(": %s%s\n", f->detail, f->repaired ? " (deleted)" : "");
 		counts[f->kind]++;
 		open += is_finding(f);
 		repaired += f->repaired;

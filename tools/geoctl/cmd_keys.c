@@ -70,9 +70,11 @@ static const char init_help[] =
 "An existing keyring is never overwritten: its keys protect existing files,\n"
 "and replacing it would make them unreadable. init then fails with status 2.\n"
 "\n"
-"After creating the keyring, init also runs `geoctl backend init --create`\n"
-"for every backend of the config: it creates missing backend directories and\n"
-"writes the marker geofs requires before it stores anything there.\n"
+"After creating the keyring, init creates the meta root and the audit log's\n"
+"directory if they are missing (mode 0700, missing parents 0755), then runs\n"
+"`geoctl backend init --create` for every backend of the config: it creates\n"
+"missing backend directories and writes the marker geofs requires before it\n"
+"stores anything there.\n"
 "\n"
 "Options:\n"
 "  -c, --config CONFIG  the mount config naming the keyring (required)\n"
@@ -282,8 +284,8 @@ struct keyring *keys_load_keyring(const char *path, bool site)
 	return kr;
 }
 
-/* Creates the missing directories above path, each mode 0700. */
-static int make_parents(const char *path)
+/* Creates the missing directories above path, each with mode. */
+static int make_parents(const char *path, mode_t mode)
 {
 	char *p = strdup(path);
 	int ret = 0;
@@ -292,7 +294,7 @@ static int make_parents(const char *path)
 		return -ENOMEM;
 	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+		if (mkdir(p, mode) != 0 && errno != EEXIST) {
 			ret = -errno;
 			geoctl_err("cannot create directory %s: %s", p, strerror(errno));
 			break;
@@ -300,6 +302,47 @@ static int make_parents(const char *path)
 		*s = '/';
 	}
 	free(p);
+	return ret;
+}
+
+/* Creates dir with mode 0700 (missing parents 0755) unless it exists. 0 or
+ * -errno (reported). */
+static int make_site_dir(const char *what, const char *dir)
+{
+	struct stat st;
+	int ret;
+
+	if (stat(dir, &st) == 0)
+		return 0;
+	ret = make_parents(dir, 0755);
+	if (ret)
+		return ret;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		geoctl_err("cannot create %s %s: %s", what, dir, strerror(errno));
+		return -errno;
+	}
+	printf("created %s %s (mode 0700)\n", what, dir);
+	return 0;
+}
+
+/* The meta root and the audit log's directory of a new site, mode 0700:
+ * names, tags and access records are personal data too. */
+static int make_site_dirs(const struct geo_config *cfg)
+{
+	char *dir, *slash;
+	int ret = make_site_dir("meta root", cfg->meta_path);
+
+	if (ret || !cfg->audit_path)
+		return ret;
+	dir = strdup(cfg->audit_path);
+	if (!dir)
+		return -ENOMEM;
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		ret = make_site_dir("audit directory", dir);
+	}
+	free(dir);
 	return ret;
 }
 
@@ -317,7 +360,7 @@ static int keys_init(struct keys_args *ka, struct geo_config *cfg)
 			   "files (see geoctl keys list -c %s)", path, ka->config);
 		return GEOCTL_ERROR;
 	}
-	if (make_parents(path) != 0)
+	if (make_parents(path, 0700) != 0)
 		return GEOCTL_ERROR;
 	ret = keyring_new(!ka->no_master, &kr);
 	if (ret) {
@@ -340,7 +383,9 @@ static int keys_init(struct keys_args *ka, struct geo_config *cfg)
 	else
 		printf("created %s (mode 0600) with a new master secret; back it up: files "
 		       "cannot be read without it\n", path);
-	/* geofs mounts only over marked backends: mark them now, as the site is new. */
+	/* A new site: its directories and backend markers, so that it mounts. */
+	if (make_site_dirs(cfg) != 0)
+		return GEOCTL_ERROR;
 	return geoctl_backend_init(cfg, UINT64_MAX, STORE_INIT_CREATE);
 }
 
@@ -620,6 +665,25 @@ out:
 
 /* ---- dispatch ------------------------------------------------------------ */
 
+/* A domain names a category the config declares: a key for any other
+ * protects no file, and a rotation would write it into the keyring. */
+static bool domain_declared(const struct keys_args *ka, const struct geo_config *cfg)
+{
+	const char *cat = strchr(ka->domain, ':') + 1;	/* keys_domain_valid() */
+	char names[1024];
+	size_t pos = 0;
+
+	if (config_category(cfg, cat) >= 0)
+		return true;
+	names[0] = '\0';
+	for (int i = 0; i < cfg->ncats && pos < sizeof(names); i++)
+		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s", i ? ", " : "",
+					cfg->cats[i].name);
+	geoctl_err("keys %s: --domain %s: %s declares no category '%s'; expected one of: %s",
+		   ka->verb, ka->domain, cfg->file, cat, names);
+	return false;
+}
+
 struct keys_verb {
 	const char *name;
 	const char *help;
@@ -664,6 +728,10 @@ int cmd_keys(int argc, char **argv)
 	cfg = load_config(ka.config);
 	if (!cfg)
 		return GEOCTL_ERROR;
+	if ((kv->opts & OPT_DOMAIN) && !domain_declared(&ka, cfg)) {
+		config_free(cfg);
+		return GEOCTL_ERROR;
+	}
 	status = kv->run(&ka, cfg);
 	config_free(cfg);
 	return status;

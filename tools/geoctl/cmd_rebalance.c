@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "geoctl.h"
 #include "json.h"
 #include "rebalance.h"
@@ -66,6 +67,14 @@ static const char rebalance_help[] =
 "  geoctl rebalance --bandwidth 50 /srv/app/photos\n"
 "  geoctl rebalance /srv/app/clinic/scan-0042.png\n";
 
+/* "PREFIX PATH: WHY" with the path escaped. */
+static void print_named(const char *prefix, const char *path, const char *why)
+{
+	fputs(prefix, stdout);
+	esc_fputs(path, stdout);
+	printf(": %s\n", why);
+}
+
 static int check_after(const struct scan_item *it, void *arg)
 {
 	struct rebalance *rb = arg;
@@ -73,7 +82,7 @@ static int check_after(const struct scan_item *it, void *arg)
 	if (it->gi->type == INFO_FILE && it->gi->misplaced) {
 		rb->misplaced_after++;
 		if (!rb->json)
-			printf("  still misplaced: %s: %s\n", it->path, it->gi->reason);
+			print_named("  still misplaced: ", it->path, it->gi->reason);
 	}
 	return 0;
 }
@@ -89,7 +98,7 @@ static void print_outcome(const struct rebalance *rb)
 		printf(", %zu could not be moved", rb->nfail);
 	putchar('\n');
 	for (size_t i = 0; i < rb->nfail; i++)
-		printf("  not moved: %s: %s\n", rb->fail[i].path, rebalance_strerror(rb->fail[i].err));
+		print_named("  not moved: ", rb->fail[i].path, rebalance_reason(&rb->fail[i]));
 	if (rb->interrupted)
 		printf("interrupted: %llu file%s (%s) remain; run the same command again to "
 		       "finish\n", (unsigned long long)left, left == 1 ? "" : "s",
@@ -127,7 +136,7 @@ static void print_json(const struct rebalance *rb)
 		json_obj_begin(&j, NULL);
 		json_str(&j, "path", rb->fail[i].path);
 		json_int(&j, "errno", rb->fail[i].err);
-		json_str(&j, "reason", rebalance_strerror(rb->fail[i].err));
+		json_str(&j, "reason", rebalance_reason(&rb->fail[i]));
 		json_obj_end(&j);
 	}
 	json_arr_end(&j);
@@ -148,8 +157,10 @@ static void rebalance_free(struct rebalance *rb)
 		free(rb->c[i].path);
 	for (size_t i = 0; i < rb->nm; i++)
 		free(rb->m[i].to);
-	for (size_t i = 0; i < rb->nfail; i++)
+	for (size_t i = 0; i < rb->nfail; i++) {
 		free(rb->fail[i].path);
+		free(rb->fail[i].why);
+	}
 	free(rb->c);
 	free(rb->m);
 	free(rb->fail);
@@ -208,6 +219,8 @@ int cmd_rebalance(int argc, char **argv)
 		return r > 0 ? GEOCTL_OK : GEOCTL_ERROR;
 	paths = argv + optind;
 	npaths = argc - optind;
+	if (scan_check_roots(paths, npaths))
+		return GEOCTL_ERROR;
 	rebalance_catch_signals();
 	r = scan_paths(paths, npaths, SCAN_RECURSE, rebalance_collect, &rb);
 	if (r < 0) {

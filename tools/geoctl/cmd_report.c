@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "array.h"
+#include "escape.h"
 #include "geoctl.h"
 #include "json.h"
 #include "mountinfo.h"
@@ -37,8 +38,16 @@ static const char report_help[] =
 "                    stored_by_country}; all byte counts exact\n"
 "      --html FILE   also write one self-contained HTML page to FILE (no\n"
 "                    script, no network: inline CSS and an SVG chart of the\n"
-"                    bytes stored per country for each category), for a\n"
-"                    compliance officer's browser; \"-\" writes it to stdout\n"
+"                    bytes stored per country for each category and origin,\n"
+"                    bytes in countries the policy does not allow hatched in\n"
+"                    red), for a compliance officer's browser and to archive\n"
+"                    as evidence: it names the site and its country, the\n"
+"                    geofs version, the daemon's config and the SHA-256 of\n"
+"                    its bytes, the audit chain's head at report time (these\n"
+"                    need root or the admin group), the absolute paths, and\n"
+"                    country names beside codes and exact byte counts in the\n"
+"                    table. Says on stderr where it wrote; \"-\" writes it to\n"
+"                    stdout\n"
 "  -h, --help        this text\n"
 "\n"
 "Columns: CATEGORY, ORIGIN, FILES, LOGICAL, STORED, STORED BY COUNTRY (a\n"
@@ -169,9 +178,13 @@ static void print_text(const struct report *rp)
 	uint64_t outside = 0;
 	struct table t;
 
-	printf("geofs transparency report\nmount:     %s\npaths:    ", rp->mount[0] ? rp->mount : "?");
-	for (int i = 0; i < rp->npaths; i++)
-		printf(" %s", rp->paths[i]);
+	printf("geofs transparency report\nmount:     ");
+	esc_fputs(rp->mount[0] ? rp->mount : "?", stdout);
+	printf("\npaths:    ");
+	for (int i = 0; i < rp->npaths; i++) {
+		putchar(' ');
+		esc_fputs(rp->paths[i], stdout);
+	}
 	printf("\ngenerated: %s\n\n", rp->generated);
 	table_init(&t, heads, (1u << 2) | (1u << 3) | (1u << 4));
 	for (size_t i = 0; i < rp->ng; i++) {
@@ -271,8 +284,16 @@ static int write_html(const struct report *rp, const char *file)
 	r = report_html(f, rp);
 	if (f != stdout && fclose(f) != 0 && r == 0)
 		r = -errno;
-	if (r < 0)
+	if (r < 0) {
 		geoctl_err("report: writing %s: %s", file, strerror(-r));
+	} else if (f != stdout) {
+		char *real = realpath(file, NULL);
+
+		fputs("wrote the HTML report to ", stderr);
+		esc_fputs(real ? real : file, stderr);
+		fputc('\n', stderr);
+		free(real);
+	}
 	return r;
 }
 
@@ -292,7 +313,7 @@ int cmd_report(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	struct report rp = { 0 };
+	static struct report rp;	/* large: the evidence holds paths */
 	const char *html = NULL;
 	bool json = false;
 	uint64_t outside = 0;
@@ -317,10 +338,14 @@ int cmd_report(int argc, char **argv)
 	}
 	rp.paths = argv + optind;
 	rp.npaths = argc - optind;
+	if (scan_check_roots(rp.paths, rp.npaths))
+		return GEOCTL_ERROR;
 	strftime(rp.generated, sizeof(rp.generated), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	if (mountinfo_point_of(rp.paths[0], rp.mount, sizeof(rp.mount)) < 0)
 		rp.mount[0] = '\0';
 	r = scan_paths(rp.paths, rp.npaths, SCAN_RECURSE, gather, &rp);
+	if (r >= 0 && html)
+		report_evidence(&rp);
 	if (r < 0) {
 		geoctl_err("report: %s", strerror(-r));
 		report_free(&rp);

@@ -8,13 +8,15 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "escape.h"
 #include "geoctl.h"
 #include "info.h"
+#include "tag_check.h"
 #include "walk.h"
 #include "xattrs.h"
 
 static const char tag_help[] =
-"usage: geoctl tag [-R] [-c CATEGORY] [-o ORIGIN] PATH...\n"
+"usage: geoctl tag [-R] [-v] [-C CATEGORY] [-o ORIGIN] [-c CONFIG] [--force] PATH...\n"
 "\n"
 "Sets the data category and/or the origin country of each PATH on a mounted\n"
 "geofs. On a directory they become the defaults that new children inherit;\n"
@@ -27,15 +29,24 @@ static const char tag_help[] =
 "    group of the mount config ([defaults] admin_group);\n"
 "  * the new tags must leave some allowed backend for the file.\n"
 "\n"
+"Before setting anything, geoctl checks each path's new (category, origin)\n"
+"against the config in force (-c CONFIG, else the one the daemon reports,\n"
+"which needs root or the admin group): tags for which too few non-draining\n"
+"backends sit in allowed countries, or that this site may not open, would\n"
+"strand the file (unreadable from here, impossible to move), and are refused\n"
+"with the reason unless --force is given.\n"
+"\n"
 "A retag that leaves shards in countries the new tags do not allow marks the\n"
 "file misplaced (geoctl show, geoctl verify) until geoctl rebalance moves it.\n"
 "\n"
 "Options:\n"
-"  -c, --category CATEGORY   a category declared in the mount config, exactly\n"
+"  -C, --category CATEGORY   a category declared in the mount config, exactly\n"
 "                            as declared\n"
 "  -o, --origin ORIGIN       ISO 3166-1 alpha-2 code, upper case (JP, KR, DE)\n"
 "  -R, --recursive           also tag everything below each directory\n"
 "  -v, --verbose             print each path as it is tagged\n"
+"  -c, --config CONFIG       the mount config to check the new tags against\n"
+"      --force               set tags even if they would strand the file\n"
 "  -h, --help                this text\n"
 "\n"
 "Output: with -v, one line per path: \"PATH: category=... origin=...\". At the\n"
@@ -45,14 +56,16 @@ static const char tag_help[] =
 "Exit status: 0 every path tagged; 2 usage error or any path failed.\n"
 "\n"
 "Examples:\n"
-"  geoctl tag -c medical /srv/app/clinic/scan-0042.png\n"
-"  geoctl tag -R -c media -o JP /srv/app/photos\n";
+"  geoctl tag -C medical /srv/app/clinic/scan-0042.png\n"
+"  geoctl tag -R -C media -o JP /srv/app/photos\n";
 
 struct tag {
 	const char *category;
 	char origin[3];
 	bool has_origin;
 	bool verbose;
+	bool force;
+	struct geo_config *cfg;	/* to check new tags against, or NULL */
 	int done;
 	int failed;
 };
@@ -96,11 +109,35 @@ static int set(const char *path, const char *attr, const char *value)
 /* Category, then origin; if the category alone has no allowed backend
  * under the old origin, the other order may (e.g. personal/KR ->
  * medical/JP with medical kept in its origin). */
+/* -EACCES (explained) if the path's new tags would strand it. */
+static int check_path(struct tag *t, const char *path)
+{
+	struct geo_info gi;
+	char why[1024];
+	int r;
+
+	if (!t->cfg)
+		return 0;
+	r = info_get(path, &gi);
+	if (r == 0)
+		r = tag_check(t->cfg, t->category ? t->category : gi.category,
+			      t->has_origin ? t->origin : gi.origin, why, sizeof(why));
+	info_free(&gi);
+	if (r == -EACCES)
+		geoctl_err("%s: not tagged: %s (use --force to tag it anyway)", path, why);
+	else if (r < 0)
+		geoctl_err("%s: %s", path, info_strerror(r));
+	return r;
+}
+
 static int tag_path(struct tag *t, const char *path)
 {
 	const char *first = XA_CATEGORY, *second = XA_ORIGIN;
 	const char *v1 = t->category, *v2 = t->origin;
 	int r;
+
+	if ((r = check_path(t, path)) < 0)
+		return r;
 
 	if (!t->category) {
 		first = XA_ORIGIN;
@@ -125,10 +162,12 @@ static int tag_path(struct tag *t, const char *path)
 		explain(path, second, v2, -r);
 		return r;
 	}
-	if (t->verbose)
-		printf("%s:%s%s%s%s\n", path, t->category ? " category=" : "",
+	if (t->verbose) {
+		esc_fputs(path, stdout);
+		printf(":%s%s%s%s\n", t->category ? " category=" : "",
 		       t->category ? t->category : "", t->has_origin ? " origin=" : "",
 		       t->has_origin ? t->origin : "");
+	}
 	return 0;
 }
 
@@ -194,7 +233,9 @@ static int parse_origin(struct tag *t, const char *s)
 int cmd_tag(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "category", required_argument, NULL, 'c' },
+		{ "category", required_argument, NULL, 'C' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "force", no_argument, NULL, 'F' },
 		{ "origin", required_argument, NULL, 'o' },
 		{ "recursive", no_argument, NULL, 'R' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -203,12 +244,15 @@ int cmd_tag(int argc, char **argv)
 	};
 	static const struct walk_ops ops = { .visit = visit, .error = walk_error };
 	struct tag t = { 0 };
+	const char *config = NULL;
 	unsigned flags = 0;
 	int c;
 
-	while ((c = getopt_long(argc, argv, "c:o:Rvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "C:c:o:Rvh", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': t.category = optarg; break;
+		case 'C': t.category = optarg; break;
+		case 'c': config = optarg; break;
+		case 'F': t.force = true; break;
 		case 'o':
 			if (parse_origin(&t, optarg) < 0)
 				return GEOCTL_ERROR;
@@ -217,12 +261,14 @@ int cmd_tag(int argc, char **argv)
 		case 'v': t.verbose = true; break;
 		case 'h': fputs(tag_help, stdout); return GEOCTL_OK;
 		default:
-			fputs("usage: geoctl tag [-R] [-c CATEGORY] [-o ORIGIN] PATH...\n", stderr);
+			fputs("usage: geoctl tag [-R] [-v] [-C CATEGORY] [-o ORIGIN] [-c CONFIG] "
+			      "[--force] PATH...\n", stderr);
 			return GEOCTL_ERROR;
 		}
 	}
 	if (!t.category && !t.has_origin) {
-		geoctl_err("tag: nothing to set: give -c CATEGORY and/or -o ORIGIN");
+		geoctl_err("tag: nothing to set: give -C CATEGORY and/or -o ORIGIN%s",
+			   config ? " (-c names the CONFIG now; the category is -C)" : "");
 		return GEOCTL_ERROR;
 	}
 	if (t.category && !*t.category) {
@@ -232,6 +278,14 @@ int cmd_tag(int argc, char **argv)
 	if (optind >= argc) {
 		geoctl_err("tag: no PATH given (see geoctl tag --help)");
 		return GEOCTL_ERROR;
+	}
+	if (!t.force && (config || on_geofs(argv[optind]) == 0)) {
+		t.cfg = tag_check_config(argv[optind], config);
+		if (!t.cfg && config)
+			return GEOCTL_ERROR;
+		if (!t.cfg)
+			geoctl_err("tag: warning: not checking whether the new tags leave the "
+				   "files an allowed backend (give -c CONFIG)");
 	}
 	for (int i = optind; i < argc; i++) {
 		int r = walk(argv[i], flags, &ops, &t);
@@ -243,6 +297,7 @@ int cmd_tag(int argc, char **argv)
 			t.failed++;
 		}
 	}
+	config_free(t.cfg);
 	printf("tagged %d path%s", t.done, t.done == 1 ? "" : "s");
 	if (t.failed)
 		printf(", %d failed", t.failed);

@@ -105,6 +105,23 @@ static int count_reason(struct verify *v, const char *reason, uint64_t bytes)
 	return 0;
 }
 
+/* A reason's singular wording (count 1: "replica in KR") in the plural
+ * used for other counts, so both group together. False if not one. */
+static bool plural_of(const char *p, char *out, size_t len)
+{
+	static const char *const nouns[] = { "replica", "object", "shard" };
+
+	for (size_t i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++) {
+		size_t n = strlen(nouns[i]);
+
+		if (!strncmp(p, nouns[i], n) && p[n] == ' ') {
+			snprintf(out, len, "%ss%s", nouns[i], p + n);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The daemon's reason is "; "-separated parts, each "COUNT what", e.g.
  * "3 replicas in KR, allowed JP; 1 objects missing". The summary counts a
  * file once under each part, without its count. */
@@ -116,10 +133,16 @@ static int count_classes(struct verify *v, const char *reason, uint64_t bytes)
 	if (!copy)
 		return -ENOMEM;
 	for (char *p = strtok_r(copy, ";", &save); p && r == 0; p = strtok_r(NULL, ";", &save)) {
+		char grouped[512];
+
 		p += strspn(p, " ");
 		if (*p >= '0' && *p <= '9') {
+			bool one = p[0] == '1' && p[1] == ' ';
+
 			p += strspn(p, "0123456789");
 			p += strspn(p, " ");
+			if (one && plural_of(p, grouped, sizeof(grouped)))
+				p = grouped;
 		}
 		if (*p)
 			r = count_reason(v, p, bytes);
@@ -347,6 +370,8 @@ int cmd_verify(int argc, char **argv)
 		geoctl_err("verify: no PATH given (see geoctl verify --help)");
 		return GEOCTL_ERROR;
 	}
+	if (scan_check_roots(argv + optind, argc - optind))
+		return GEOCTL_ERROR;
 	r = scan_paths(argv + optind, argc - optind, SCAN_RECURSE | SCAN_PARENT, verify_one, &v);
 	if (r < 0) {
 		geoctl_err("verify: %s", strerror(-r));

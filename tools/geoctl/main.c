@@ -3,9 +3,13 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "geoctl.h"
+#include "version.h"
+
 
 static const struct geoctl_verb verbs[] = {
 	{ "check", "validate a mount config and print the resolved policy", cmd_check },
@@ -26,10 +30,17 @@ void geoctl_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("geoctl: ", stderr);
+	char *msg = NULL;
+	int n;
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	fputs("geoctl: ", stderr);
+	/* Messages name paths: escape them whole (escape.h), so that a name can
+	 * neither drive the terminal nor forge a line. */
+	esc_fputs(n >= 0 ? msg : fmt, stderr);
+	free(msg);
 	fputc('\n', stderr);
 }
 
@@ -51,8 +62,23 @@ static void usage(FILE *f)
 		"Verbs:\n");
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
 		fprintf(f, "  %-10s %s\n", verbs[i].name, verbs[i].summary);
-	fprintf(f, "\nRun `geoctl VERB --help` for a verb's options.\n"
+	fprintf(f, "\nRun `geoctl help VERB` (or `geoctl VERB --help`) for a verb's options;\n"
+		"`geoctl --version` prints the version.\n"
 		"Exit status: 0 all well, 1 findings (e.g. misplaced files), 2 usage or runtime error.\n");
+}
+
+/* `geoctl help VERB`: the verb's own --help. */
+static int help_verb(const char *name)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(name, verbs[i].name) == 0) {
+			char *args[] = { (char *)name, (char *)"--help", NULL };
+
+			return verbs[i].run(2, args);
+		}
+	}
+	geoctl_err("help: unknown verb '%s' (see geoctl --help)", name);
+	return GEOCTL_ERROR;
 }
 
 int main(int argc, char **argv)
@@ -61,6 +87,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return GEOCTL_ERROR;
 	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("geoctl %s\n", GEOFS_VERSION);
+		return GEOCTL_OK;
+	}
+	if (strcmp(argv[1], "help") == 0 && argc > 2)
+		return help_verb(argv[2]);
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
 	    strcmp(argv[1], "help") == 0) {
 		usage(stdout);

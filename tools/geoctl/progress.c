@@ -3,11 +3,13 @@
  */
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "escape.h"
 #include "progress.h"
 #include "table.h"
 
@@ -88,12 +90,14 @@ static void draw(struct progress *p, const char *item)
 	room = columns() - (int)strlen(cnt) - BAR_WIDTH - 6;
 	fprintf(p->f, "\r\033[K[%s] %s", bar, cnt);
 	if (item && room > 8) {
-		size_t n = strlen(item);
+		char *e = esc_dup(item);
 
-		if (n > (size_t)room)	/* keep the end of the path: the name */
-			fprintf(p->f, "  ...%s", item + n - (size_t)(room - 3));
-		else
-			fprintf(p->f, "  %s", item);
+		/* keep the end of the path (the name), cut at a character */
+		if (e && esc_width(e) > room)
+			fprintf(p->f, "  ...%s", e + esc_tail(e, room - 3));
+		else if (e)
+			fprintf(p->f, "  %s", e);
+		free(e);
 	}
 	fflush(p->f);
 	p->drawn = true;
@@ -111,7 +115,9 @@ void progress_step(struct progress *p, uint64_t bytes, const char *item)
 			draw(p, item);
 	} else if (p->lines) {
 		counters(p, cnt, sizeof(cnt));
-		fprintf(p->f, "%s %s (%s)\n", p->verb, item ? item : "", cnt);
+		fprintf(p->f, "%s ", p->verb);
+		esc_fputs(item ? item : "", p->f);
+		fprintf(p->f, " (%s)\n", cnt);
 		fflush(p->f);
 	}
 }
@@ -119,12 +125,16 @@ void progress_step(struct progress *p, uint64_t bytes, const char *item)
 void progress_note(struct progress *p, const char *fmt, ...)
 {
 	va_list ap;
+	char *msg = NULL;
+	int n;
 
 	if (p->drawn)
 		fputs("\r\033[K", p->f);
 	va_start(ap, fmt);
-	vfprintf(p->f, fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	esc_fputs(n >= 0 ? msg : fmt, p->f);	/* notes name files: escape.h */
+	free(msg);
 	fputc('\n', p->f);
 	if (p->drawn)
 		draw(p, NULL);

@@ -26,6 +26,7 @@ struct move {
 struct failure {
 	char *path;
 	int err;
+	char *why;		/* the specific reason (rebalance_why()), or NULL */
 };
 
 struct rebalance {
@@ -60,5 +61,14 @@ int rebalance_migrate(struct rebalance *rb);
 
 /* Words for a user.geo.migrate failure. */
 const char *rebalance_strerror(int err);
+
+/* A failure's reason: its why, else rebalance_strerror(err). */
+const char *rebalance_reason(const struct failure *f);
+
+/* Which cause a refused move (EACCES, ENOSPC) had, for the file at path:
+ * the site may not access it, no backend in an allowed country, all
+ * draining, down or full. A malloc'ed sentence, or NULL when it cannot be
+ * told (other errors; the daemon's status is not readable). */
+char *rebalance_why(const char *path, int err);
 
 #endif

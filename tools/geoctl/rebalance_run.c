@@ -26,12 +26,17 @@ static void on_signal(int sig)
 	walk_stop = 1;
 }
 
+const char *rebalance_reason(const struct failure *f)
+{
+	return f->why ? f->why : rebalance_strerror(f->err);
+}
+
 const char *rebalance_strerror(int err)
 {
 	switch (err) {
 	case EACCES:
-		return "no compliant placement: no backend the policy allows is healthy with "
-		       "space, or this site may not access the file";
+		return "no compliant placement (the daemon refused it; run as root or the "
+		       "admin group for the reason)";
 	case ENOSPC:
 		return "the allowed backends are full";
 	case EIO:
@@ -52,6 +57,7 @@ static int add_failure(struct rebalance *rb, const char *path, int err)
 	rb->fail = f;
 	f[rb->nfail].path = strdup(path);
 	f[rb->nfail].err = err;
+	f[rb->nfail].why = rebalance_why(path, err);
 	if (!f[rb->nfail].path)
 		return -ENOMEM;
 	rb->nfail++;
@@ -93,9 +99,10 @@ int rebalance_migrate(struct rebalance *rb)
 				stop = 1;
 				break;
 			}
-			progress_note(&p, "geoctl: %s: not moved: %s", c->path, rebalance_strerror(err));
 			if (add_failure(rb, c->path, err) < 0)
 				return -ENOMEM;
+			progress_note(&p, "geoctl: %s: not moved: %s", c->path,
+				      rebalance_reason(&rb->fail[rb->nfail - 1]));
 			p.files_done++;
 			continue;
 		}

@@ -31,9 +31,18 @@ struct rep_group {
 	size_t nby, capby;
 };
 
+#define REPORT_MAX_PATHS 64
+
 struct report {
 	char *const *paths;
 	int npaths;
+	/* evidence (report_evidence(); "" where it could not be had) */
+	char abspaths[REPORT_MAX_PATHS][PATH_MAX];	/* paths, resolved */
+	char site[CFG_NAME_MAX];
+	char site_country[3];
+	char config[PATH_MAX];		/* the daemon's config file */
+	char config_sha256[65];		/* SHA-256 of its bytes, hex */
+	char audit_head[65];		/* SHA-256 of the audit log's last line */
 	char mount[PATH_MAX];		/* geofs mount point of paths[0], or "" */
 	char generated[32];		/* "2026-11-23T02:30:00Z" */
 	struct rep_group *g;		/* sorted by category, origin */
@@ -42,6 +51,11 @@ struct report {
 	size_t ntotal, captotal;
 	uint64_t files, size, stored;
 };
+
+/* Fills the evidence fields of rp (paths and mount set). Reading the
+ * site and config needs root or the admin group; without them those
+ * fields stay "". */
+void report_evidence(struct report *rp);
 
 /* Writes the report as one self-contained HTML page (inline CSS and SVG,
  * no script, no external resource). 0 or -EIO if writing failed. */

@@ -1,7 +1,9 @@
 /*
  * report_html.c — the transparency report as one self-contained HTML page:
- * inline CSS, an inline SVG stacked bar chart (bytes stored per country
- * for each category), the detail table, and how to read it. No script and
+ * the evidence (site, version, config hash, audit chain head), inline CSS,
+ * an inline SVG stacked bar chart (bytes stored per country for each
+ * category and origin, violations marked), the detail table with exact
+ * byte counts and country names, and how to read it. No script and
  * no external resource, so it opens anywhere and can be archived as is.
  */
 #include <errno.h>
@@ -9,13 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "array.h"
 #include "report.h"
+#include "country.h"
 #include "table.h"
+#include "version.h"
 
-#define CHART_W      760
+#define CHART_W      900
 #define LABEL_W      150
-#define BAR_W        470
+#define BAR_W        440
 #define ROW_H        30
 #define BAR_H        18
 
@@ -37,6 +40,9 @@ static const char style[] =
 ".note{background:#fff4f4;border-left:4px solid #b00020;padding:.6rem 1rem}"
 ".okbox{background:#f2faf4;border-left:4px solid #1b7f3b;padding:.6rem 1rem}"
 "svg text{font-family:inherit;font-size:13px}"
+"table.evidence{width:auto;margin:.6rem 0}table.evidence th{width:11rem}"
+"table.evidence td{font-family:ui-monospace,monospace;font-size:.85rem;word-break:break-all}"
+"td small{color:#555}"
 "@media print{body{margin:0}}";
 
 static void esc(FILE *f, const char *s)
@@ -61,89 +67,78 @@ static const char *colour(const struct report *rp, const char *cc)
 	return "#999999";
 }
 
-/* Bytes per country for each category (summed over origins). */
-struct cat_bar {
-	const char *category;
-	struct rep_country *by;
-	size_t nby, capby;
-	uint64_t total;
-};
-
-static int cat_bars(const struct report *rp, struct cat_bar **out, size_t *n)
+/* "Japan (JP)": the name from iso-codes beside the code. */
+static void country(FILE *f, const char *cc)
 {
-	struct cat_bar *bars = NULL, *b = NULL;
-	size_t cap = 0;
-
-	*n = 0;
-	for (size_t i = 0; i < rp->ng; i++) {
-		const struct rep_group *g = &rp->g[i];
-
-		if (!b || strcmp(b->category, g->category) != 0) {	/* groups are sorted */
-			struct cat_bar *nb = array_grow(bars, &cap, *n, sizeof(*bars));
-
-			if (!nb)
-				goto nomem;
-			bars = nb;
-			b = &bars[(*n)++];
-			memset(b, 0, sizeof(*b));
-			b->category = g->category;
-		}
-		for (size_t k = 0; k < g->nby; k++)
-			if (report_country_add(&b->by, &b->nby, &b->capby, g->by[k].cc,
-					       g->by[k].bytes) < 0)
-				goto nomem;
-		b->total += g->stored;
-	}
-	*out = bars;
-	return 0;
-nomem:
-	for (size_t i = 0; i < *n; i++)
-		free(bars[i].by);
-	free(bars);
-	return -ENOMEM;
+	esc(f, country_name(country_index(cc)));
+	fprintf(f, " (%s)", cc);
 }
 
-static void chart(FILE *f, const struct report *rp, const struct cat_bar *bars, size_t n)
+/* One bar per (category, origin) group, split by storage country; bytes in
+ * a country the policy does not allow are hatched, outlined in red and
+ * labelled, so a violation shows in the chart, not only in the table. */
+static void chart(FILE *f, const struct report *rp)
 {
 	uint64_t max = 1;
-	int legend_y = (int)n * ROW_H + 16;
-	int height = legend_y + 28;
+	int legend_y = (int)rp->ng * ROW_H + 16;
+	int height = legend_y + 28 * (int)((rp->ntotal + 3) / 4) + 28;
 	char b[TABLE_BYTES_LEN];
 
-	for (size_t i = 0; i < n; i++)
-		if (bars[i].total > max)
-			max = bars[i].total;
+	for (size_t i = 0; i < rp->ng; i++)
+		if (rp->g[i].stored > max)
+			max = rp->g[i].stored;
 	fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
 		"viewBox=\"0 0 %d %d\" role=\"img\" aria-label=\"Bytes stored per country for "
-		"each category\">\n", CHART_W, height, CHART_W, height);
-	for (size_t i = 0; i < n; i++) {
+		"each category and origin\">\n<defs><pattern id=\"bad\" width=\"6\" height=\"6\" "
+		"patternUnits=\"userSpaceOnUse\" patternTransform=\"rotate(45)\"><rect width=\"3\" "
+		"height=\"6\" fill=\"#b00020\"/></pattern></defs>\n", CHART_W, height, CHART_W, height);
+	for (size_t i = 0; i < rp->ng; i++) {
+		const struct rep_group *g = &rp->g[i];
 		double x = LABEL_W;
 		int y = (int)i * ROW_H + 6;
 
 		fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">", LABEL_W - 8, y + 14);
-		esc(f, bars[i].category);
-		fputs("</text>\n", f);
-		for (size_t k = 0; k < bars[i].nby; k++) {
-			double w = (double)bars[i].by[k].bytes / (double)max * BAR_W;
+		esc(f, g->category);
+		fprintf(f, " / %s</text>\n", g->origin);
+		for (size_t k = 0; k < g->nby; k++) {
+			double w = (double)g->by[k].bytes / (double)max * BAR_W;
+			bool bad = !report_allowed(g, g->by[k].cc);
 
-			fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" "
-				"fill=\"%s\"><title>", x, y, w, BAR_H, colour(rp, bars[i].by[k].cc));
-			esc(f, bars[i].category);
-			fprintf(f, " in %s: %s (%" PRIu64 " bytes)</title></rect>\n",
-				bars[i].by[k].cc, table_bytes(bars[i].by[k].bytes, b),
-				bars[i].by[k].bytes);
+			fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\"%s>"
+				"<title>", x, y, w, BAR_H, colour(rp, g->by[k].cc),
+				bad ? " stroke=\"#b00020\" stroke-width=\"2\"" : "");
+			esc(f, g->category);
+			fprintf(f, "/%s in ", g->origin);
+			country(f, g->by[k].cc);
+			fprintf(f, ": %" PRIu64 " bytes%s</title></rect>\n", g->by[k].bytes,
+				bad ? ", NOT ALLOWED" : "");
+			if (bad)
+				fprintf(f, "<rect class=\"violation\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" "
+					"height=\"%d\" fill=\"url(#bad)\" opacity=\"0.6\"/>\n",
+					x, y, w, BAR_H);
 			x += w;
 		}
 		fprintf(f, "<text x=\"%.1f\" y=\"%d\">%s</text>\n", x + 6, y + 14,
-			table_bytes(bars[i].total, b));
+			table_bytes(g->stored, b));
+		if (g->outside)
+			fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"badtxt\" fill=\"#b00020\" "
+				"font-weight=\"600\">&#x2716; %s not allowed</text>\n", x + 80, y + 14,
+				table_bytes(g->outside, b));
 	}
 	for (size_t i = 0; i < rp->ntotal; i++) {
-		int x = LABEL_W + (int)i * 110;
+		int x = 10 + (int)(i % 4) * 185, y = legend_y + (int)(i / 4) * 28;
 
 		fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>"
-			"<text x=\"%d\" y=\"%d\">%s %s</text>\n", x, legend_y, colour(rp,
-			rp->total_by[i].cc), x + 16, legend_y + 11, rp->total_by[i].cc,
-			table_bytes(rp->total_by[i].bytes, b));
+			"<text x=\"%d\" y=\"%d\">", x, y, colour(rp, rp->total_by[i].cc), x + 16, y + 11);
+		country(f, rp->total_by[i].cc);
+		fputs("</text>\n", f);
+	}
+	{
+		int y = legend_y + 28 * (int)((rp->ntotal + 3) / 4);
+
+		fprintf(f, "<rect x=\"10\" y=\"%d\" width=\"12\" height=\"12\" fill=\"url(#bad)\" "
+			"stroke=\"#b00020\"/><text x=\"26\" y=\"%d\">stored where the policy does "
+			"not allow it</text>\n", y, y + 11);
 	}
 	fputs("</svg>\n", f);
 }
@@ -155,8 +150,10 @@ static void countries_cell(FILE *f, const struct rep_group *g)
 	for (size_t k = 0; k < g->nby; k++) {
 		bool bad = !report_allowed(g, g->by[k].cc);
 
-		fprintf(f, "%s<span%s>%s %s%s</span>", k ? "<br>" : "", bad ? " class=\"bad\"" : "",
-			g->by[k].cc, table_bytes(g->by[k].bytes, b), bad ? " (not allowed)" : "");
+		fprintf(f, "%s<span%s>", k ? "<br>" : "", bad ? " class=\"bad\"" : "");
+		country(f, g->by[k].cc);
+		fprintf(f, ": %s (%" PRIu64 " bytes)%s</span>", table_bytes(g->by[k].bytes, b),
+			g->by[k].bytes, bad ? " (not allowed)" : "");
 	}
 	if (!g->nby)
 		fputs("&ndash;", f);
@@ -182,9 +179,12 @@ static void detail_table(FILE *f, const struct report *rp)
 
 		fputs("<tr><td>", f);
 		esc(f, g->category);
-		fprintf(f, "</td><td>%s</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%s</td>"
-			"<td class=\"n\">%s</td><td>", g->origin, g->files, table_bytes(g->size, a),
-			table_bytes(g->stored, b));
+		fputs("</td><td>", f);
+		country(f, g->origin);
+		fprintf(f, "</td><td class=\"n\">%" PRIu64 "</td><td class=\"n\">%s<br><small>%"
+			PRIu64 " bytes</small></td><td class=\"n\">%s<br><small>%" PRIu64
+			" bytes</small></td><td>", g->files, table_bytes(g->size, a), g->size,
+			table_bytes(g->stored, b), g->stored);
 		countries_cell(f, g);
 		fputs("</td><td>", f);
 		list_cell(f, g->store_in);
@@ -193,12 +193,51 @@ static void detail_table(FILE *f, const struct report *rp)
 		fputs("</td></tr>\n", f);
 	}
 	fprintf(f, "<tr class=\"total\"><td>Total</td><td></td><td class=\"n\">%" PRIu64 "</td>"
-		"<td class=\"n\">%s</td><td class=\"n\">%s</td><td>", rp->files,
-		table_bytes(rp->size, a), table_bytes(rp->stored, b));
-	for (size_t k = 0; k < rp->ntotal; k++)
-		fprintf(f, "%s%s %s", k ? "<br>" : "", rp->total_by[k].cc,
-			table_bytes(rp->total_by[k].bytes, a));
+		"<td class=\"n\">%s<br><small>%" PRIu64 " bytes</small></td><td class=\"n\">%s"
+		"<br><small>%" PRIu64 " bytes</small></td><td>", rp->files, table_bytes(rp->size, a),
+		rp->size, table_bytes(rp->stored, b), rp->stored);
+	for (size_t k = 0; k < rp->ntotal; k++) {
+		fputs(k ? "<br>" : "", f);
+		country(f, rp->total_by[k].cc);
+		fprintf(f, ": %s (%" PRIu64 " bytes)", table_bytes(rp->total_by[k].bytes, a),
+			rp->total_by[k].bytes);
+	}
 	fputs("</td><td></td><td></td></tr>\n</table>\n", f);
+}
+
+static void ev_row(FILE *f, const char *label, const char *id, const char *value,
+		   const char *missing)
+{
+	fprintf(f, "<tr><th>%s</th><td id=\"%s\">", label, id);
+	if (value && *value)
+		esc(f, value);
+	else
+		fprintf(f, "<i>%s</i>", missing);
+	fputs("</td></tr>\n", f);
+}
+
+/* Who made the report, from what: for archiving it as evidence. */
+static void evidence(FILE *f, const struct report *rp)
+{
+	static const char denied[] = "unknown: reading the daemon's status needs root or the "
+				     "admin group";
+	char site[CFG_NAME_MAX + 64] = "";
+
+	if (rp->site[0])
+		snprintf(site, sizeof(site), "%s, %s (%s)", rp->site,
+			 country_name(country_index(rp->site_country)), rp->site_country);
+	fputs("<table class=\"evidence\">\n", f);
+	ev_row(f, "Site", "site", site, denied);
+	ev_row(f, "geofs version", "version", GEOFS_VERSION, "");
+	ev_row(f, "Config", "config", rp->config, denied);
+	ev_row(f, "Config SHA-256", "config-sha256", rp->config_sha256,
+	       rp->config[0] ? "the config file could not be read" : denied);
+	ev_row(f, "Audit chain head", "audit-head", rp->audit_head,
+	       rp->config[0] ? "no audit log, or it holds no record" : denied);
+	fputs("</table>\n<p class=\"meta\">The audit chain head is the SHA-256 of the last "
+	      "record in the audit log when the report was made; <code>geoctl audit verify"
+	      "</code> prints the same value, so the log can be checked against this report "
+	      "later.</p>\n", f);
 }
 
 static void header(FILE *f, const struct report *rp, uint64_t outside)
@@ -216,12 +255,13 @@ static void header(FILE *f, const struct report *rp, uint64_t outside)
 	for (int i = 0; i < rp->npaths; i++) {
 		if (i)
 			fputs("</b>, <b>", f);
-		esc(f, rp->paths[i]);
+		esc(f, i < REPORT_MAX_PATHS ? rp->abspaths[i] : rp->paths[i]);
 	}
 	/* "2026-11-23T02:30:00Z" reads as "2026-11-23 02:30:00 UTC" */
 	fprintf(f, "</b>.<br>Generated %.10s %.8s UTC by <code>geoctl report</code> from the "
 		"placement the geofs daemon reports for each file.</p>\n", rp->generated,
 		rp->generated + 11);
+	evidence(f, rp);
 	fprintf(f, "<p>%" PRIu64 " files, %s of data, stored as %s of encrypted objects "
 		"(all replicas) in %zu countr%s.</p>\n", rp->files, table_bytes(rp->size, a),
 		table_bytes(rp->stored, b), rp->ntotal, rp->ntotal == 1 ? "y" : "ies");
@@ -251,26 +291,19 @@ static const char explain[] =
 
 int report_html(FILE *f, const struct report *rp)
 {
-	struct cat_bar *bars;
 	uint64_t outside = 0;
-	size_t n;
 
-	if (cat_bars(rp, &bars, &n) < 0)
-		return -ENOMEM;
 	for (size_t i = 0; i < rp->ng; i++)
 		outside += rp->g[i].outside;
 	header(f, rp, outside);
-	fputs("<h2>Bytes stored per country, by category</h2>\n", f);
-	if (n)
-		chart(f, rp, bars, n);
+	fputs("<h2>Bytes stored per country, by category and origin</h2>\n", f);
+	if (rp->ng)
+		chart(f, rp);
 	else
 		fputs("<p>No files.</p>\n", f);
 	fputs("<h2>By category and origin</h2>\n", f);
 	detail_table(f, rp);
 	fputs(explain, f);
 	fputs("</body>\n</html>\n", f);
-	for (size_t i = 0; i < n; i++)
-		free(bars[i].by);
-	free(bars);
 	return fflush(f) == 0 && !ferror(f) ? 0 : -EIO;
 }

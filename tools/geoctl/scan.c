@@ -107,6 +107,23 @@ static int walk_error(const char *path, int err, void *arg)
 	return 0;
 }
 
+int scan_check_roots(char *const *paths, int npaths)
+{
+	int failed = 0;
+
+	for (int i = 0; i < npaths; i++) {
+		struct geo_info gi;
+		int r = info_get(paths[i], &gi);
+
+		info_free(&gi);
+		if (r < 0) {
+			geoctl_err("%s: %s", paths[i], info_strerror(r));
+			failed++;
+		}
+	}
+	return failed;
+}
+
 int scan_paths(char *const *paths, int npaths, unsigned flags, scan_fn fn, void *arg)
 {
 	static const struct walk_ops ops = { .visit = visit, .leave = leave, .error = walk_error };

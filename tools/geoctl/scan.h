@@ -38,4 +38,9 @@ typedef int (*scan_fn)(const struct scan_item *it, void *arg);
  * the negative errno fn stopped with (-EINTR when walk_stop was set). */
 int scan_paths(char *const *paths, int npaths, unsigned flags, scan_fn fn, void *arg);
 
+/* Checks that every PATH argument is on a mounted geofs, naming each that
+ * is not (or cannot be read) on stderr. Returns how many failed: a verb
+ * then prints nothing else, rather than an empty report about them. */
+int scan_check_roots(char *const *paths, int npaths);
+
 #endif

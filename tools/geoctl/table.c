@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "table.h"
-#include "utf8.h"
 
 void table_init(struct table *t, const char *const *heads, unsigned right)
 {
@@ -38,33 +38,6 @@ int table_row(struct table *t)
 	return 0;
 }
 
-/* A copy of s safe to print in a row: control characters and bytes that
- * are not UTF-8 become \n, \t, \xHH (a file name may hold any of them). */
-static char *printable(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	char *out = malloc(4 * strlen(str) + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	while (*s) {
-		int n = (int)utf8_len(s, SIZE_MAX);
-
-		if (*s == '\n' || *s == '\t' || *s == '\\') {
-			o += sprintf(o, "\\%c", *s == '\n' ? 'n' : *s == '\t' ? 't' : '\\');
-			s++;
-		} else if (n == 0 || *s < 0x20 || *s == 0x7f) {
-			o += sprintf(o, "\\x%02x", *s++);
-		} else {
-			memcpy(o, s, (size_t)n);
-			o += n;
-			s += n;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 int table_cell(struct table *t, const char *fmt, ...)
 {
 	va_list ap;
@@ -78,23 +51,12 @@ int table_cell(struct table *t, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0)
 		return -ENOMEM;
-	s = printable(raw);
+	s = esc_dup(raw);
 	free(raw);
 	if (!s)
 		return -ENOMEM;
 	t->cells[(t->nrows - 1) * (size_t)t->ncols + (size_t)t->cur++] = s;
 	return 0;
-}
-
-/* Display width: code points, not bytes (continuation bytes don't count). */
-static int width(const char *s)
-{
-	int w = 0;
-
-	for (; s && *s; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			w++;
-	return w;
 }
 
 static void print_line(const struct table *t, FILE *f, int indent,
@@ -104,7 +66,7 @@ static void print_line(const struct table *t, FILE *f, int indent,
 
 	for (int c = 0; c < t->ncols; c++) {
 		const char *s = cells[c] ? cells[c] : "";
-		int pad = w[c] - width(s);
+		int pad = w[c] - esc_width(s);
 
 		if (c > 0)
 			pending += 2;
@@ -125,10 +87,10 @@ void table_print(const struct table *t, FILE *f, int indent)
 	int w[TABLE_MAX_COLS];
 
 	for (int c = 0; c < t->ncols; c++)
-		w[c] = width(t->head[c]);
+		w[c] = esc_width(t->head[c]);
 	for (size_t r = 0; r < t->nrows; r++)
 		for (int c = 0; c < t->ncols; c++) {
-			int cw = width(t->cells[r * (size_t)t->ncols + (size_t)c]);
+			int cw = esc_width(t->cells[r * (size_t)t->ncols + (size_t)c]);
 
 			if (cw > w[c])
 				w[c] = cw;

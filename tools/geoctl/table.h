@@ -2,8 +2,9 @@
  * table.h — column-aligned text tables for geoctl's human output, and the
  * number formats the tables use.
  *
- * Cells are copied into the table; widths are computed at print time in
- * characters (UTF-8 aware), so rows can be added in any order. The last
+ * Cells are copied into the table, escaped (escape.h); widths are computed
+ * at print time in terminal columns (wide CJK characters count two), so
+ * rows can be added in any order. The last
  * column is never padded. Columns named in right_cols are right-aligned.
  */
 #ifndef GEOCTL_TABLE_H
