@@ -156,6 +156,26 @@ int gf_reload(struct core *c, struct gfile *gf)
 	return rc ? rc : 1;
 }
 
+int gfile_refresh(struct core *c, struct gfile *gf)
+{
+	int rc;
+
+	pthread_mutex_lock(&gf->lock);
+	if (gf->fresh) {
+		gf->fresh = false;
+		pthread_mutex_unlock(&gf->lock);
+		return 0;
+	}
+	gf_wait_inflight(gf);	/* workers install into gf->mf */
+	rc = gf_reload(c, gf);
+	if (rc == 1)
+		gf_sync_stub_size(gf);
+	pthread_mutex_unlock(&gf->lock);
+	if (rc == -ENOENT)
+		return 0;
+	return rc == -EINVAL ? -EIO : rc < 0 ? rc : 0;
+}
+
 /* True if m references object oid on backend bname. */
 static bool has_object(const struct manifest *m, const char *bname, const struct geo_id *oid)
 {
