@@ -565,6 +565,7 @@ _watch)
 	while kill -0 "$owner" 2>/dev/null; do sleep 1; done
 	D=$(cd "$D" && pwd) || exit 0
 	WATCHER_PID=$$ stop_all
+	rm -f "$D/pids/watch.pid"
 	;;
 *)
 	usage
