@@ -11,10 +11,13 @@ cephtest.py). Mount A and mount B are two Sites of one meta root
 (harness.Site share=, meta_path= the same root through the other mount).
 """
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -25,37 +28,10 @@ SHARD = 64 * 1024
 BIG = (FILE_MANIFEST_SHARDS + 4) * SHARD + 1234      # has a manifest file
 
 
-# What today's code still lacks, per test, on the test cluster's CephFS
-# (strict: a test that starts passing fails the run until its line goes).
-# Issue 17 item numbers name the fix.
-O_TMPFILE = "issue 17 item 1: creates use O_TMPFILE, which CephFS refuses (EOPNOTSUPP)"
-CEPHFS_XFAIL = {
-    "test_create_read_rewrite_across_mounts": O_TMPFILE,
-    "test_tags_across_mounts": O_TMPFILE,
-    "test_hard_links_across_mounts": O_TMPFILE,
-    "test_rename_across_mounts": O_TMPFILE,
-    "test_unlink_leaves_nothing_behind": O_TMPFILE,
-    "test_keys_rotate_while_mounted": O_TMPFILE,
-    "test_fsck_clean_after_shared_work": O_TMPFILE,
-    "test_two_mounts_write_one_file": O_TMPFILE,
-}
-# Fails on every meta root, a local one too.
-ALL_XFAIL = {
-    "test_new_open_sees_rewrite_while_other_mount_holds_file":
-        "issue 17 item 4: a mount holding a file open serves its new opens from the "
-        "manifest it holds, not the one another mount committed since",
-}
-
-
 @pytest.fixture
-def pair(request, shared_meta, site_factory):
+def pair(shared_meta, site_factory):
     """Mounts A and B over one shared meta root (requested before
     site_factory, so the geofs mounts go before the shared mounts do)."""
-    name = request.node.originalname
-    reason = ALL_XFAIL.get(name) or (CEPHFS_XFAIL.get(name) if shared_meta.kind == "cephfs"
-                                     else None)
-    if reason:
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason=reason))
     site_factory.set_timeout(300)
     a = site_factory(meta_path=os.path.join(shared_meta.a, "meta"))
     a.mount()
@@ -63,6 +39,26 @@ def pair(request, shared_meta, site_factory):
                      meta_path=os.path.join(shared_meta.b, "meta"))
     b.mount()
     return a, b
+
+
+def wait_objects(site, pred, what, timeout=10.0):
+    """FUSE's release runs after close() returns, so an unlink may reach
+    the daemon before the file's last release: the objects go then."""
+    deadline = time.monotonic() + timeout
+    while not pred(set(site.objects())):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: still {sorted(site.objects())}")
+        time.sleep(0.02)
+
+
+def renameat2(src, dst, flags):
+    """0, or the errno of renameat2(2)."""
+    rc = _libc.renameat2(-100, os.fsencode(src), -100, os.fsencode(dst), flags)
+    return 0 if rc == 0 else ctypes.get_errno()
+
+
+_libc = ctypes.CDLL(None, use_errno=True)
+RENAME_NOREPLACE, RENAME_EXCHANGE = 1, 2
 
 
 def fsck(site, *args):
@@ -162,7 +158,7 @@ def test_hard_links_across_mounts(pair):
     assert os.stat(b.path("g")).st_nlink == 1
     assert a.objects() == objs                      # one name left: content stays
     os.unlink(b.path("g"))
-    assert a.objects() == []
+    wait_objects(a, lambda objs: not objs, "the last name unlinked on B")
     assert_fsck_clean(a)
 
 
@@ -181,10 +177,35 @@ def test_rename_across_mounts(pair):
     write_file(a.path("new"), pattern(6, SHARD))
     os.rename(a.path("new"), a.path("victim"))
     assert read_file(b.path("victim")) == pattern(6, SHARD)
-    assert not victim_objs & set(a.objects())
+    wait_objects(a, lambda objs: not victim_objs & objs, "the file renamed over")
     os.rename(b.path("d"), b.path("e"))
     assert sorted(os.listdir(a.mnt)) == ["e", "victim"]
     assert read_file(a.path("e", "g")) == b"file f"
+    assert_fsck_clean(a)
+
+
+def test_rename_flags_and_statfs(pair):
+    """RENAME_NOREPLACE works (emulated where the shared filesystem refuses
+    it), seen from the other mount; RENAME_EXCHANGE swaps, or is refused
+    with EINVAL where the filesystem cannot (CephFS), never half-done;
+    statfs counts are sane (CephFS itself reports f_ffree = -1)."""
+    a, b = pair
+    write_file(a.path("x"), b"X")
+    write_file(a.path("y"), b"YY")
+    assert renameat2(a.path("x"), a.path("y"), RENAME_NOREPLACE) == errno.EEXIST
+    assert (read_file(b.path("x")), read_file(b.path("y"))) == (b"X", b"YY")
+    assert renameat2(b.path("x"), b.path("z"), RENAME_NOREPLACE) == 0
+    assert sorted(os.listdir(a.mnt)) == ["y", "z"]
+    rc = renameat2(a.path("y"), a.path("z"), RENAME_EXCHANGE)
+    assert rc in (0, errno.EINVAL), errno.errorcode.get(rc, rc)
+    want = (b"X", b"YY") if rc == 0 else (b"YY", b"X")
+    assert (read_file(b.path("y")), read_file(b.path("z"))) == want
+    assert (read_file(a.path("y")), read_file(a.path("z"))) == want
+    assert sorted(os.listdir(b.mnt)) == ["y", "z"]
+    for s in (a, b):
+        st = os.statvfs(s.mnt)
+        assert 0 < st.f_files < 2 ** 63, st
+        assert st.f_favail <= st.f_ffree <= st.f_files, st
     assert_fsck_clean(a)
 
 
