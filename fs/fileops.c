@@ -145,10 +145,10 @@ int core_open_file(struct core *c, const struct geo_req *r, const char *path, in
 	rc = admit(c, r, "open", path, &t, flags);
 	if (!rc)
 		rc = take_key(c, r, path, sfd, &t, flags, &gf);
-	close(sfd);
 	/* Open here already: another mount may have committed since. */
 	if (!rc)
-		rc = gfile_refresh(c, gf);
+		rc = gfile_refresh(c, gf, sfd);
+	close(sfd);
 	if (!rc && (flags & O_TRUNC))
 		rc = gfile_truncate(c, gf, 0);
 	if (!rc)

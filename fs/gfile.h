@@ -57,8 +57,11 @@ struct gfile *gfile_find_ino(struct core *c, dev_t dev, ino_t ino);
  * size, tags) laid over it as a commit would (gmerge.c): so that an open
  * sees the last manifest committed by any mount even while the file is
  * held open here. 0 (also when nothing changed, or the manifest is gone:
- * another mount deleted the file), -EIO for a damaged one, -errno. */
-int gfile_refresh(struct core *c, struct gfile *gf);
+ * another mount deleted the file), -EIO for a damaged one, -errno.
+ * stubfd: a descriptor of the stub opened just now, through which a small
+ * file's manifest (an xattr) is read: an NFS client may serve a held
+ * descriptor's xattrs from its cache for seconds, a new open revalidates. */
+int gfile_refresh(struct core *c, struct gfile *gf, int stubfd);
 
 /* Drops a reference. The last one commits pending changes (errors are
  * logged: callers wanting them call gfile_commit first) and, if the file

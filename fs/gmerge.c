@@ -137,11 +137,12 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 	return 0;
 }
 
-int gf_reload(struct core *c, struct gfile *gf)
+/* gf_reload, reading the stub's manifest through stubfd. */
+static int reload_from(struct core *c, struct gfile *gf, int stubfd)
 {
 	struct manifest *disk = NULL;
 	bool on_stub;
-	int rc = meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &disk, &on_stub);
+	int rc = meta_manifest_load_stub(c->meta, stubfd, &gf->id, &disk, &on_stub);
 
 	if (rc)
 		return rc;
@@ -156,7 +157,12 @@ int gf_reload(struct core *c, struct gfile *gf)
 	return rc ? rc : 1;
 }
 
-int gfile_refresh(struct core *c, struct gfile *gf)
+int gf_reload(struct core *c, struct gfile *gf)
+{
+	return reload_from(c, gf, gf->stubfd);
+}
+
+int gfile_refresh(struct core *c, struct gfile *gf, int stubfd)
 {
 	int rc;
 
@@ -167,7 +173,7 @@ int gfile_refresh(struct core *c, struct gfile *gf)
 		return 0;
 	}
 	gf_wait_inflight(gf);	/* workers install into gf->mf */
-	rc = gf_reload(c, gf);
+	rc = reload_from(c, gf, stubfd);
 	if (rc == 1)
 		gf_sync_stub_size(gf);
 	pthread_mutex_unlock(&gf->lock);

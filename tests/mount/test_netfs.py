@@ -8,6 +8,8 @@ what an interrupted create leaves under .geofs/tmp, statfs inode counts.
 These run on a local meta root; the same behaviours on a real CephFS are
 in the CephFS suite."""
 
+import ctypes
+import errno
 import json
 import os
 import shutil
@@ -202,3 +204,89 @@ def test_statfs_inode_counts_are_sane(site):
     st = os.statvfs(site.mnt)
     assert 0 < st.f_files < 2 ** 63
     assert st.f_favail <= st.f_ffree <= st.f_files
+
+
+# ---- the same on a real shared filesystem (CephFS through ceph-fuse) -------
+
+def shared_sites(site_factory, shared):
+    """Two mounts of one meta root on a shared filesystem: A's meta root
+    through one client session (shared.a), B's through the other
+    (shared.b); backends and keyring local, shared by path."""
+    a = site_factory(meta_path=os.path.join(shared.a, "meta"))
+    a.mount()
+    b = site_factory(share=a, name="tokyo-app-02")
+    b.meta = os.path.join(shared.b, "meta")
+    b.write_config()
+    b.mount()
+    return a, b
+
+
+def _renameat2(src, dst, flags):
+    libc = ctypes.CDLL(None, use_errno=True)
+    rc = libc.renameat2(-100, os.fsencode(src), -100, os.fsencode(dst), flags)
+    return 0 if rc == 0 else ctypes.get_errno()
+
+
+def test_shared_fs_creates_unlinks_and_coherence(site_factory, shared_meta):
+    """On the shared filesystem: creates work without O_TMPFILE (the daemon
+    says once that it falls back), files cross mounts at close/open, an
+    open on B sees A's rewrite while B holds the file, every removal leaves
+    no object and nothing under .geofs/tmp, and fsck is clean afterwards."""
+    a, b = shared_sites(site_factory, shared_meta)
+    v1, v2 = pattern(21, 2 * SHARD + 3), pattern(22, 3 * SHARD + 9)
+    write_file(a.path("f"), v1)
+    assert read_file(b.path("f")) == v1
+    with open(b.path("f"), "rb") as held:
+        write_file(a.path("f"), v2)
+        assert read_file(b.path("f")) == v2
+        assert held.read() == v2
+    assert a.log().count("refuses O_TMPFILE") == 1, a.log()
+    write_file(b.path("g"), v1)
+    os.rename(a.path("g"), a.path("f"))                # rename over f
+    assert read_file(b.path("f")) == v1
+    os.makedirs(b.path("t", "d"))
+    for i in range(4):
+        write_file(b.path("t", "d", str(i)), pattern(30 + i, SHARD))
+    shutil.rmtree(a.path("t"))
+    os.unlink(b.path("f"))
+    assert objects_drop_to_zero(a), a.object_counts()
+    assert os.listdir(a.path()) == []
+    assert [n for n in os.listdir(os.path.join(a.meta, ".geofs", "tmp"))] == []
+    a.unmount()
+    b.unmount()
+    cp = a.geoctl("fsck", "-c", a.config)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+def test_shared_fs_rename_flags_and_statfs(site_factory, shared_meta):
+    """RENAME_NOREPLACE works (emulated where the filesystem refuses the
+    flag), RENAME_EXCHANGE is done or refused with EINVAL and then changes
+    nothing; statfs inode counts are finite and ordered."""
+    a, b = shared_sites(site_factory, shared_meta)
+    write_file(a.path("x"), b"X")
+    write_file(a.path("y"), b"YY")
+    assert _renameat2(a.path("x"), a.path("y"), 1) == errno.EEXIST
+    assert read_file(b.path("x")) == b"X" and read_file(b.path("y")) == b"YY"
+    assert _renameat2(a.path("x"), a.path("z"), 1) == 0
+    assert not os.path.exists(b.path("x")) and read_file(b.path("z")) == b"X"
+    assert os.stat(b.path("z")).st_nlink == 1
+    rc = _renameat2(a.path("y"), a.path("z"), 2)
+    assert rc in (0, errno.EINVAL)
+    want = (b"X", b"YY") if rc == 0 else (b"YY", b"X")
+    assert (read_file(b.path("y")), read_file(b.path("z"))) == want
+    os.mkdir(a.path("d"))
+    assert _renameat2(a.path("d"), a.path("e"), 1) in (0, errno.EINVAL)
+    st = os.statvfs(a.mnt)
+    assert 0 < st.f_files < 2 ** 63 and st.f_favail <= st.f_ffree <= st.f_files
+
+
+def test_shared_fs_key_rotation_while_mounted(site_factory, shared_meta):
+    """geoctl keys rotate while both mounts run: it locks each stub (open
+    O_RDWR, as NFS wants for LOCK_EX) and rewraps every file."""
+    a, b = shared_sites(site_factory, shared_meta)
+    for i in range(3):
+        write_file(a.path(f"k{i}"), pattern(40 + i, SHARD))
+    cp = a.geoctl("keys", "rotate", "-c", a.config, "--domain", "JP:personal")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    for i in range(3):
+        assert read_file(b.path(f"k{i}")) == pattern(40 + i, SHARD)
