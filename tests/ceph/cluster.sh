@@ -24,8 +24,9 @@
 # script records their pids itself (radosgw writes its pid file late, or never
 # when it fails). Nothing listens on any address but 127.0.0.1: the ports are
 # picked below the ephemeral range, free of every socket, and checked after
-# start. With GEOFS_CEPH_OWNER=PID set, a watcher stops the cluster when that
-# process dies (a test run killed with SIGKILL leaves no daemons behind).
+# start (CEPH_PORT_BASE=P pins them to P..P+23, which must be free). With
+# GEOFS_CEPH_OWNER=PID set, a watcher stops the cluster when that process
+# dies (a test run killed with SIGKILL leaves no daemons behind).
 #
 # Exit: 0 ok, 1 the cluster did not come up (daemon logs on stderr), 2 usage.
 
@@ -119,7 +120,8 @@ spawn() {
 
 # port_free P: no socket of any state and family uses P as its local port
 port_free() {
-	! ss -Htanu 2>/dev/null | awk '{print $4}' | grep -qE ":$1\$"
+	# columns: netid state recv-q send-q local peer
+	! ss -Htanu 2>/dev/null | awk '{print $5}' | grep -qE ":$1\$"
 }
 
 # pick_ports: BASE..BASE+PORT_SPAN-1 all free and below the ephemeral range
@@ -350,7 +352,14 @@ start() {
 	mkdir -p "$D"/{log,run,crash,pids/fuse,tls,mon.a,osd.0,rgw} || die "cannot create $D"
 	D=$(cd "$D" && pwd)
 	FSID=$(cat /proc/sys/kernel/random/uuid)
-	base=$(pick_ports) || exit 1
+	if [ -n "${CEPH_PORT_BASE:-}" ]; then	# pinned: BASE..BASE+23
+		base=$CEPH_PORT_BASE
+		for (( p = base; p < base + PORT_SPAN; p++ )); do
+			port_free "$p" || die "CEPH_PORT_BASE=$base: port $p is in use"
+		done
+	else
+		base=$(pick_ports) || exit 1
+	fi
 	write_conf "$base"
 
 	make_tls || fail "openssl could not make the test CA"

@@ -8,7 +8,8 @@ stopped at session end, even after failures, and also from atexit and from
 the script's own watcher should this process be killed.
 
 Fixtures (imported by conftest.py):
-  ceph_cluster   session: a running Cluster. If the cluster cannot start, every
+  ceph_cluster   session: a running Cluster (started again on fresh ports if a
+                 picked port was taken before a daemon bound it). If it cannot start, every
                  test that needs it FAILS with the tail of the daemon logs (never
                  skips); the failure is remembered, so later tests fail at once.
   cephfs_pair    function: a CephfsPair, two ceph-fuse mounts of one CephFS (two
@@ -54,6 +55,7 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 CLUSTER_SH = os.path.join(REPO, "tests", "ceph", "cluster.sh")
 
 START_TIMEOUT = 300.0
+START_ATTEMPTS = 3
 CMD_TIMEOUT = 120.0
 VISIBLE_TIMEOUT = 30.0
 
@@ -257,13 +259,18 @@ def _session_cluster():
         pytest.fail(_state["error"], pytrace=False)
     if _state["cluster"] is None:
         base = os.environ.get("GEOFS_CEPH_TMP") or os.environ.get("GEOFS_TEST_TMP") or "/tmp"
-        top = tempfile.mkdtemp(prefix="geofs-ceph-", dir=base)
-        c = Cluster(top)
-        try:
-            c.start()
-        except CephError as e:
-            _state["error"] = str(e)
-            pytest.fail(_state["error"], pytrace=False)
+        for attempt in range(START_ATTEMPTS):
+            c = Cluster(tempfile.mkdtemp(prefix="geofs-ceph-", dir=base))
+            try:
+                c.start()
+                break
+            except CephError as e:
+                # Another process may take a picked port between the check
+                # and the daemon's bind: then (only then) try fresh ports.
+                if "Address already in use" in str(e) and attempt + 1 < START_ATTEMPTS:
+                    continue
+                _state["error"] = str(e)
+                pytest.fail(_state["error"], pytrace=False)
         _state["cluster"] = c
     return _state["cluster"]
 
