@@ -70,6 +70,7 @@ struct core {
 	struct workers *workers;	/* shard encode/store and prefetch */
 	uint64_t dirty_bytes;		/* shard buffers held for writing (atomic) */
 	pthread_mutex_t ns_lock;	/* serialises link-count decisions */
+	int stub_how;			/* how stubs are made (newstub.h; atomic) */
 	bool have_admin_gid;		/* reload_lock */
 	gid_t admin_gid;		/* reload_lock */
 	struct core_stats stats;

@@ -2,6 +2,7 @@
  * fileio.c — full reads and writes (see fileio.h).
  */
 #include <errno.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -38,4 +39,12 @@ long fileio_pread_full(int fd, void *buf, size_t len, off_t off)
 		done += (size_t)n;
 	}
 	return (long)done;
+}
+
+int fileio_flock(int fd, int op)
+{
+	while (flock(fd, op) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
 }

@@ -15,6 +15,7 @@
 #include "crypto.h"
 #include "gfile.h"
 #include "log.h"
+#include "newstub.h"
 
 static const char *intent_of(int flags)
 {
@@ -151,6 +152,9 @@ int core_open_file(struct core *c, const struct geo_req *r, const char *path, in
 	rc = admit(c, r, "open", path, &t, flags);
 	if (!rc)
 		rc = take_key(c, r, path, sfd, &t, flags, &gf);
+	/* Open here already: another mount may have committed since. */
+	if (!rc)
+		rc = gfile_refresh(c, gf, sfd);
 	close(sfd);
 	if (!rc && (flags & O_TRUNC))
 		rc = gfile_truncate(c, gf, 0);
@@ -169,35 +173,6 @@ int core_open_file(struct core *c, const struct geo_req *r, const char *path, in
 	return 0;
 }
 
-/* Links the unnamed stub sfd at dfd/name (fails with EEXIST if taken). */
-static int link_stub(int sfd, int dfd, const char *name)
-{
-	char proc[64];
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", sfd);
-	return linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) < 0 ? -errno : 0;
-}
-
-/* Makes an unnamed stub in dfd owned by the caller (O_TMPFILE), so a file
- * only ever appears in the namespace complete, with its id. */
-static int new_stub(int dfd, const struct geo_req *r, mode_t mode)
-{
-	struct stat pst;
-	gid_t gid = r->gid;
-	int fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(dfd, &pst) == 0 && (pst.st_mode & S_ISGID))
-		gid = pst.st_gid;
-	if (fchown(fd, r->uid, gid) < 0 || fchmod(fd, mode & 07777) < 0) {
-		int rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
 int core_create(struct core *c, const struct geo_req *r, const char *path, mode_t mode,
 		int flags, struct geo_handle **h)
 {
@@ -205,7 +180,8 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 	struct geo_tags t;
 	struct gfile *gf = NULL;
 	const char *name;
-	int dfd, sfd = -1, rc;
+	struct newstub ns = { .fd = -1 };
+	int dfd, rc;
 
 	if (meta_reserved(path))
 		return -EPERM;
@@ -225,18 +201,22 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 	rc = meta_parent(c->meta, path, &dfd, &name);
 	if (rc)
 		return rc;
-	sfd = new_stub(dfd, r, mode);
-	rc = sfd < 0 ? sfd : gfile_create(c, sfd, &t, &gf);
+	rc = newstub_make(dfd, meta_tmpdir(c->meta), &c->stub_how, r->uid, r->gid, mode, &ns);
+	if (!rc)
+		rc = gfile_create(c, ns.fd, &t, &gf);
 	if (!rc) {
-		rc = link_stub(sfd, dfd, name);
+		rc = newstub_link(&ns, dfd, name);
+		if (!rc && ns.tmpname[0])
+			rc = gfile_reopen_stub(gf, dfd, name);
+		newstub_done(&ns);	/* gf has its own descriptor */
 		if (rc) {
 			gfile_mark_unlinked(c, gf);	/* never named: drop it entirely */
 			gfile_put(c, gf);
 			gf = NULL;
 		}
 	}
-	if (sfd >= 0)
-		close(sfd);
+	if (ns.fd >= 0)
+		newstub_done(&ns);
 	meta_put_dir(c->meta, dfd);
 	if (rc == -EEXIST && !(flags & O_EXCL))
 		return core_open_file(c, r, path, flags, h, NULL);

@@ -20,7 +20,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "gfile_int.h"
+#include "log.h"
 
 void gf_note_put(struct gfile *gf, int b, const struct geo_id *oid)
 {
@@ -164,6 +166,17 @@ static int sync_published(struct core *c, struct gfile *gf)
 	return rc;
 }
 
+/* Drops the commit lock. If that fails the lock stays until the stub is
+ * closed, and other mounts' commits wait: say so loudly. */
+static void unlock_stub(struct gfile *gf)
+{
+	int rc = fileio_flock(gf->stubfd, LOCK_UN);
+
+	if (rc)
+		log_err("unlocking a file's stub after its commit failed: %s; other mounts "
+			"cannot commit it until it is closed here", strerror(-rc));
+}
+
 int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 {
 	int rc = gf_flush_dirty(c, gf);
@@ -181,10 +194,17 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 			rc = sync_published(c, gf);
 		return rc;
 	}
-	flock(gf->stubfd, LOCK_EX);
+	/* Without the lock another mount's commit could interleave with ours
+	 * and one of the two would be lost: a failed lock fails the commit. */
+	rc = fileio_flock(gf->stubfd, LOCK_EX);
+	if (rc) {
+		log_err("locking a file's stub to commit it failed: %s; not committed",
+			strerror(-rc));
+		return rc;
+	}
 	rc = merge_disk(c, gf);
 	if (rc) {
-		flock(gf->stubfd, LOCK_UN);
+		unlock_stub(gf);
 		return rc;
 	}
 	gf->mf->generation++;
@@ -199,7 +219,7 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 	}
 	if (!rc && !on_stub)
 		rc = install_file(c, gf, durable);
-	flock(gf->stubfd, LOCK_UN);
+	unlock_stub(gf);
 	if (rc) {
 		gf->mf->generation--;
 		return rc;

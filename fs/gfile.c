@@ -249,6 +249,7 @@ static int load(struct core *c, struct gfile *gf)
 	if (rc)
 		return rc == -ENOENT || rc == -EINVAL ? -EIO : rc;
 	gf_adopt(c, gf, disk, in_stub);
+	gf->fresh = true;
 	return 0;
 }
 
@@ -387,6 +388,24 @@ fail:
 	return rc;
 }
 
+int gfile_reopen_stub(struct gfile *gf, int dfd, const char *name)
+{
+	struct stat st;
+	int fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_dev != gf->dev || st.st_ino != gf->ino) {
+		close(fd);
+		return -ESTALE;
+	}
+	pthread_mutex_lock(&gf->lock);
+	close(gf->stubfd);
+	gf->stubfd = fd;
+	pthread_mutex_unlock(&gf->lock);
+	return 0;
+}
+
 /* Deletes every object a manifest references (best effort). */
 static void delete_objects(struct core *c, const struct manifest *mf)
 {
@@ -417,30 +436,30 @@ static int destroy(struct core *c, const struct geo_id *id, const struct manifes
 	return rc;
 }
 
-int gfile_destroy(struct core *c, int stubfd, const struct geo_id *id)
+int gfile_destroy(struct core *c, const struct geo_id *id, const struct manifest *mf,
+		  bool in_stub)
 {
-	struct manifest *mf;
-	bool in_stub;
-	int rc = meta_manifest_load_stub(c->meta, stubfd, id, &mf, &in_stub);
+	int rc = destroy(c, id, mf, in_stub);
 
-	if (rc == -ENOENT)
-		return 0;
-	if (!rc) {
-		rc = destroy(c, id, mf, in_stub);
-		manifest_free(mf);
-	}
-	return rc;
+	return rc == -ENOENT ? 0 : rc;
 }
 
 void gfile_mark_unlinked(struct core *c, struct gfile *gf)
 {
+	struct stat st;
+	/* The count the stub shows now that its last name is gone: 0, or 1
+	 * where an NFS client silly-renamed it because it is open here. */
+	nlink_t left = fstat(gf->stubfd, &st) == 0 ? st.st_nlink : 0;
+
 	pthread_mutex_lock(&c->files->lock);
 	gf->unlinked = true;
+	gf->gone_nlink = left;
 	pthread_mutex_unlock(&c->files->lock);
 }
 
 /* True once the file has lost its last name (an unlink or a rename over it
- * here marked it); a link made since by another name clears the mark. */
+ * here marked it); a link made since by another name (more links than when
+ * it was marked) clears the mark. */
 static bool lost_last_name(struct core *c, struct gfile *gf)
 {
 	struct stat st;
@@ -449,7 +468,7 @@ static bool lost_last_name(struct core *c, struct gfile *gf)
 	pthread_mutex_lock(&c->files->lock);
 	unlinked = gf->unlinked;
 	pthread_mutex_unlock(&c->files->lock);
-	if (unlinked && fstat(gf->stubfd, &st) == 0 && st.st_nlink > 0) {
+	if (unlinked && fstat(gf->stubfd, &st) == 0 && st.st_nlink > gf->gone_nlink) {
 		pthread_mutex_lock(&c->files->lock);
 		gf->unlinked = false;
 		pthread_mutex_unlock(&c->files->lock);

@@ -41,9 +41,27 @@ int gfile_get_meta(struct core *c, int stubfd, struct gfile **out);
  * for stubfd, which must not be linked into the namespace yet. */
 int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gfile **out);
 
+/* Makes gf hold its stub through the name dfd/name (which must be the
+ * same inode) instead of the descriptor it was created with: so that a
+ * stub made under a temporary name (newstub.h) holds no dentry of that
+ * name, which an NFS client would otherwise silly-rename (a second link)
+ * when the name is dropped. 0, -ESTALE if the name is another inode. */
+int gfile_reopen_stub(struct gfile *gf, int dfd, const char *name);
+
 /* The gfile already loaded for stub inode (dev, ino), with a reference, or
  * NULL. Used by getattr to report sizes of files being written. */
 struct gfile *gfile_find_ino(struct core *c, dev_t dev, ino_t ino);
+
+/* Takes the manifest another mount committed since this mount last
+ * loaded or wrote it, with this mount's uncommitted changes (dirty shards,
+ * size, tags) laid over it as a commit would (gmerge.c): so that an open
+ * sees the last manifest committed by any mount even while the file is
+ * held open here. 0 (also when nothing changed, or the manifest is gone:
+ * another mount deleted the file), -EIO for a damaged one, -errno.
+ * stubfd: a descriptor of the stub opened just now, through which a small
+ * file's manifest (an xattr) is read: an NFS client may serve a held
+ * descriptor's xattrs from its cache for seconds, a new open revalidates. */
+int gfile_refresh(struct core *c, struct gfile *gf, int stubfd);
 
 /* Drops a reference. The last one commits pending changes (errors are
  * logged: callers wanting them call gfile_commit first) and, if the file
@@ -86,12 +104,17 @@ void gfile_status(struct core *c, struct gfile *gf, char *buf, size_t len);
 void gfile_placement(struct core *c, struct gfile *gf, char *buf, size_t len);
 int gfile_info(struct core *c, struct gfile *gf, char *buf, size_t len);
 
-/* Marks the file as having lost its last name: the last put deletes it. */
+/* Marks the file as having lost its last name: the last put deletes it
+ * (unless a link made meanwhile raised the stub's link count above what
+ * it was when marked). Call after the name is gone. */
 void gfile_mark_unlinked(struct core *c, struct gfile *gf);
 
-/* Deletes the manifest and every object of a file that is not open and
- * has lost its last name; stubfd is its (unlinked) stub, id its file id. */
-int gfile_destroy(struct core *c, int stubfd, const struct geo_id *id);
+/* Deletes the manifest (a manifest file; one on the stub goes with the
+ * stub) and every object of a file that is not open here and has lost its
+ * last name, as mf (loaded before the name went) describes it. 0 also if
+ * another mount deleted it first, else -errno. */
+int gfile_destroy(struct core *c, const struct geo_id *id, const struct manifest *mf,
+		  bool in_stub);
 
 /* Moves a small file's manifest from its stub's xattrs to a manifest file
  * (durably), to give the application's own xattrs that room back. 1 if

@@ -52,6 +52,7 @@ struct gfile {
 	ino_t ino;
 	int refs;		/* guarded by the table lock */
 	bool unlinked;		/* guarded by the table lock */
+	nlink_t gone_nlink;	/* stub's link count when marked unlinked; table lock */
 	bool closing;		/* a last gfile_put is at work; table lock */
 	struct gfile *next_id, *next_ino;	/* table chains */
 
@@ -61,6 +62,7 @@ struct gfile {
 				 * audit records (NULL: not known) */
 	struct manifest *mf;	/* live state, ahead of disk when changed */
 	uint64_t disk_gen;	/* generation this mount last loaded/wrote */
+	bool fresh;		/* just loaded: the next gfile_refresh has nothing to do */
 	struct geo_tags tags;
 	uint8_t *key;		/* AEAD_KEY_LEN bytes from keys_secret_alloc */
 	bool have_key;		/* key unwrapped (content may be used) */

@@ -137,11 +137,12 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 	return 0;
 }
 
-int gf_reload(struct core *c, struct gfile *gf)
+/* gf_reload, reading the stub's manifest through stubfd. */
+static int reload_from(struct core *c, struct gfile *gf, int stubfd)
 {
 	struct manifest *disk = NULL;
 	bool on_stub;
-	int rc = meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &disk, &on_stub);
+	int rc = meta_manifest_load_stub(c->meta, stubfd, &gf->id, &disk, &on_stub);
 
 	if (rc)
 		return rc;
@@ -154,6 +155,31 @@ int gf_reload(struct core *c, struct gfile *gf)
 		  (unsigned long long)disk->generation);
 	rc = gf_merge_disk(c, gf, disk);
 	return rc ? rc : 1;
+}
+
+int gf_reload(struct core *c, struct gfile *gf)
+{
+	return reload_from(c, gf, gf->stubfd);
+}
+
+int gfile_refresh(struct core *c, struct gfile *gf, int stubfd)
+{
+	int rc;
+
+	pthread_mutex_lock(&gf->lock);
+	if (gf->fresh) {
+		gf->fresh = false;
+		pthread_mutex_unlock(&gf->lock);
+		return 0;
+	}
+	gf_wait_inflight(gf);	/* workers install into gf->mf */
+	rc = reload_from(c, gf, stubfd);
+	if (rc == 1)
+		gf_sync_stub_size(gf);
+	pthread_mutex_unlock(&gf->lock);
+	if (rc == -ENOENT)
+		return 0;
+	return rc == -EINVAL ? -EIO : rc < 0 ? rc : 0;
 }
 
 /* True if m references object oid on backend bname. */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
@@ -124,6 +125,11 @@ int meta_rootfd(const struct meta *m)
 	return m->root;
 }
 
+int meta_tmpdir(const struct meta *m)
+{
+	return m->tmp;
+}
+
 int meta_hold(struct meta *m, bool exclusive)
 {
 	int fd;
@@ -133,13 +139,43 @@ int meta_hold(struct meta *m, bool exclusive)
 	fd = openat(m->root, META_DIR "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB) < 0) {
-		int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	int rc = fileio_flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB);
+	if (rc) {
 		close(fd);
-		return rc;
+		return rc == -EWOULDBLOCK ? -EBUSY : rc;
 	}
 	m->lock = fd;
 	return 0;
+}
+
+void meta_inode_counts(const struct statvfs *ms, struct statvfs *out)
+{
+	const uint64_t huge = UINT64_C(1) << 63;
+	uint64_t files = ms->f_files, ffree = ms->f_ffree, favail = ms->f_favail;
+
+	if (ffree >= huge || files >= huge) {
+		/* No limit: CephFS gives the inodes used as f_files, -1 free. */
+		uint64_t used = files < META_INODES_NOLIMIT ? files : 0;
+		files = META_INODES_NOLIMIT;
+		ffree = favail = files - used;
+	}
+	if (files && ffree > files)
+		ffree = files;
+	if (favail > ffree)
+		favail = ffree;
+	out->f_files = files;
+	out->f_ffree = ffree;
+	out->f_favail = favail;
+}
+
+bool meta_silly_name(const char *name)
+{
+	if (strncmp(name, ".nfs", 4) != 0 || strlen(name) != 4 + 24)
+		return false;
+	for (const char *p = name + 4; *p; p++)
+		if (geo_hexval(*p) < 0)
+			return false;
+	return true;
 }
 
 bool meta_reserved(const char *path)

@@ -24,6 +24,9 @@
  *   META/.geofs/format       "geofs-meta 1"
  *   META/.geofs/manifests/ab/<32 hex>   the manifest of file id <hex>
  *   META/.geofs/tmp/         temp files for atomic manifest replacement
+ *                            (<hex>.tmp), and stubs of new files on a
+ *                            meta root without O_TMPFILE (<hex>.stub,
+ *                            newstub.h)
  *
  * Paths from FUSE ("/a/b") are resolved under the root with openat2()
  * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS for the parent, so a symlink
@@ -59,6 +62,8 @@ int meta_open(const char *path, bool create, struct meta **out, char *err, size_
 void meta_close(struct meta *m);		/* NULL ok */
 
 int meta_rootfd(const struct meta *m);
+/* META/.geofs/tmp, open for the meta root's lifetime. */
+int meta_tmpdir(const struct meta *m);
 
 /* Holds META/.geofs/lock: shared by every mounted daemon, exclusive for
  * offline repair (fsck --repair), so repair never runs under a live mount.
@@ -72,8 +77,25 @@ int meta_hold(struct meta *m, bool exclusive);
 int meta_parent(struct meta *m, const char *path, int *dirfd, const char **name);
 void meta_put_dir(struct meta *m, int dirfd);
 
+/* The inode counts to report for a mount (statfs) from those of the meta
+ * root's filesystem (ms), into out's f_files, f_ffree, f_favail: as they
+ * are when sane; where the filesystem reports no limit (CephFS: f_ffree
+ * = -1) or values past 2^63, a finite count, f_files = META_INODES_NOLIMIT
+ * (2^32 - 1, so 32-bit callers see no overflow) of which the inodes used
+ * are taken; always f_favail <= f_ffree <= f_files. */
+#define META_INODES_NOLIMIT UINT64_C(0xffffffff)
+struct statvfs;
+void meta_inode_counts(const struct statvfs *ms, struct statvfs *out);
+
 /* Opens a directory of the namespace (O_RDONLY|O_DIRECTORY). -errno. */
 int meta_open_dir(struct meta *m, const char *path);
+
+/* True for a name an NFS client gives a file that was unlinked while open
+ * (silly rename: ".nfs" and 24 hex digits). geofs hides such names from
+ * listings and from rmdir's emptiness (they vanish when the client closes
+ * the file); an rmdir moves them under .geofs/tmp as <hex>.silly. */
+bool meta_silly_name(const char *name);
+#define META_SILLY_SUFFIX ".silly"
 
 /* True for the reserved name at the root (".geofs"). */
 bool meta_reserved(const char *path);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "core.h"
+#include "crypto.h"
 #include "gfile.h"
 #include "links.h"
 #include "log.h"
@@ -184,25 +185,73 @@ int core_symlink(struct core *c, const struct geo_req *r, const char *target, co
 	return rc;
 }
 
-/* Removes the content of the regular file whose last name is about to go:
- * now if nobody here has it open, at its last close otherwise.
- * Caller holds ns_lock; stubfd is the file's stub. */
-static void drop_content(struct core *c, int stubfd)
+/* A regular file whose name an unlink or a rename over it is about to
+ * remove, looked at BEFORE the call: on NFS a file held open across the
+ * call is silly-renamed (a name .nfs..., link count 1 afterwards), so the
+ * count after the call cannot say whether the last name went. Nothing is
+ * held open across the call. */
+struct doomed {
+	bool reg;		/* a regular file */
+	bool last;		/* the call removes its last name: its content goes */
+	dev_t dev;
+	ino_t ino;
+	nlink_t nlink;		/* before the call */
+	struct geo_id id;
+	struct manifest *mf;	/* when last: its manifest as it was */
+	bool in_stub;
+};
+
+/* Looks at dirfd/name (not following a symlink). A name that is gone or
+ * not a regular file leaves d->reg false, and the call itself reports. */
+static void doomed_look(struct core *c, int dirfd, const char *name, struct doomed *d)
 {
 	struct stat st;
-	struct geo_id id;
+	int fd;
+
+	memset(d, 0, sizeof(*d));
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+		return;
+	d->reg = true;
+	d->dev = st.st_dev;
+	d->ino = st.st_ino;
+	d->nlink = st.st_nlink;
+	if (st.st_nlink != 1)
+		return;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	/* Not a geofs file (no id), or no manifest: nothing to delete. */
+	if (fstat(fd, &st) == 0 && st.st_ino == d->ino && meta_stub_id(fd, &d->id) == 0 &&
+	    meta_manifest_load_stub(c->meta, fd, &d->id, &d->mf, &d->in_stub) == 0)
+		d->last = true;
+	close(fd);
+}
+
+/* After the call removed the name: the content of a file that lost its
+ * last name goes now, or at its last close if it is open here. Caller
+ * holds ns_lock. */
+static void doomed_drop(struct core *c, struct doomed *d)
+{
 	struct gfile *gf;
 
-	if (fstat(stubfd, &st) < 0 || st.st_nlink > 0)
+	if (!d->last)
 		return;
-	gf = gfile_find_ino(c, st.st_dev, st.st_ino);
+	gf = gfile_find_ino(c, d->dev, d->ino);
 	if (gf) {
 		gfile_mark_unlinked(c, gf);
 		gfile_put(c, gf);
 		return;
 	}
-	if (meta_stub_id(stubfd, &id) == 0)
-		gfile_destroy(c, stubfd, &id);
+	int rc = gfile_destroy(c, &d->id, d->mf, d->in_stub);
+	if (rc)
+		log_warn("deleting the content of a removed file failed: %s (geoctl fsck "
+			 "collects it)", strerror(-rc));
+}
+
+static void doomed_free(struct doomed *d)
+{
+	manifest_free(d->mf);
+	d->mf = NULL;
 }
 
 /* Opens the stub at dirfd/name if it is a regular file, else returns -1. */
@@ -215,43 +264,90 @@ static int open_stub_at(int dirfd, const char *name)
 	return openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 }
 
-/* Keeps the record of a hard-linked file's names current and has the
+/* The record of a hard-linked file's names after a name of inode ino
+ * went (gone) or came (added), nlink being its link count now; has the
  * kernel drop what it cached for the names that remain (their link count,
  * and maybe their size, changed). Call without ns_lock. */
+static void names_changed_ino(struct core *c, ino_t ino, nlink_t nlink, const char *gone,
+			      const char *added)
+{
+	if (gone)
+		links_forget(c->links, ino, gone);
+	if (added && nlink > 1)
+		links_note(c->links, ino, added);
+	if (nlink >= 1)
+		core_inval_links(c, ino);
+}
+
+/* names_changed_ino for the stub open as sfd (-1: none). */
 static void names_changed(struct core *c, int sfd, const char *gone, const char *added)
 {
 	struct stat st;
 
 	if (sfd < 0 || fstat(sfd, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
-	if (gone)
-		links_forget(c->links, st.st_ino, gone);
-	if (added && st.st_nlink > 1)
-		links_note(c->links, st.st_ino, added);
-	if (st.st_nlink >= 1)
-		core_inval_links(c, st.st_ino);
+	names_changed_ino(c, st.st_ino, st.st_nlink, gone, added);
 }
 
 int core_unlink(struct core *c, const struct geo_req *r, const char *path)
 {
+	struct doomed d;
 	const char *name;
-	int dfd, sfd, rc = resolve(c, path, &dfd, &name);
+	int dfd, rc = resolve(c, path, &dfd, &name);
 
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&c->ns_lock);
-	sfd = open_stub_at(dfd, name);
+	doomed_look(c, dfd, name, &d);
 	rc = unlinkat(dfd, name, 0) < 0 ? -errno : 0;
-	if (!rc && sfd >= 0)
-		drop_content(c, sfd);
-	pthread_mutex_unlock(&c->ns_lock);
 	if (!rc)
-		names_changed(c, sfd, path, NULL);
-	if (sfd >= 0)
-		close(sfd);
+		doomed_drop(c, &d);
+	pthread_mutex_unlock(&c->ns_lock);
+	if (!rc && d.reg)
+		names_changed_ino(c, d.ino, d.nlink - 1, path, NULL);
+	doomed_free(&d);
 	meta_put_dir(c->meta, dfd);
 	core_audit(c, r, "unlink", NULL, path, NULL, NULL, rc, NULL, NULL);
 	return rc;
+}
+
+/* Moves the NFS client's silly-renamed names out of directory pdfd/name
+ * (under .geofs/tmp, where fsck collects them once no mount runs), if they
+ * are all it holds, so that an rmdir can succeed as it would locally: the
+ * files stay usable by whoever holds them open. 1 if it moved any, 0 if
+ * the directory holds something else (or nothing), -errno. */
+static int move_silly_names(struct core *c, int pdfd, const char *name)
+{
+	int fd = openat(pdfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), moved = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    !meta_silly_name(de->d_name))
+			goto out;	/* not empty: rmdir says so */
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		struct geo_id nonce;
+		char to[GEO_HEX_LEN + sizeof(META_SILLY_SUFFIX)];
+
+		if (!meta_silly_name(de->d_name) || crypto_random(nonce.b, sizeof(nonce.b)))
+			continue;
+		geoid_hex(&nonce, to);
+		strcat(to, META_SILLY_SUFFIX);
+		if (renameat(dirfd(d), de->d_name, meta_tmpdir(c->meta), to) == 0)
+			moved = 1;
+	}
+out:
+	closedir(d);
+	return moved;
 }
 
 int core_rmdir(struct core *c, const struct geo_req *r, const char *path)
@@ -262,6 +358,8 @@ int core_rmdir(struct core *c, const struct geo_req *r, const char *path)
 	if (rc)
 		return rc;
 	rc = unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
+	if (rc == -ENOTEMPTY && move_silly_names(c, dfd, name) == 1)
+		rc = unlinkat(dfd, name, AT_REMOVEDIR) < 0 ? -errno : 0;
 	meta_put_dir(c->meta, dfd);
 	return rc;
 }
@@ -389,12 +487,53 @@ static void note_path(struct core *c, int sfd, const char *path)
 	}
 }
 
+/* RENAME_NOREPLACE where the meta root's filesystem refuses the flag
+ * (CephFS, NFS: EINVAL): link(2) to the new name (EEXIST, atomically, if
+ * it is taken), then unlink of the old one. Not for directories (they
+ * cannot be linked): EINVAL, as the kernel answers for a filesystem
+ * without the flag. A crash between the two steps leaves both names on
+ * the file; an unlink that fails takes the new name back. */
+static int noreplace_by_link(int odfd, const char *oname, int ndfd, const char *nname)
+{
+	struct stat st;
+	int rc;
+
+	if (fstatat(odfd, oname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EINVAL;
+	if (linkat(odfd, oname, ndfd, nname, 0) < 0)
+		return -errno;
+	if (unlinkat(odfd, oname, 0) < 0) {
+		rc = -errno;
+		unlinkat(ndfd, nname, 0);
+		return rc;
+	}
+	return 0;
+}
+
+/* renameat2(), 0 or -errno. Where the meta root's filesystem refuses the
+ * flags (EINVAL): RENAME_NOREPLACE is emulated for non-directories
+ * (noreplace_by_link); RENAME_EXCHANGE cannot be made atomic from outside
+ * and stays EINVAL, as on any filesystem without it (docs/several-servers.md).
+ * Caller holds ns_lock, which keeps this mount's own renames out of the
+ * emulation's window. */
+static int rename_at(int odfd, const char *oname, int ndfd, const char *nname, unsigned flags)
+{
+	if (renameat2(odfd, oname, ndfd, nname, flags) == 0)
+		return 0;
+	if (errno != EINVAL || flags != RENAME_NOREPLACE)
+		return -errno;
+	return noreplace_by_link(odfd, oname, ndfd, nname);
+}
+
 int core_rename(struct core *c, const struct geo_req *r, const char *from, const char *to,
 		unsigned flags)
 {
 	const char *oname, *nname;
-	int odfd = -1, ndfd = -1, ssfd = -1, dsfd = -1, rc;
-	struct stat sst, dst;
+	int odfd = -1, ndfd = -1, ssfd = -1, rc;
+	struct doomed d = { .reg = false };
+	struct stat sst;
 
 	rc = resolve(c, from, &odfd, &oname);
 	if (!rc)
@@ -406,21 +545,19 @@ int core_rename(struct core *c, const struct geo_req *r, const char *from, const
 	rc = stricter_rule(c, r, odfd, oname, ndfd, nname, ssfd, from, to,
 			   flags & RENAME_EXCHANGE);
 	if (!rc && !(flags & RENAME_EXCHANGE))
-		dsfd = open_stub_at(ndfd, nname);
+		doomed_look(c, ndfd, nname, &d);
 	/* Renaming a name onto another name of the same inode is a no-op. */
-	if (!rc && dsfd >= 0 && ssfd >= 0 && fstat(ssfd, &sst) == 0 && fstat(dsfd, &dst) == 0 &&
-	    sst.st_ino == dst.st_ino) {
-		close(dsfd);
-		dsfd = -1;
-	}
-	if (!rc && renameat2(odfd, oname, ndfd, nname, flags) < 0)
-		rc = -errno;
-	if (!rc && dsfd >= 0)
-		drop_content(c, dsfd);
+	if (!rc && d.reg && ssfd >= 0 && fstat(ssfd, &sst) == 0 && sst.st_ino == d.ino)
+		doomed_free(&d), d.reg = d.last = false;
+	if (!rc)
+		rc = rename_at(odfd, oname, ndfd, nname, flags);
+	if (!rc)
+		doomed_drop(c, &d);
 	pthread_mutex_unlock(&c->ns_lock);
 	if (!rc && !(flags & RENAME_EXCHANGE)) {
 		names_changed(c, ssfd, from, to);
-		names_changed(c, dsfd, to, NULL);
+		if (d.reg)
+			names_changed_ino(c, d.ino, d.nlink - 1, to, NULL);
 	}
 	if (!rc) {
 		note_path(c, ssfd, to);
@@ -433,10 +570,9 @@ int core_rename(struct core *c, const struct geo_req *r, const char *from, const
 		}
 	}
 out:
+	doomed_free(&d);
 	if (ssfd >= 0)
 		close(ssfd);
-	if (dsfd >= 0)
-		close(dsfd);
 	if (odfd >= 0)
 		meta_put_dir(c->meta, odfd);
 	if (ndfd >= 0)
@@ -543,9 +679,7 @@ int core_statfs(struct core *c, struct statvfs *st)
 
 	/* Inodes live in the meta root: report its counts. */
 	if (fstatvfs(meta_rootfd(c->meta), &ms) == 0) {
-		st->f_files = ms.f_files;
-		st->f_ffree = ms.f_ffree;
-		st->f_favail = ms.f_favail;
+		meta_inode_counts(&ms, st);
 		st->f_namemax = ms.f_namemax;
 	}
 	return rc;
@@ -576,7 +710,7 @@ int core_readdir(struct core *c, int dirfd, bool is_root,
 	errno = 0;
 	while ((de = readdir(d))) {
 		struct stat st = { .st_ino = de->d_ino, .st_mode = (mode_t)DTTOIF(de->d_type) };
-		if (is_root && strcmp(de->d_name, META_DIR) == 0)
+		if ((is_root && strcmp(de->d_name, META_DIR) == 0) || meta_silly_name(de->d_name))
 			continue;
 		if (fill(buf, de->d_name, &st))
 			break;

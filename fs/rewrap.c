@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "crypto.h"
+#include "fileio.h"
 #include "rewrap.h"
 
 void rewrap_domain_of(const struct manifest *mf, char out[KEYS_DOMAIN_MAX])
@@ -50,15 +51,16 @@ int rewrap_file(struct meta *m, const struct keyring *kr, int stubfd, const char
 	char dom[KEYS_DOMAIN_MAX];
 	struct geo_id id;
 	bool on_stub;
-	int ret;
+	int ret, unlock;
 
 	ret = meta_stub_id(stubfd, &id);
 	if (ret)
 		return ret;
 	/* The daemon's commit holds this lock from reading the on-disk
 	 * manifest to renaming the new one into place. */
-	if (flock(stubfd, LOCK_EX) != 0)
-		return -errno;
+	ret = fileio_flock(stubfd, LOCK_EX);
+	if (ret)
+		return ret;
 	ret = meta_manifest_load_stub(m, stubfd, &id, &mf, &on_stub);
 	if (ret)
 		goto out_unlock;
@@ -78,7 +80,11 @@ int rewrap_file(struct meta *m, const struct keyring *kr, int stubfd, const char
 		ret = meta_manifest_store(m, mf, true);
 	}
 out_unlock:
-	flock(stubfd, LOCK_UN);
+	/* A lock that stays would stop the daemon's commits of the file:
+	 * report it, after whatever the step did (it is done either way). */
+	unlock = fileio_flock(stubfd, LOCK_UN);
+	if (unlock && ret >= 0)
+		ret = unlock;
 	manifest_free(mf);
 	return ret;
 }

@@ -43,14 +43,17 @@ void rewrap_domain_of(const struct manifest *mf, char out[KEYS_DOMAIN_MAX]);
 int rewrap_manifest(const struct keyring *kr, struct manifest *mf, uint32_t to);
 
 /* The whole step for one file of a live meta root: with stubfd (the file's
- * stub in the namespace, opened read-only) locked exclusively, loads its
+ * stub in the namespace, opened O_RDWR: NFS refuses LOCK_EX on a file
+ * open read-only, EBADF) locked exclusively, loads its
  * manifest (the file its id names, or the stub's own), rewraps it to
  * version `to` of `domain` if it is of that domain and below `to`, and
  * stores it durably where it was (temp + fsync + rename, or the stub's
  * xattr + fsync). *was (may be NULL) gets the version found.
  * 0 rewrapped; REWRAP_SKIPPED; -ENODATA if the stub carries no file id;
  * -ENOENT if its manifest is missing; -EINVAL if it is malformed; the
- * errors of rewrap_manifest(); other -errno on I/O. */
+ * errors of rewrap_manifest(); the -errno of a failed lock or unlock
+ * (fileio_flock: nothing is changed when the lock fails); other -errno
+ * on I/O. */
 int rewrap_file(struct meta *m, const struct keyring *kr, int stubfd, const char *domain,
 		uint32_t to, uint32_t *was);
 

@@ -28,7 +28,10 @@ Site(root, **params)            one mount: a temp tree + config + daemon.
       meta_country=None                     [meta] country (None: omit)
       audit=True                            write an [audit] section
       extra=''                              raw text appended to the config
-      meta_path=None                        meta root path (default root/meta)
+      meta_path=None                        meta root path (default root/meta; with
+                                            share: the shared meta root as this
+                                            mount reaches it, e.g. its own
+                                            ceph-fuse mount)
       share=None                            another Site: use its meta root, backend
                                             dirs, backend config and keyring (two
                                             mounts of one meta root)
@@ -349,7 +352,9 @@ class Site:
         self.mark = mark
         self.share = share
         if share is not None:
-            self.meta = share.meta
+            # meta_path: the same meta root reached another way (its own
+            # mount of a shared filesystem, as a second app server sees it)
+            self.meta = meta_path or share.meta
             src = backends if backends is not None else share.backends
             self.backends = {k: dict(v) for k, v in src.items()}
             self.keyring = keyring or share.keyring

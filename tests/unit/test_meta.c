@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/statvfs.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -152,6 +153,63 @@ static void test_stub_manifest_of_another_file_is_refused(void **state)
 	manifest_free(m);
 }
 
+/* statfs inode counts: CephFS's "no limit" (f_ffree = -1, f_files = used)
+ * becomes a finite count; sane counts pass through; free never exceeds
+ * total, available never exceeds free. */
+static void test_inode_counts(void **state)
+{
+	struct statvfs in = { 0 }, out = { 0 };
+
+	(void)state;
+	in.f_files = 1234;
+	in.f_ffree = (fsfilcnt_t)-1;
+	in.f_favail = (fsfilcnt_t)-1;
+	meta_inode_counts(&in, &out);
+	assert_int_equal(out.f_files, META_INODES_NOLIMIT);
+	assert_int_equal(out.f_ffree, META_INODES_NOLIMIT - 1234);
+	assert_int_equal(out.f_favail, META_INODES_NOLIMIT - 1234);
+
+	in.f_files = (fsfilcnt_t)-1;
+	meta_inode_counts(&in, &out);
+	assert_int_equal(out.f_files, META_INODES_NOLIMIT);
+	assert_int_equal(out.f_ffree, META_INODES_NOLIMIT);
+
+	in.f_files = 1000;		/* ext4-like: passes through */
+	in.f_ffree = 900;
+	in.f_favail = 800;
+	meta_inode_counts(&in, &out);
+	assert_int_equal(out.f_files, 1000);
+	assert_int_equal(out.f_ffree, 900);
+	assert_int_equal(out.f_favail, 800);
+
+	in.f_favail = (fsfilcnt_t)-1;	/* only favail off: clamped to free */
+	meta_inode_counts(&in, &out);
+	assert_int_equal(out.f_ffree, 900);
+	assert_int_equal(out.f_favail, 900);
+
+	in.f_files = 100;		/* more free than total */
+	in.f_ffree = 500;
+	in.f_favail = 500;
+	meta_inode_counts(&in, &out);
+	assert_int_equal(out.f_files, 100);
+	assert_int_equal(out.f_ffree, 100);
+	assert_int_equal(out.f_favail, 100);
+}
+
+/* NFS silly-rename names: ".nfs" and exactly 24 hex digits. */
+static void test_silly_names(void **state)
+{
+	(void)state;
+	assert_true(meta_silly_name(".nfs00000000000a1b2c00000001"));
+	assert_true(meta_silly_name(".nfsABCDEF0123456789abcdef01"));
+	assert_false(meta_silly_name(".nfs"));
+	assert_false(meta_silly_name(".nfsfoo"));
+	assert_false(meta_silly_name(".nfs00000000000a1b2c0000000"));	/* 23 */
+	assert_false(meta_silly_name(".nfs00000000000a1b2c000000012"));	/* 25 */
+	assert_false(meta_silly_name(".nfs00000000000a1b2c0000000g"));
+	assert_false(meta_silly_name("nfs00000000000a1b2c000000001"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +221,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stub_manifest_of_another_file_is_refused,
 						setup, teardown),
+		cmocka_unit_test(test_inode_counts),
+		cmocka_unit_test(test_silly_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include "array.h"
 #include "fsck.h"
 #include "geoctl.h"
+#include "newstub.h"
 
 struct orphan {
 	int backend;			/* -1: meta root */
@@ -101,6 +102,15 @@ static int manifest_misnamed(const char *relpath, void *arg)
 			"(manifests/ab/ab<30 hex digits>), so nothing reads it; left in place");
 }
 
+/* NEWSTUB_SUFFIX: a stub made for a create (newstub.h); META_SILLY_SUFFIX:
+ * an NFS silly-renamed file an rmdir moved out of the way (meta.h). */
+static bool has_suffix(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+
+	return n > k && strcmp(name + n - k, suffix) == 0;
+}
+
 static int meta_temps(struct orphans *os)
 {
 	struct fsck *fk = os->fk;
@@ -120,13 +130,27 @@ static int meta_temps(struct orphans *os)
 		struct stat st;
 		char what[300];
 
-		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+		/* .nfs*: an NFS client's silly-renamed open file; it goes
+		 * when the client closes it, and is not ours to delete. */
+		if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0 ||
+		    strncmp(d->d_name, ".nfs", 4) == 0)
 			continue;
-		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (fstatat(dirfd(dir), d->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			st.st_size = 0;
+			st.st_nlink = 1;
+		}
 		snprintf(what, sizeof(what), "meta %s/tmp/%s", META_DIR, d->d_name);
-		r = fsck_add(fk, FK_META_TEMP, what, (uint64_t)st.st_size,
-			     "leftover of an interrupted manifest update");
+		r = fsck_add(fk, FK_META_TEMP, what, (uint64_t)st.st_size, "%s",
+			     has_suffix(d->d_name, META_SILLY_SUFFIX) ?
+			     "a file an NFS client kept open after its unlink, moved here by "
+			     "an rmdir (its content went with its last name)"
+			     : !has_suffix(d->d_name, NEWSTUB_SUFFIX) ?
+			     "leftover of an interrupted manifest update"
+			     : st.st_nlink > 1 ? "leftover of an interrupted create: a second "
+						 "name of a file that was created (only this "
+						 "name goes)"
+			     : "leftover of an interrupted create: a stub never linked into "
+			       "the namespace");
 		if (r == 0)
 			r = remember(os, NULL, true, d->d_name);
 	}

@@ -328,9 +328,16 @@ static int visit(struct walk_node *n, void *arg)
 
 	if (!S_ISREG(n->st.st_mode))
 		return 0;
-	fd = open(n->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
+	/* O_RDWR: rewrap_file() takes LOCK_EX on it, which NFS refuses
+	 * (EBADF) on a file open read-only. */
+	fd = open(n->path, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT)
 		return 0;	/* gone meanwhile */
+	if (fd < 0) {
+		progress_note(&rt->prog, "%s: %s", mount_path(rt, n->path), strerror(errno));
+		rt->errors++;
+		return 0;
+	}
 	if (meta_stub_id(fd, &id) != 0) {
 		close(fd);
 		return 0;
