@@ -206,8 +206,9 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 		rc = gfile_create(c, ns.fd, &t, &gf);
 	if (!rc) {
 		rc = newstub_link(&ns, dfd, name);
-		if (!rc && ns.tmpname[0])
-			rc = gfile_reopen_stub(gf, dfd, name);
+		/* Best effort: the file exists now, whatever happens here. */
+		if (!rc && ns.tmpname[0] && gfile_reopen_stub(gf, dfd, name))
+			log_debug("a new file keeps the descriptor of its temporary name");
 		newstub_done(&ns);	/* gf has its own descriptor */
 		if (rc) {
 			gfile_mark_unlinked(c, gf);	/* never named: drop it entirely */
