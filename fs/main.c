@@ -43,6 +43,21 @@ struct options {
 
 enum { KEY_HELP, KEY_VERSION };
 
+
+/* The exit status of the FUSE loop's end. A worker thread that was in the
+ * middle of reading a request when the kernel ended the connection (an
+ * unmount under load, umount -f, an abort through /sys/fs/fuse) gets
+ * ECONNABORTED instead of ENODEV: the mount is gone either way, and the
+ * teardown that follows releases everything, so it is an ordinary end. */
+static int loop_result(int ret)
+{
+	if (ret == -ECONNABORTED || ret == ECONNABORTED) {
+		log_info("the kernel ended the FUSE connection (ECONNABORTED)");
+		return 0;
+	}
+	return ret ? 1 : 0;
+}
+
 static const struct fuse_opt geofs_opts[] = {
 	{ "-c %s", offsetof(struct options, config), 0 },
 	{ "--config=%s", offsetof(struct options, config), 0 },
@@ -237,7 +252,7 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 	log_notify_ready();
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 16);
-	rc = fuse_loop_mt(fuse, loop) ? 1 : 0;
+	rc = loop_result(fuse_loop_mt(fuse, loop));
 	fuse_loop_cfg_destroy(loop);
 	log_notify_stopping();
 	log_event(LOG_LVL_INFO, "unmount", mnt, NULL, "unmounting %s%s",
