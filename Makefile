@@ -13,7 +13,7 @@
 #   make fuzz            libFuzzer (clang) on the five parsers, FUZZ_SECONDS each (objects in build-fuzz/)
 
 PKG_CONFIG ?= pkg-config
-PKGS       = fuse3 libcrypto liblz4 libattr
+PKGS       = fuse3 libcrypto liblz4 libattr libcurl
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 PYTHON     ?= /usr/bin/python3
@@ -94,7 +94,7 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c | $(COUNTRY_H)
 # ---- tests -----------------------------------------------------------------
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones when run as root, and prints the apt-get line otherwise.
-DEB_BUILD  = build-essential pkg-config libfuse3-dev fuse3 libssl-dev liblz4-dev libattr1-dev iso-codes
+DEB_BUILD  = build-essential pkg-config libfuse3-dev fuse3 libssl-dev liblz4-dev libattr1-dev iso-codes libcurl4-openssl-dev
 DEB_TEST   = libcmocka-dev python3 python3-pytest attr util-linux man-db groff-base
 
 deps:

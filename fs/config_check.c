@@ -6,6 +6,7 @@
  * config_problem_at() like the line parser's; the parser is config.c.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config.h"
@@ -78,6 +79,8 @@ static void check_required(struct parser *p)
 
 		if (!n && def->required) {
 			config_list_keys(def, true, req, sizeof(req));
+			if (s == S_BACKEND)	/* path is required by kind (check_backend_kinds) */
+				snprintf(req, sizeof(req), "path, country (or, with kind = s3: endpoint, bucket, credentials, country)");
 			config_sect_label(def, single ? NULL : "NAME", label, sizeof(label));
 			config_problem_at(p, 0,
 					  "missing section %s; expected %s %s section setting %s",
@@ -186,15 +189,78 @@ static void check_backend_paths(struct parser *p)
 
 	for (int j = 0; j < cfg->nbackends; j++) {
 		for (int i = 0; i < j; i++) {
-			if (!cfg->backends[i].path || !cfg->backends[j].path ||
-			    !same_path(cfg->backends[i].path, cfg->backends[j].path))
+			const char *key = cfg->backends[j].path ? "path" : "bucket";
+
+			if (!cfg->backends[i].where || !cfg->backends[j].where ||
+			    strcmp(cfg->backends[i].kind, cfg->backends[j].kind) ||
+			    !same_path(cfg->backends[i].where, cfg->backends[j].where))
 				continue;
-			config_problem_at(p, keyline(&p->backend[j], S_BACKEND, "path"),
-					  "backend %s uses the same path as backend %s (line %d); expected a distinct directory per backend",
-					  cfg->backends[j].name, cfg->backends[i].name,
-					  keyline(&p->backend[i], S_BACKEND, "path"));
+			config_problem_at(p, keyline(&p->backend[j], S_BACKEND, key),
+					  "backend %s uses the same %s as backend %s (line %d); expected a distinct %s per backend",
+					  cfg->backends[j].name, cfg->backends[j].path ? "path" : "bucket and prefix",
+					  cfg->backends[i].name, keyline(&p->backend[i], S_BACKEND, key),
+					  cfg->backends[j].path ? "directory" : "bucket or prefix");
 			p->backend[j].bad = true;
 			break;
+		}
+	}
+}
+
+/* Keys only one kind takes; `path` is dir's, the rest s3's. */
+static const char *const s3_only[] = { "endpoint", "bucket", "prefix", "region", "credentials",
+				       "profile", "ca_file", "connect_timeout", "request_timeout" };
+static const char *const s3_required[] = { "endpoint", "bucket", "credentials" };
+
+static void refuse_key(struct parser *p, int i, const char *key, const char *kind)
+{
+	int line = keyline(&p->backend[i], S_BACKEND, key);
+
+	if (!line)
+		return;
+	config_problem_at(p, line, "key '%s' does not apply to [backend %s] of kind %s; expected %s",
+			  key, p->cfg->backends[i].name, kind,
+			  strcmp(kind, "s3") ? "it only with kind = s3" : "endpoint and bucket instead (path is for kind = dir)");
+	p->backend[i].bad = true;
+}
+
+static void require_key(struct parser *p, int i, const char *key, const char *expect)
+{
+	if (keyline(&p->backend[i], S_BACKEND, key))
+		return;
+	config_problem_at(p, p->backend[i].line, "missing key '%s' in [backend %s] (kind %s); expected %s = %s",
+			  key, p->cfg->backends[i].name, p->cfg->backends[i].kind, key, expect);
+	p->backend[i].bad = true;
+}
+
+/* Each backend has exactly its kind's keys; `where` names it in messages. */
+static void check_backend_kinds(struct parser *p)
+{
+	struct geo_config *cfg = p->cfg;
+
+	for (int i = 0; i < cfg->nbackends; i++) {
+		struct cfg_backend *b = &cfg->backends[i];
+		bool s3 = !strcmp(b->kind, "s3");
+		int rc;
+
+		if (s3) {
+			refuse_key(p, i, "path", "s3");
+			for (size_t k = 0; k < sizeof(s3_required) / sizeof(s3_required[0]); k++)
+				require_key(p, i, s3_required[k], s3_required[k][0] == 'e' ?
+					    "http[s]://HOST[:PORT]" : s3_required[k][0] == 'b' ?
+					    "a bucket name" : "an AWS shared-credentials file path");
+		} else {
+			for (size_t k = 0; k < sizeof(s3_only) / sizeof(s3_only[0]); k++)
+				refuse_key(p, i, s3_only[k], b->kind);
+			require_key(p, i, "path", "a directory path");
+		}
+		if (s3 && b->s3.endpoint)
+			rc = asprintf(&b->where, "%s/%s%s%s", b->s3.endpoint, b->s3.bucket,
+				      b->s3.prefix[0] ? "/" : "", b->s3.prefix);
+		else
+			rc = asprintf(&b->where, "%s", b->path ? b->path : "?");
+		if (rc < 0) {
+			b->where = NULL;
+			p->oom = true;
 		}
 	}
 }
@@ -255,6 +321,7 @@ static void check_replicas(struct parser *p)
 void config_validate(struct parser *p)
 {
 	check_required(p);
+	check_backend_kinds(p);
 	resolve_defaults(p);
 	resolve_default_category(p);
 	check_backend_paths(p);
