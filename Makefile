@@ -95,7 +95,12 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c | $(COUNTRY_H)
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones when run as root, and prints the apt-get line otherwise.
 DEB_BUILD  = build-essential pkg-config libfuse3-dev fuse3 libssl-dev liblz4-dev libattr1-dev iso-codes libcurl4-openssl-dev
-DEB_TEST   = libcmocka-dev python3 python3-pytest attr util-linux man-db groff-base
+DEB_TEST   = libcmocka-dev python3 python3-pytest attr util-linux man-db groff-base \
+	     $(DEB_CEPH)
+# The throwaway Ceph cluster of the mount tests (tests/ceph/cluster.sh):
+# radosgw for the S3 backends, an MDS + ceph-fuse for a meta root on CephFS.
+DEB_CEPH   = ceph-mon ceph-osd ceph-mds radosgw ceph-fuse ceph-common ceph-base \
+	     openssl curl iproute2
 
 deps:
 	@scripts/deps.sh $(DEB_BUILD) $(DEB_TEST)

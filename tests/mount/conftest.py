@@ -8,6 +8,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import harness  # noqa: E402
+# The Ceph test cluster (started lazily, once per run; see cephtest.py).
+from cephtest import ceph_cluster, cephfs_pair, shared_meta  # noqa: E402,F401
 
 
 def pytest_configure(config):
