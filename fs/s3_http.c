@@ -290,9 +290,9 @@ static int attempt(struct s3_http *h, CURL *c, struct s3_req *r, const char *url
 	r->status = 0;
 	code[0] = '\0';
 	snprintf(shahdr, sizeof(shahdr), "x-amz-content-sha256: %s", sha_hex);
+	/* No "Expect:" here to turn 100-continue off: curl 7.88 would sign the
+	 * empty header it then does not send. */
 	hdrs = curl_slist_append(hdrs, shahdr);
-	if (hdrs && (t = curl_slist_append(hdrs, "Expect:")))
-		hdrs = t;
 	if (hdrs && r->if_none_match && (t = curl_slist_append(hdrs, "If-None-Match: *")))
 		hdrs = t;
 	if (!hdrs) {

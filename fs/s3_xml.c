@@ -195,7 +195,10 @@ int s3_list_parse(const char *xml, size_t len, s3_list_fn fn, void *arg, bool *t
 	*truncated = false;
 	if (cap)
 		token[0] = '\0';
-	if (!find_open(xml, end, "ListBucketResult"))
+	/* The root carries an xmlns attribute: "<ListBucketResult" then a
+	 * blank or '>'. */
+	const char *root = memmem(xml, len, "<ListBucketResult", 17);
+	if (!root || root + 17 >= end || (root[17] != '>' && root[17] != ' '))
 		return -EINVAL;
 	/* Every <Contents> element: its Key and Size, looked for inside it. */
 	for (p = xml; (body = find_open(p, end, "Contents")) != NULL;
