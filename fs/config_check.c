@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "config.h"
@@ -252,6 +253,15 @@ static void check_backend_kinds(struct parser *p)
 			for (size_t k = 0; k < sizeof(s3_only) / sizeof(s3_only[0]); k++)
 				refuse_key(p, i, s3_only[k], b->kind);
 			require_key(p, i, "path", "a directory path");
+		}
+		struct stat st;
+		if (s3 && b->s3.credentials && stat(b->s3.credentials, &st) == 0 &&
+		    (st.st_mode & (S_IRWXG | S_IRWXO))) {
+			config_problem_at(p, keyline(&p->backend[i], S_BACKEND, "credentials"),
+					  "credentials file %s of [backend %s] has mode %04o, which gives group or others access to the S3 keys; expected mode 0600 (run: chmod 600 %s)",
+					  b->s3.credentials, b->name, (unsigned)(st.st_mode & 07777),
+					  b->s3.credentials);
+			p->backend[i].bad = true;
 		}
 		if (s3 && b->s3.endpoint)
 			rc = asprintf(&b->where, "%s/%s%s%s", b->s3.endpoint, b->s3.bucket,

@@ -210,6 +210,8 @@ static void snap_backends(struct core *c, struct stats_snap *s)
 		b->weight = cb->weight;
 		b->drain = cb->drain;
 		b->state = backend_state(cfg, i, &bs[i]);
+		if (!bs[i].healthy)
+			store_last_error(c->store, i, b->error, sizeof(b->error));
 		b->counted = u.counted;
 		b->objects = u.objects;
 		b->bytes = u.bytes;

@@ -16,6 +16,7 @@
 #include "geoctl.h"
 #include "json.h"
 #include "policy.h"
+#include "store.h"
 #include "table.h"
 
 #define ERRBUF_LEN (64 * 1024)
@@ -52,7 +53,9 @@ static const char help[] =
 "  A summary (config, site, meta root, keyring, audit log, data settings,\n"
 "  defaults), then the backends with the columns\n"
 "    BACKEND  COUNTRY  WEIGHT  DRAIN  PATH  STATUS\n"
-"  where STATUS is `ok`, or `MISSING` when the directory does not exist (the\n"
+"  where STATUS is `ok`, or `MISSING` when the directory does not exist, or\n"
+"  `UNREACHABLE` when an S3 backend's endpoint, bucket or marker cannot be read\n"
+"  (the reason follows the table; the\n"
 "  daemon treats such a backend as unhealthy). Then the policy table:\n"
 "    CATEGORY  STORE_IN  ORIGIN  ALLOWED  BACKENDS  REPLICAS  COMPRESS  ACCESS_FROM\n"
 "  STORE_IN is the list as written (`site` shown as its country), ALLOWED the\n"
@@ -194,11 +197,17 @@ static void backend_countries(const struct geo_config *cfg, struct cset *out)
 		cset_add(out, cfg->backends[i].country);
 }
 
-static bool dir_missing(const char *path)
+/* A directory backend is missing when its directory is; an S3 backend when
+ * its endpoint, bucket or marker cannot be reached (the reason in why). */
+static bool backend_missing(const struct geo_config *cfg, const struct cfg_backend *b,
+			    char *why, size_t len)
 {
 	struct stat st;
 
-	return stat(path, &st) < 0 || !S_ISDIR(st.st_mode);
+	why[0] = '\0';
+	if (b->path)
+		return stat(b->path, &st) < 0 || !S_ISDIR(st.st_mode);
+	return store_check_backend(b, cfg->file, why, len) != 0;
 }
 
 /* ---- text output --------------------------------------------------------- */
@@ -240,23 +249,30 @@ static int print_backends(const struct geo_config *cfg)
 	static const char *const head[] = { "BACKEND", "COUNTRY", "WEIGHT", "DRAIN", "PATH",
 					    "STATUS", NULL };
 	struct table t;
-	int missing = 0, rc = 0;
+	int missing = 0, rc = 0, nwhy = 0;
+	static char whys[CFG_MAX_BACKENDS][1024];
 	char weight[16];
 
 	table_init(&t, head, 1u << 2);
 	for (int i = 0; !rc && i < cfg->nbackends; i++) {
 		const struct cfg_backend *b = &cfg->backends[i];
-		bool gone = dir_missing(b->path);
+		char why[1024];
+		bool gone = backend_missing(cfg, b, why, sizeof(why));
 		const char *row[] = { b->name, country_code(b->country), weight,
-				      b->drain ? "yes" : "no", b->path, gone ? "MISSING" : "ok" };
+				      b->drain ? "yes" : "no", b->where,
+				      !gone ? "ok" : b->path ? "MISSING" : "UNREACHABLE" };
 
 		snprintf(weight, sizeof(weight), "%u", b->weight);
 		missing += gone;
+		if (why[0])
+			snprintf(whys[nwhy++], sizeof(whys[0]), "%s", why);
 		rc = add_row(&t, row, 6);
 	}
 	if (!rc)
 		table_print(&t, stdout, 0);
 	table_free(&t);
+	for (int i = 0; i < nwhy; i++)
+		printf("warning: %s\n", whys[i]);
 	if (!rc && missing)
 		printf("warning: %d backend director%s missing\n", missing,
 		       missing == 1 ? "y is" : "ies are");
@@ -379,10 +395,13 @@ static void emit_backends(struct json *j, const struct geo_config *cfg)
 		json_obj_begin(j, NULL);
 		json_str(j, "name", b->name);
 		json_str(j, "country", country_code(b->country));
-		json_str(j, "path", b->path);
+		char why[1024];
+
+		json_str(j, "kind", b->kind);
+		json_str(j, "path", b->where);
 		json_u64(j, "weight", b->weight);
 		json_bool(j, "drain", b->drain);
-		json_bool(j, "missing", dir_missing(b->path));
+		json_bool(j, "missing", backend_missing(cfg, b, why, sizeof(why)));
 		json_obj_end(j);
 	}
 	json_arr_end(j);
