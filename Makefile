@@ -3,6 +3,7 @@
 #   make                 build build/geofs and build/geoctl
 #   make test            install missing Debian packages (as root), build, run every test
 #   make demo            build and mount the demo tree under ./demo
+#   make demo-s3         the same with the Korean backend on S3 (a local Ceph)
 #   make bench           benchmark against the peers (see README)
 #   make install         install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
 #   make man-check       the man pages render without warnings (part of make test)
@@ -182,6 +183,12 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(abspath $(BUILD))
 
+# The demo with its Korean backend on S3 (a local Ceph, Debian packages of
+# DEB_CEPH); demo-stop stops that Ceph too.
+demo-s3: deps
+	@$(MAKE) --no-print-directory all
+	@DEMO_S3=1 scripts/demo.sh $(abspath $(BUILD))
+
 demo-stop:
 	@scripts/demo.sh --stop
 
@@ -235,7 +242,7 @@ man-check:
 clean:
 	rm -rf build build-san build-fuzz build-tsan
 
-.PHONY: all deps unit man-check mount-tests test demo demo-stop bench install uninstall clean fuzz fuzz-build stress
+.PHONY: all deps unit man-check mount-tests test demo demo-s3 demo-stop bench install uninstall clean fuzz fuzz-build stress
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
