@@ -3,6 +3,7 @@
 #   make                 build build/geofs and build/geoctl
 #   make test            install missing Debian packages (as root), build, run every test
 #   make demo            build and mount the demo tree under ./demo
+#   make demo-s3         the same with the Korean backend on S3 (a local Ceph)
 #   make bench           benchmark against the peers (docs/performance.md)
 #   make install         install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
 #   make man-check       the man pages render without warnings (part of make test)
@@ -14,7 +15,7 @@
 #   make fuzz            libFuzzer (clang) on the five parsers, FUZZ_SECONDS each (objects in build-fuzz/)
 
 PKG_CONFIG ?= pkg-config
-PKGS       = fuse3 libcrypto liblz4 libattr libsystemd
+PKGS       = fuse3 libcrypto liblz4 libattr libsystemd libcurl
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 PYTHON     ?= /usr/bin/python3
@@ -106,7 +107,7 @@ $(BUILD)/tests/unit/%.o: tests/unit/%.c | $(COUNTRY_H)
 # ---- tests -----------------------------------------------------------------
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones when run as root, and prints the apt-get line otherwise.
-DEB_BUILD  = build-essential pkg-config libfuse3-dev fuse3 libssl-dev liblz4-dev libattr1-dev iso-codes libsystemd-dev
+DEB_BUILD  = build-essential pkg-config libfuse3-dev fuse3 libssl-dev liblz4-dev libattr1-dev iso-codes libsystemd-dev libcurl4-openssl-dev
 DEB_TEST   = libcmocka-dev python3 python3-pytest attr util-linux man-db groff-base chromium \
 	     $(DEB_CEPH)
 # The throwaway Ceph cluster of the mount tests (tests/ceph/cluster.sh):
@@ -194,6 +195,12 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/demo.sh $(abspath $(BUILD))
 
+# The demo with its Korean backend on S3 (a local Ceph, Debian packages of
+# DEB_CEPH); demo-stop stops that Ceph too.
+demo-s3: deps
+	@$(MAKE) --no-print-directory all
+	@DEMO_S3=1 scripts/demo.sh $(abspath $(BUILD))
+
 demo-stop:
 	@scripts/demo.sh --stop
 
@@ -261,7 +268,7 @@ man-check:
 	done; echo "  MAN     $(MANPAGES): no warnings"
 
 # Pages the README links that other branches add; drop each once merged.
-DOCS_PENDING = docs/s3-backends.md docs/several-servers.md
+DOCS_PENDING =
 
 docs-check:
 	@scripts/docs-check.sh $(DOCS_PENDING)
@@ -269,7 +276,7 @@ docs-check:
 clean:
 	rm -rf build build-san build-fuzz build-tsan
 
-.PHONY: all deps unit man-check docs-check mount-tests test demo demo-stop bench install uninstall clean fuzz fuzz-build stress
+.PHONY: all deps unit man-check docs-check mount-tests test demo demo-s3 demo-stop bench install uninstall clean fuzz fuzz-build stress
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

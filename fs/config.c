@@ -108,11 +108,26 @@ static const struct key_def data_keys[] = {
 	  16u << 20, UINT64_MAX, NULL },
 	{ "durability", false, cfgval_choice, G(durable_close), "close or fsync", 0, 0, durability_words },
 };
+/* Which keys belong to which kind is checked once the section is read
+ * (config_check.c); `path` is required for dir, `endpoint` etc. for s3. */
 static const struct key_def backend_keys[] = {
-	{ "path", true, cfgval_path, B(path), "a directory path", 0, 0, NULL },
+	{ "path", false, cfgval_path, B(path), "a directory path", 0, 0, NULL },
 	{ "country", true, cfgval_country, B(country), CODE_EXPECT, 0, 0, NULL },
 	{ "weight", false, cfgval_number, B(weight), "a number from 1 to 1000", 1, 1000, NULL },
 	{ "drain", false, cfgval_choice, B(drain), "yes or no", 0, 0, bool_words },
+	{ "kind", false, cfgval_kind, B(kind), "dir or s3", 0, 0, NULL },
+	{ "endpoint", false, cfgval_endpoint, B(s3.endpoint),
+	  "http://HOST[:PORT] or https://HOST[:PORT], with no path", 0, 0, NULL },
+	{ "bucket", false, cfgval_bucket, B(s3.bucket),
+	  "an S3 bucket name: 3 to 63 of a-z 0-9 . -, starting and ending with a letter or digit", 0, 0, NULL },
+	{ "prefix", false, cfgval_prefix, B(s3.prefix),
+	  "a key prefix of up to 200 of A-Z a-z 0-9 . _ - / with no leading, trailing or double /, and no . or .. part", 0, 0, NULL },
+	{ "region", false, cfgval_region, B(s3.region), "a signing region such as us-east-1 (a-z 0-9 -)", 0, 0, NULL },
+	{ "credentials", false, cfgval_path, B(s3.credentials), "an AWS shared-credentials file path", 0, 0, NULL },
+	{ "profile", false, cfgval_name, B(s3.profile), "a profile name of " NAME_EXPECT, 0, 0, NULL },
+	{ "ca_file", false, cfgval_path, B(s3.ca_file), "a PEM CA certificate file path", 0, 0, NULL },
+	{ "connect_timeout", false, cfgval_number, B(s3.connect_timeout), "seconds from 1 to 60", 1, 60, NULL },
+	{ "request_timeout", false, cfgval_number, B(s3.request_timeout), "seconds from 1 to 3600", 1, 3600, NULL },
 };
 static const struct key_def category_keys[] = {
 	{ "store_in", true, cfgval_list, C(store_in), LIST_EXPECT, 0, 0, NULL },
@@ -220,7 +235,10 @@ static void init_named(struct parser *p, enum sec_kind kind, int i, const char *
 	if (kind == SEC_BACKEND) {
 		struct cfg_backend *b = &p->cfg->backends[i];
 
-		*b = (struct cfg_backend){ .country = -1, .weight = 1, .line = p->line };
+		*b = (struct cfg_backend){ .country = -1, .weight = 1, .line = p->line,
+					   .kind = "dir", .s3 = { .region = "us-east-1",
+					   .profile = "default", .connect_timeout = 5,
+					   .request_timeout = 60 } };
 		strcpy(b->name, name);
 		p->base = b;
 		p->sec_name = b->name;
@@ -589,8 +607,15 @@ void config_free(struct geo_config *cfg)
 {
 	if (!cfg)
 		return;
-	for (int i = 0; i < cfg->nbackends; i++)
-		free(cfg->backends[i].path);
+	for (int i = 0; i < cfg->nbackends; i++) {
+		struct cfg_backend *b = &cfg->backends[i];
+
+		free(b->path);
+		free(b->s3.endpoint);
+		free(b->s3.credentials);
+		free(b->s3.ca_file);
+		free(b->where);
+	}
 	free(cfg->file);
 	free(cfg->meta_path);
 	free(cfg->keyring_path);

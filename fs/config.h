@@ -16,8 +16,13 @@
  *               cache_size (decoded-shard cache, default 256M),
  *               dirty_size (written data held before encoding, default 256M),
  *               durability (close|fsync, default close)
- *   [backend N] path, country (required), weight (1..1000, default 1),
- *               drain (yes|no, default no)
+ *   [backend N] kind (dir|s3, default dir), country (required), weight
+ *               (1..1000, default 1), drain (yes|no, default no);
+ *               dir: path (required);
+ *               s3: endpoint, bucket, credentials (required), prefix,
+ *               region (default us-east-1), profile (default "default"),
+ *               ca_file, connect_timeout (s, default 5), request_timeout
+ *               (s, default 60)
  *   [category N] store_in, access_from (lists), replicas (1..CFG_MAX_REPLICAS, default 1),
  *               compress (lz4|off, default [data] compress)
  *   [defaults]  category, origin (country code or "site"), admin_group
@@ -41,6 +46,7 @@
 #define CFG_MAX_REPLICAS    4
 #define CFG_SHARD_MIN       (64u * 1024)
 #define CFG_SHARD_MAX       (16u * 1024 * 1024)
+#define CFG_S3_PREFIX_MAX   256
 #define CFG_ERR_MAX         4096	/* suggested size of error buffers */
 
 /* A store_in / access_from list. `site` is resolved into `set` at parse
@@ -51,9 +57,24 @@ struct cfg_cspec {
 	struct cset set;	/* explicit codes and `site` */
 };
 
+/* Where an S3 backend lives and how to reach it (kind = s3). */
+struct cfg_s3 {
+	char *endpoint;		/* "http[s]://HOST[:PORT]", no trailing slash */
+	char bucket[64];
+	char prefix[CFG_S3_PREFIX_MAX];	/* "" or "a/b" (no leading or trailing /) */
+	char region[32];
+	char *credentials;	/* AWS shared-credentials file */
+	char profile[CFG_NAME_MAX];
+	char *ca_file;		/* NULL: the system's CAs */
+	unsigned connect_timeout, request_timeout;	/* seconds */
+};
+
 struct cfg_backend {
 	char name[CFG_NAME_MAX];
-	char *path;
+	char kind[8];		/* "dir" or "s3" (store.c's kind table) */
+	char *path;		/* kind dir; NULL for s3 */
+	struct cfg_s3 s3;	/* kind s3 */
+	char *where;		/* path, or "ENDPOINT/BUCKET[/PREFIX]": for messages */
 	int country;		/* country index */
 	unsigned weight;
 	bool drain;

@@ -8,6 +8,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 
 #include "config.h"
@@ -80,6 +81,8 @@ static void check_required(struct parser *p)
 
 		if (!n && def->required) {
 			config_list_keys(def, true, req, sizeof(req));
+			if (s == S_BACKEND)	/* path is required by kind (check_backend_kinds) */
+				snprintf(req, sizeof(req), "path, country (or, with kind = s3: endpoint, bucket, credentials, country)");
 			config_sect_label(def, single ? NULL : "NAME", label, sizeof(label));
 			config_problem_at(p, 0,
 					  "missing section %s; expected %s %s section setting %s",
@@ -317,6 +320,96 @@ static void check_overlaps(struct parser *p)
 		free(pl[i].real);
 }
 
+/* Two S3 backends on one bucket and prefix of one endpoint would see each
+ * other's objects as orphans, like two backends on one directory. */
+static void check_same_bucket(struct parser *p)
+{
+	const struct geo_config *cfg = p->cfg;
+
+	for (int j = 0; j < cfg->nbackends; j++) {
+		for (int i = 0; i < j; i++) {
+			if (cfg->backends[i].path || cfg->backends[j].path ||
+			    !cfg->backends[i].where || !cfg->backends[j].where ||
+			    strcmp(cfg->backends[i].where, cfg->backends[j].where))
+				continue;
+			config_problem_at(p, keyline(&p->backend[j], S_BACKEND, "bucket"),
+					  "backend %s uses the same bucket and prefix as backend %s (line %d); expected a distinct bucket or prefix per backend",
+					  cfg->backends[j].name, cfg->backends[i].name,
+					  keyline(&p->backend[i], S_BACKEND, "bucket"));
+			p->backend[j].bad = true;
+			break;
+		}
+	}
+}
+
+/* Keys only one kind takes; `path` is dir's, the rest s3's. */
+static const char *const s3_only[] = { "endpoint", "bucket", "prefix", "region", "credentials",
+				       "profile", "ca_file", "connect_timeout", "request_timeout" };
+static const char *const s3_required[] = { "endpoint", "bucket", "credentials" };
+
+static void refuse_key(struct parser *p, int i, const char *key, const char *kind)
+{
+	int line = keyline(&p->backend[i], S_BACKEND, key);
+
+	if (!line)
+		return;
+	config_problem_at(p, line, "key '%s' does not apply to [backend %s] of kind %s; expected %s",
+			  key, p->cfg->backends[i].name, kind,
+			  strcmp(kind, "s3") ? "it only with kind = s3" : "endpoint and bucket instead (path is for kind = dir)");
+	p->backend[i].bad = true;
+}
+
+static void require_key(struct parser *p, int i, const char *key, const char *expect)
+{
+	if (keyline(&p->backend[i], S_BACKEND, key))
+		return;
+	config_problem_at(p, p->backend[i].line, "missing key '%s' in [backend %s] (kind %s); expected %s = %s",
+			  key, p->cfg->backends[i].name, p->cfg->backends[i].kind, key, expect);
+	p->backend[i].bad = true;
+}
+
+/* Each backend has exactly its kind's keys; `where` names it in messages. */
+static void check_backend_kinds(struct parser *p)
+{
+	struct geo_config *cfg = p->cfg;
+
+	for (int i = 0; i < cfg->nbackends; i++) {
+		struct cfg_backend *b = &cfg->backends[i];
+		bool s3 = !strcmp(b->kind, "s3");
+		int rc;
+
+		if (s3) {
+			refuse_key(p, i, "path", "s3");
+			for (size_t k = 0; k < sizeof(s3_required) / sizeof(s3_required[0]); k++)
+				require_key(p, i, s3_required[k], s3_required[k][0] == 'e' ?
+					    "http[s]://HOST[:PORT]" : s3_required[k][0] == 'b' ?
+					    "a bucket name" : "an AWS shared-credentials file path");
+		} else {
+			for (size_t k = 0; k < sizeof(s3_only) / sizeof(s3_only[0]); k++)
+				refuse_key(p, i, s3_only[k], b->kind);
+			require_key(p, i, "path", "a directory path");
+		}
+		struct stat st;
+		if (s3 && b->s3.credentials && stat(b->s3.credentials, &st) == 0 &&
+		    (st.st_mode & (S_IRWXG | S_IRWXO))) {
+			config_problem_at(p, keyline(&p->backend[i], S_BACKEND, "credentials"),
+					  "credentials file %s of [backend %s] has mode %04o, which gives group or others access to the S3 keys; expected mode 0600 (run: chmod 600 %s)",
+					  b->s3.credentials, b->name, (unsigned)(st.st_mode & 07777),
+					  b->s3.credentials);
+			p->backend[i].bad = true;
+		}
+		if (s3 && b->s3.endpoint)
+			rc = asprintf(&b->where, "%s/%s%s%s", b->s3.endpoint, b->s3.bucket,
+				      b->s3.prefix[0] ? "/" : "", b->s3.prefix);
+		else
+			rc = asprintf(&b->where, "%s", b->path ? b->path : "?");
+		if (rc < 0) {
+			b->where = NULL;
+			p->oom = true;
+		}
+	}
+}
+
 /* Non-draining backends in countries `store` allows. */
 static int count_in(const struct geo_config *cfg, const struct cset *store)
 {
@@ -373,8 +466,10 @@ static void check_replicas(struct parser *p)
 void config_validate(struct parser *p)
 {
 	check_required(p);
+	check_backend_kinds(p);
 	resolve_defaults(p);
 	resolve_default_category(p);
 	check_overlaps(p);
+	check_same_bucket(p);
 	check_replicas(p);
 }

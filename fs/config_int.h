@@ -13,7 +13,7 @@
 #include "config.h"
 
 #define MSG_MAX       1024		/* one formatted problem */
-#define KEYS_MAX      8			/* keys per section */
+#define KEYS_MAX      16			/* keys per section */
 #define LINE_MAX_LEN  8192		/* longest accepted line, bytes */
 #define SHOW_MAX      48		/* how much of a bad value is echoed */
 
@@ -110,6 +110,11 @@ bool cfgval_choice(struct parser *p, const char *val, void *field);
 bool cfgval_list(struct parser *p, const char *val, void *field);
 bool cfgval_defcat(struct parser *p, const char *val, void *field);
 bool cfgval_origin(struct parser *p, const char *val, void *field);
+bool cfgval_kind(struct parser *p, const char *val, void *field);
+bool cfgval_endpoint(struct parser *p, const char *val, void *field);
+bool cfgval_bucket(struct parser *p, const char *val, void *field);
+bool cfgval_prefix(struct parser *p, const char *val, void *field);
+bool cfgval_region(struct parser *p, const char *val, void *field);
 
 /* Also in config_values.c, for the line parser too: blanks trimmed off both
  * ends in place, and whether a section or site name is valid. */

@@ -297,3 +297,111 @@ bool cfgval_origin(struct parser *p, const char *val, void *field)
 	}
 	return cfgval_country(p, val, field);
 }
+
+/* ---- object-store backends (kind = s3) ----------------------------------- */
+
+static bool all_of(const char *s, const char *set)
+{
+	return strspn(s, set) == strlen(s);
+}
+
+#define LOWER_DIGITS "abcdefghijklmnopqrstuvwxyz0123456789"
+
+bool cfgval_kind(struct parser *p, const char *val, void *field)
+{
+	if (strcmp(val, "dir") && strcmp(val, "s3")) {
+		bad_value(p, val, NULL);
+		return false;
+	}
+	strcpy(field, val);
+	return true;
+}
+
+/* http[s]://HOST[:PORT] with HOST a name or an IPv4 address; a trailing
+ * slash is dropped, any other path refused (keys are path-style). */
+bool cfgval_endpoint(struct parser *p, const char *val, void *field)
+{
+	const char *host = NULL, *why = NULL;
+	size_t n = strlen(val);
+	char *copy;
+
+	if (!strncmp(val, "http://", 7))
+		host = val + 7;
+	else if (!strncmp(val, "https://", 8))
+		host = val + 8;
+	if (!host) {
+		why = "only http:// and https:// are understood";
+	} else {
+		size_t hl = strcspn(host, ":/");
+		const char *rest = host + hl;
+
+		if (n > 0 && val[n - 1] == '/')
+			n--;
+		if (!hl || strspn(host, LOWER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-") != hl)
+			why = "the host is empty or has characters a host name cannot have";
+		else if (*rest == ':') {
+			uint64_t port;
+			const char *d = rest + 1;
+
+			if (parse_digits(&d, &port) < 0 || port < 1 || port > 65535 ||
+			    (size_t)(d - val) != n)
+				why = "the port must be a number from 1 to 65535, and no path may follow";
+		} else if ((size_t)(rest - val) != n) {
+			why = "an endpoint has no path (the bucket is its own key)";
+		}
+	}
+	if (why) {
+		bad_value(p, val, why);
+		return false;
+	}
+	copy = strndup(val, n);
+	if (!copy) {
+		p->oom = true;
+		return false;
+	}
+	*(char **)field = copy;
+	return true;
+}
+
+bool cfgval_bucket(struct parser *p, const char *val, void *field)
+{
+	size_t n = strlen(val);
+
+	if (n < 3 || n > 63 || !all_of(val, LOWER_DIGITS ".-") || !strchr(LOWER_DIGITS, val[0]) ||
+	    !strchr(LOWER_DIGITS, val[n - 1]) || strstr(val, "..")) {
+		bad_value(p, val, NULL);
+		return false;
+	}
+	strcpy(field, val);
+	return true;
+}
+
+bool cfgval_prefix(struct parser *p, const char *val, void *field)
+{
+	size_t n = strlen(val);
+	bool ok = n <= 200 && all_of(val, LOWER_DIGITS "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-/") &&
+		  val[0] != '/' && val[n - 1] != '/' && !strstr(val, "//");
+
+	/* No "." or ".." component: an S3 key is no path, but a proxy in
+	 * front of the store may normalise one. */
+	for (const char *c = val; ok && *c; c += strcspn(c, "/"), c += *c == '/') {
+		size_t len = strcspn(c, "/");
+		ok = !((len == 1 && c[0] == '.') || (len == 2 && c[0] == '.' && c[1] == '.'));
+	}
+	if (!ok) {
+		bad_value(p, val, NULL);
+		return false;
+	}
+	strcpy(field, val);
+	return true;
+}
+
+bool cfgval_region(struct parser *p, const char *val, void *field)
+{
+	if (strlen(val) >= 32 || !all_of(val, LOWER_DIGITS "-")) {
+		bad_value(p, val, NULL);
+		return false;
+	}
+	strcpy(field, val);
+	return true;
+}

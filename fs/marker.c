@@ -15,8 +15,7 @@
 
 #define MARKER_MAGIC "geofs-backend 1"
 
-/* Reads the whole (small) marker file into buf, NUL-terminated. */
-static int read_small(int dirfd, char *buf, size_t cap)
+long marker_read_file(int dirfd, char *buf, size_t cap)
 {
 	int fd = openat(dirfd, MARKER_FILE, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat st;
@@ -39,11 +38,9 @@ static int read_small(int dirfd, char *buf, size_t cap)
 		goto out;
 	}
 	buf[n] = '\0';
-	if (memchr(buf, '\0', (size_t)n))
-		rc = -EINVAL;
 out:
 	close(fd);
-	return rc;
+	return rc ? rc : n;
 }
 
 /* Copies the value of "key value" line into out; false if too long. */
@@ -57,15 +54,14 @@ static bool take_value(const char *val, char *out, size_t len)
 	return true;
 }
 
-int marker_read(int dirfd, struct marker *m)
+int marker_parse(char *buf, size_t len, struct marker *m)
 {
-	char buf[MARKER_MAX], *save = NULL, *line;
+	char *save = NULL, *line;
 	bool first = true;
-	int rc = read_small(dirfd, buf, sizeof(buf));
 
-	if (rc)
-		return rc;
 	memset(m, 0, sizeof(*m));
+	if (memchr(buf, '\0', len))
+		return -EINVAL;
 	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *sp;
 
@@ -90,13 +86,27 @@ int marker_read(int dirfd, struct marker *m)
 	return 0;
 }
 
+int marker_read(int dirfd, struct marker *m)
+{
+	char buf[MARKER_MAX];
+	long n = marker_read_file(dirfd, buf, sizeof(buf));
+
+	return n < 0 ? (int)n : marker_parse(buf, (size_t)n, m);
+}
+
 int marker_check(int dirfd, const struct cfg_backend *cb, const char *cfgfile,
 		 char *err, size_t errlen)
 {
-	const char *want = country_code(cb->country);
 	struct marker m;
-	int rc = marker_read(dirfd, &m);
 
+	return marker_judge(marker_read(dirfd, &m), &m, cb, cfgfile, err, errlen);
+}
+
+int marker_judge(int rc, const struct marker *mk, const struct cfg_backend *cb,
+		 const char *cfgfile, char *err, size_t errlen)
+{
+	const char *want = country_code(cb->country);
+	const char *where = cb->where ? cb->where : cb->path;
 	switch (rc) {
 	case 0:
 		break;
@@ -104,27 +114,27 @@ int marker_check(int dirfd, const struct cfg_backend *cb, const char *cfgfile,
 		snprintf(err, errlen,
 			 "backend %s: %s has no %s marker, so it may not be the storage the config "
 			 "means (an unmounted share?); if it is, mark it with: geoctl backend init "
-			 "-c %s %s", cb->name, cb->path, MARKER_FILE, cfgfile, cb->name);
+			 "-c %s %s", cb->name, where, MARKER_FILE, cfgfile, cb->name);
 		return rc;
 	case -EINVAL:
 		snprintf(err, errlen,
 			 "backend %s: %s/%s is not a valid marker (expected \"%s\", name and "
 			 "country lines); rewrite it with: geoctl backend init -c %s %s",
-			 cb->name, cb->path, MARKER_FILE, MARKER_MAGIC, cfgfile, cb->name);
+			 cb->name, where, MARKER_FILE, MARKER_MAGIC, cfgfile, cb->name);
 		return rc;
 	default:
-		snprintf(err, errlen, "backend %s: %s/%s: %s", cb->name, cb->path, MARKER_FILE,
+		snprintf(err, errlen, "backend %s: %s/%s: %s", cb->name, where, MARKER_FILE,
 			 strerror(-rc));
 		return rc;
 	}
-	if (strcmp(m.country, want) == 0 && strcmp(m.name, cb->name) == 0)
+	if (strcmp(mk->country, want) == 0 && strcmp(mk->name, cb->name) == 0)
 		return 0;
 	snprintf(err, errlen,
 		 "backend %s: %s is marked as backend %s in %s, but the config wants backend %s "
-		 "in %s: refusing to use it. Fix the path in %s, or if this directory really is "
+		 "in %s: refusing to use it. Fix the %s in %s, or if this %s really is "
 		 "%s in %s now, re-mark it with: geoctl backend init -c %s --force %s",
-		 cb->name, cb->path, m.name, m.country, cb->name, want, cfgfile, cb->name, want,
-		 cfgfile, cb->name);
+		 cb->name, where, mk->name, mk->country, cb->name, want, cb->path ? "path" : "bucket or prefix",
+		 cfgfile, cb->path ? "directory" : "bucket", cb->name, want, cfgfile, cb->name);
 	return -EMEDIUMTYPE;
 }
 
@@ -154,18 +164,29 @@ int marker_open(const struct cfg_backend *cb, const char *cfgfile, bool *dir_mis
 	return fd;
 }
 
+int marker_format(const struct cfg_backend *cb, char *buf, size_t cap)
+{
+	return snprintf(buf, cap, "%s\nname %s\ncountry %s\n", MARKER_MAGIC, cb->name,
+			country_code(cb->country));
+}
+
 int marker_write(int dirfd, const struct cfg_backend *cb)
 {
-	static const char tmp[] = MARKER_FILE ".tmp";
 	char text[MARKER_MAX];
-	int n = snprintf(text, sizeof(text), "%s\nname %s\ncountry %s\n", MARKER_MAGIC, cb->name,
-			 country_code(cb->country));
+	int n = marker_format(cb, text, sizeof(text));
+
+	return marker_write_file(dirfd, text, (size_t)n);
+}
+
+int marker_write_file(int dirfd, const char *text, size_t n)
+{
+	static const char tmp[] = MARKER_FILE ".tmp";
 	int fd, rc = 0;
 
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, text, (size_t)n) != n)
+	if (write(fd, text, n) != (ssize_t)n)
 		rc = errno ? -errno : -EIO;
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;

@@ -12,8 +12,9 @@
  * init` write markers. Later lines of the form "key value" are ignored, so
  * the format can grow.
  *
- * Depends on config.h only; every function works relative to the backend
- * directory's fd.
+ * Depends on config.h only. The text functions (parse, format, judge)
+ * serve every backend kind (an S3 backend keeps the same text as an object
+ * under its prefix); the *_file and dirfd functions are for directories.
  */
 #ifndef GEOFS_MARKER_H
 #define GEOFS_MARKER_H
@@ -30,6 +31,27 @@ struct marker {
 	char name[CFG_NAME_MAX];
 	char country[3];
 };
+
+/* Parses a marker's text (buf[len] must be NUL; buf is changed). 0 or
+ * -EINVAL if it is not a marker. */
+int marker_parse(char *buf, size_t len, struct marker *m);
+
+/* Writes cb's marker text into buf; returns its length (snprintf-style). */
+int marker_format(const struct cfg_backend *cb, char *buf, size_t cap);
+
+/* The verdict on a backend's marker: rc is what reading and parsing gave
+ * (0 with m filled, -ENOENT, -EINVAL, other -errno). 0 if m is cb's; else
+ * rc or -EMEDIUMTYPE, with one line in err naming the backend, where it is
+ * (cb->where) and the geoctl command that fixes it. */
+int marker_judge(int rc, const struct marker *m, const struct cfg_backend *cb,
+		 const char *cfgfile, char *err, size_t errlen);
+
+/* The raw marker file of directory dirfd into buf (NUL-terminated): its
+ * length, -ENOENT, -EINVAL if not a small regular file, -errno. */
+long marker_read_file(int dirfd, char *buf, size_t cap);
+
+/* Writes text as dirfd's marker file atomically. 0 or -errno. */
+int marker_write_file(int dirfd, const char *text, size_t len);
 
 /* Reads the marker in the backend directory dirfd. 0; -ENOENT if there is
  * none; -EINVAL if the file is not a marker (e.g. the empty file older

@@ -16,6 +16,7 @@
 #include "keys.h"
 #include "marker.h"
 #include "preflight.h"
+#include "store.h"
 
 static void add_line(char *buf, size_t cap, const char *fmt, va_list ap)
 {
@@ -165,8 +166,12 @@ int preflight_backend(const struct geo_config *cfg, int b, bool *dir_missing, ch
 	bool missing = false;
 	int rc;
 
-	/* One function per backend kind; only directories so far. */
-	rc = backend_dir(cfg, b, &missing, msg, len);
+	/* A directory is checked here (a missing one is told apart); any
+	 * other kind through the store, which reaches it and reads its marker. */
+	if (cfg->backends[b].path)
+		rc = backend_dir(cfg, b, &missing, msg, len);
+	else
+		rc = store_check_backend(&cfg->backends[b], cfg->file, msg, len);
 	if (dir_missing)
 		*dir_missing = missing;
 	return rc;

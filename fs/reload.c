@@ -57,7 +57,8 @@ static uint64_t new_backends(const struct geo_config *old, const struct geo_conf
 		const struct cfg_backend *b = &cfg->backends[i];
 		int j = config_backend(old, b->name);
 
-		if (j < 0 || strcmp(old->backends[j].path, b->path) != 0 ||
+		if (j < 0 || strcmp(old->backends[j].kind, b->kind) != 0 ||
+		    strcmp(old->backends[j].where, b->where) != 0 ||
 		    old->backends[j].country != b->country)
 			mask |= UINT64_C(1) << i;
 	}

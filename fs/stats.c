@@ -206,10 +206,12 @@ static void snap_backends(struct core *c, struct stats_snap *s)
 		store_usage(c->store, i, &u);
 		snprintf(b->name, sizeof(b->name), "%s", cb->name);
 		memcpy(b->country, country_code(cb->country), 3);
-		b->path = strdup(cb->path);
+		b->path = strdup(cb->where);
 		b->weight = cb->weight;
 		b->drain = cb->drain;
 		b->state = backend_state(cfg, i, &bs[i]);
+		if (!bs[i].healthy)
+			store_last_error(c->store, i, b->error, sizeof(b->error));
 		b->counted = u.counted;
 		b->objects = u.objects;
 		b->bytes = u.bytes;

@@ -60,6 +60,7 @@ struct stats_backend {
 	unsigned weight;
 	bool drain;
 	const char *state;	/* "ok", "full", "unreachable", "draining" */
+	char error[256];	/* the storage's last error while unreachable, or "" */
 	bool counted;		/* objects/bytes include a walk of the backend */
 	uint64_t objects, bytes, free;
 };

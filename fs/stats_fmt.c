@@ -106,6 +106,8 @@ static void json_backends(const struct stats_snap *s, FILE *f)
 		jkv_u64(f, &first, "weight", b->weight);
 		jkv_bool(f, &first, "drain", b->drain);
 		jkv_str(f, &first, "state", b->state);
+		if (b->error[0])
+			jkv_str(f, &first, "error", b->error);
 		jkv_bool(f, &first, "counted", b->counted);
 		jkv_u64(f, &first, "objects", b->objects);
 		jkv_u64(f, &first, "bytes", b->bytes);

@@ -1,7 +1,8 @@
 /*
- * store.h — shard objects on directory backends.
+ * store.h — shard objects on backends of any kind (a directory, an S3
+ * bucket: store_kind.h), behind one API; callers never know the kind.
  *
- * Layout of a backend directory:
+ * Layout of a backend directory (kind = dir):
  *   BACKEND/geofs-backend          marker naming the backend and its country
  *                                  (marker.h; see store_init_backend)
  *   BACKEND/objects/ab/<32 hex>    one object per file, named by a random
@@ -9,6 +10,10 @@
  *                                  million objects are ~4,000 per directory)
  *   BACKEND/tmp/                   reserved for temporary files (fsck
  *                                  collects leftovers there)
+ * Layout of an S3 backend (kind = s3), keys under the optional prefix P:
+ *   P/geofs-backend                the marker, same text as above
+ *   P/objects/<32 hex>             one object per shard copy (no fan-out:
+ *                                  a bucket is no directory)
  * Nothing else is ever written to a backend.
  *
  * Backends are addressed by their index in the config. All functions are
@@ -32,8 +37,8 @@
 
 struct store;
 
-/* Opens every backend of cfg. A backend is usable only if its directory
- * exists and carries its marker (marker.h). An unusable backend is kept but
+/* Opens every backend of cfg. A backend is usable only if its directory or
+ * bucket exists and carries its marker (marker.h). An unusable backend is kept but
  * marked unhealthy (reads and writes skip it, and it is retried later) and
  * a warning names it, unless its bit is set in `strict` (STORE_STRICT_ALL:
  * every backend): then -ENOENT/-EINVAL/-EMEDIUMTYPE/-errno with a message
@@ -86,6 +91,13 @@ void store_state(struct store *s, struct backend_state *out);
  * finds its directory usable again). */
 void store_mark_failed(struct store *s, int b);
 
+/* The last error backend b's storage reported ("" if none since it last
+ * worked; never a credential), for status output. */
+void store_last_error(struct store *s, int b, char *buf, size_t len);
+
+/* Free space reported for a backend whose kind cannot tell (S3). */
+#define STORE_AVAIL_UNKNOWN (UINT64_C(1) << 50)
+
 /* Sum of total/free space over healthy backends, in statvfs form. */
 int store_statfs(struct store *s, struct statvfs *out);
 
@@ -116,25 +128,34 @@ struct store_usage {
 };
 void store_usage(struct store *s, int b, struct store_usage *u);
 
-/* Counts the objects on backend b by walking objects/, adopting the result
+/* Counts the objects on backend b by walking its objects, adopting the result
  * (puts and deletes made meanwhile stay counted). Slow on big backends:
  * meant for a background thread holding a store_hold() reference; uses no
  * config. Gives up with -ECANCELED once *stop (if stop) becomes true.
  * 0, -ENOENT if b is unusable, or -errno. */
 int store_count(struct store *s, int b, const bool *stop);
 
-/* Copies the counted usage of backends that old has too (same name and
- * path) into s, a store opened for a reloaded config. */
+/* Copies the counted usage of backends that old has too (same name, kind
+ * and place) into s, a store opened for a reloaded config. */
 void store_adopt_usage(struct store *s, struct store *old);
 
-/* Makes cb's directory a backend: writes its marker (marker.h) unless it is
- * already there, and creates objects/ and tmp/. flags: STORE_INIT_CREATE
- * creates the directory (and its parents) if missing; STORE_INIT_FORCE
+/* Makes cb's directory or bucket a backend: writes its marker (marker.h)
+ * unless it is already there, and creates objects/ and tmp/ (dir). cfgfile
+ * is named in hints. flags: STORE_INIT_CREATE creates the directory (and
+ * its parents) or the bucket if missing; STORE_INIT_FORCE
  * replaces a marker naming another backend or country (else -EMEDIUMTYPE).
  * Returns 1 if the marker was already right, 0 if written, or -errno with a
  * message in err. */
+/* Opens cb's storage and checks its marker without changing anything (for
+ * `geoctl backend check` and `geoctl check`): 0, or -errno with one line in
+ * err (-ENOENT no directory/bucket or no marker, -EMEDIUMTYPE another
+ * backend's, -ETIMEDOUT / -ECONNREFUSED / -EACCES for an S3 endpoint...). */
+int store_check_backend(const struct cfg_backend *cb, const char *cfgfile, char *err,
+			size_t errlen);
+
 #define STORE_INIT_CREATE 1u
 #define STORE_INIT_FORCE  2u
-int store_init_backend(const struct cfg_backend *cb, unsigned flags, char *err, size_t errlen);
+int store_init_backend(const struct cfg_backend *cb, const char *cfgfile, unsigned flags,
+		       char *err, size_t errlen);
 
 #endif

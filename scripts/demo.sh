@@ -1,6 +1,11 @@
 #!/bin/sh
 # scripts/demo.sh BUILD_DIR   mount the demo tree under ./demo (make demo)
-# scripts/demo.sh --stop      unmount it (make demo-stop)
+# scripts/demo.sh --stop      unmount it (make demo-stop), and stop the
+#                             local Ceph of demo-s3 if it runs
+# DEMO_S3=1 scripts/demo.sh BUILD_DIR
+#                             the same with the Korean backend seoul-1 on S3:
+#                             a throwaway local Ceph (tests/ceph/cluster.sh,
+#                             127.0.0.1 only) under demo/ceph (make demo-s3)
 #
 # Idempotent: a demo that is still mounted is unmounted first; the tree and
 # keyring are kept between runs.
@@ -52,9 +57,42 @@ getx() {
 	fi
 }
 
+CEPH=$DEMO/ceph
+
+stop_ceph() {
+	[ -e "$CEPH/env" ] || return 0
+	tests/ceph/cluster.sh stop "$CEPH" >/dev/null && rm -f "$CEPH/env" &&
+		echo "demo: stopped the local Ceph in $CEPH"
+}
+
+# Starts the local Ceph and turns [backend seoul-1] of $CFG into an S3
+# backend on a bucket of it.
+use_s3() {
+	stop_ceph
+	rm -rf "$CEPH"
+	mkdir -p "$CEPH"
+	echo "demo: starting a local Ceph (radosgw on 127.0.0.1) in $CEPH"
+	tests/ceph/cluster.sh start "$(realpath "$CEPH")" >"$DEMO/ceph.log" 2>&1 ||
+		{ cat "$DEMO/ceph.log" >&2; die "the local Ceph did not start"; }
+	# shellcheck disable=SC1091
+	. "$CEPH/env"
+	umask 077
+	printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
+		"$RGW_ACCESS_KEY" "$RGW_SECRET_KEY" > "$DEMO/seoul.credentials"
+	umask 022
+	awk -v ep="$RGW_ENDPOINT" -v cr="$(realpath "$DEMO/seoul.credentials")" '
+		/^\[backend seoul-1\]/ { print; print "kind = s3"; print "endpoint = " ep;
+			print "bucket = geofs-demo-kr"; print "credentials = " cr; s = 1; next }
+		/^\[/ { s = 0 }
+		s && /^path =/ { next }
+		{ print }' "$CFG" > "$CFG.tmp"
+	mv "$CFG.tmp" "$CFG"
+}
+
 if [ "${1:-}" = "--stop" ]; then
 	stop
 	is_mounted && die "$MNT is still mounted"
+	stop_ceph
 	exit 0
 fi
 
@@ -72,6 +110,7 @@ mkdir -p "$DEMO/meta" "$MNT"
 # In the demo you are the admin: your primary group may retag anything.
 sed "s/^admin_group = .*/admin_group = $(id -gn)/" mountcfg/demo.conf > "$CFG.tmp"
 mv "$CFG.tmp" "$CFG"
+[ "${DEMO_S3:-}" = 1 ] && use_s3
 
 if [ ! -e "$DEMO/keyring" ]; then
 	"$GEOCTL" keys init -c "$CFG" || die "geoctl keys init failed"
@@ -124,6 +163,17 @@ after=$(find "$DEMO/backends" -path '*/objects/*' -type f | wc -l)
 [ "$before" = "$after" ] || die "objects appeared on the backends after the refused write"
 [ ! -e "$MNT/france/dupont.txt" ] || die "$MNT/france/dupont.txt exists after the refused write"
 echo "  (nothing was stored anywhere: still $after objects on the backends, no file)"
+
+if [ "${DEMO_S3:-}" = 1 ]; then
+	echo
+	echo "== media may be stored in Korea: on the S3 bucket"
+	mkdir -p "$MNT/photos"
+	setx "$MNT/photos" user.geo.category media || die "cannot tag $MNT/photos"
+	head -c 300000 /dev/urandom > "$MNT/photos/cat.jpg" || die "cannot write $MNT/photos/cat.jpg"
+	printf '%s\n  user.geo.placement %s\n' "$MNT/photos/cat.jpg" \
+		"$(getx "$MNT/photos/cat.jpg" user.geo.placement)"
+	"$GEOCTL" status "$MNT" | sed -n '/^BACKEND/,/^$/p'
+fi
 
 echo
 echo "The demo is mounted at $MNT. Look around with getfattr -d -m - FILE."

@@ -364,6 +364,8 @@ class Site:
             self.keyring = keyring or os.path.join(self.root, "keyring")
         self.backend_dirs = {}
         for bname, b in self.backends.items():
+            if b.get("kind") == "s3":
+                continue            # a bucket: no directory (tests/mount/test_s3.py)
             if "path" not in b:
                 base = share.root if share is not None and bname in share.backend_dirs else self.root
                 b["path"] = os.path.join(base, "backends", bname)
@@ -401,7 +403,7 @@ class Site:
         if data:
             parts.append(_render_section("data", data))
         for bname, b in self.backends.items():
-            keys = {"path": b["path"]}
+            keys = {"path": b["path"]} if "path" in b else {}
             keys.update({k: v for k, v in b.items() if k != "path"})
             parts.append(_render_section(f"backend {bname}", keys))
         for cname, c in self.categories.items():
@@ -424,10 +426,11 @@ class Site:
     def mark_backends(self, names=None):
         """Writes each backend's marker (BACKEND/geofs-backend) where it is
         missing, with `geoctl backend init` (keys init also does it)."""
-        for bname, d in self.backend_dirs.items():
+        for bname, b in self.backends.items():
             if names is not None and bname not in names:
                 continue
-            if os.path.exists(os.path.join(d, "geofs-backend")):
+            d = self.backend_dirs.get(bname)
+            if d is not None and os.path.exists(os.path.join(d, "geofs-backend")):
                 continue
             self.geoctl("backend", "init", "-c", self.config, bname, check=True)
 

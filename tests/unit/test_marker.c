@@ -112,17 +112,17 @@ static void init_backend(void **state)
 
 	snprintf(path, sizeof(path), "%s/sub/tokyo-9", dir);
 	b.path = path;
-	assert_int_equal(store_init_backend(&b, 0, err, sizeof(err)), -ENOENT);
+	assert_int_equal(store_init_backend(&b, "g.conf", 0, err, sizeof(err)), -ENOENT);
 	assert_non_null(strstr(err, "--create"));
-	assert_int_equal(store_init_backend(&b, STORE_INIT_CREATE, err, sizeof(err)), 0);
+	assert_int_equal(store_init_backend(&b, "g.conf", STORE_INIT_CREATE, err, sizeof(err)), 0);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0700);
-	assert_int_equal(store_init_backend(&b, 0, err, sizeof(err)), 1);	/* already */
+	assert_int_equal(store_init_backend(&b, "g.conf", 0, err, sizeof(err)), 1);	/* already */
 
 	b.country = country_index("KR");
-	assert_int_equal(store_init_backend(&b, 0, err, sizeof(err)), -EMEDIUMTYPE);
-	assert_int_equal(store_init_backend(&b, STORE_INIT_FORCE, err, sizeof(err)), 0);
-	assert_int_equal(store_init_backend(&b, 0, err, sizeof(err)), 1);
+	assert_int_equal(store_init_backend(&b, "g.conf", 0, err, sizeof(err)), -EMEDIUMTYPE);
+	assert_int_equal(store_init_backend(&b, "g.conf", STORE_INIT_FORCE, err, sizeof(err)), 0);
+	assert_int_equal(store_init_backend(&b, "g.conf", 0, err, sizeof(err)), 1);
 }
 
 int main(void)

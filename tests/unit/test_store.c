@@ -45,7 +45,7 @@ static int setup(void **state)
 		 "[category personal]\nstore_in = origin\naccess_from = origin\n",
 		 f->dir, f->dir, f->backend);
 	assert_int_equal(config_parse("test.conf", text, strlen(text), &f->cfg, err, sizeof(err)), 0);
-	assert_int_equal(store_init_backend(&f->cfg->backends[0], STORE_INIT_CREATE, err, sizeof(err)), 0);
+	assert_int_equal(store_init_backend(&f->cfg->backends[0], "test.conf", STORE_INIT_CREATE, err, sizeof(err)), 0);
 	assert_int_equal(store_open(f->cfg, STORE_STRICT_ALL, &f->s, err, sizeof(err)), 0);
 	*state = f;
 	return 0;

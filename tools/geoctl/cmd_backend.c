@@ -102,13 +102,13 @@ int geoctl_backend_init(const struct geo_config *cfg, uint64_t which, unsigned f
 
 		if (!(which & (UINT64_C(1) << i)))
 			continue;
-		rc = store_init_backend(b, flags, err, sizeof(err));
+		rc = store_init_backend(b, cfg->file, flags, err, sizeof(err));
 		if (rc < 0) {
 			geoctl_err("%s", err);
 			status = GEOCTL_ERROR;
 		} else {
 			printf("backend %s (%s): %s %s\n", b->name, country_code(b->country),
-			       rc ? "already marked," : "marked", b->path);
+			       rc ? "already marked," : "marked", b->where);
 		}
 	}
 	return status;
@@ -122,25 +122,17 @@ static int check(const struct geo_config *cfg, uint64_t which)
 	for (int i = 0; i < cfg->nbackends; i++) {
 		const struct cfg_backend *b = &cfg->backends[i];
 		char err[1024];
-		int fd, rc;
+		int rc;
 
 		if (!(which & (UINT64_C(1) << i)))
 			continue;
-		fd = open(b->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (fd < 0) {
-			snprintf(err, sizeof(err), "backend %s: %s: %s", b->name, b->path,
-				 strerror(errno));
-			rc = -errno;
-		} else {
-			rc = marker_check(fd, b, cfg->file, err, sizeof(err));
-			close(fd);
-		}
+		rc = store_check_backend(b, cfg->file, err, sizeof(err));
 		if (rc) {
 			printf("%s\n", err);
 			findings++;
 		} else {
 			printf("backend %s (%s): ok, %s\n", b->name, country_code(b->country),
-			       b->path);
+			       b->where);
 		}
 	}
 	return findings ? GEOCTL_FINDINGS : GEOCTL_OK;

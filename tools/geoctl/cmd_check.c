@@ -18,6 +18,7 @@
 #include "json.h"
 #include "policy.h"
 #include "preflight.h"
+#include "store.h"
 #include "table.h"
 
 #define ERRBUF_LEN (64 * 1024)
@@ -64,7 +65,8 @@ static const char help[] =
 "  defaults), then the backends with the columns\n"
 "    BACKEND  COUNTRY  WEIGHT  DRAIN  PATH  STATUS\n"
 "  where STATUS is `ok`, `MISSING` (no directory), `UNMARKED` (no valid\n"
-"  marker), `MISMARKED` (another backend's or country's marker) or\n"
+"  marker), `MISMARKED` (another backend's or country's marker),\n"
+"  `UNREACHABLE` (an S3 backend's endpoint or bucket cannot be read) or\n"
 "  `UNUSABLE`; geofs mounts only when every backend is ok. Then the policy\n"
 "  table:\n"
 "    CATEGORY  STORE_IN  ORIGIN  ALLOWED  BACKENDS  REPLICAS  COMPRESS  ACCESS_FROM\n"
@@ -225,7 +227,9 @@ static const char *backend_status(const struct geo_config *cfg, int b)
 		return "MISSING";
 	if (rc == -ENOENT || rc == -EINVAL)
 		return "UNMARKED";
-	return rc == -EMEDIUMTYPE ? "MISMARKED" : "UNUSABLE";
+	if (rc == -EMEDIUMTYPE)
+		return "MISMARKED";
+	return cfg->backends[b].path ? "UNUSABLE" : "UNREACHABLE";
 }
 
 /* ---- text output --------------------------------------------------------- */
@@ -279,7 +283,7 @@ static int print_backends(const struct geo_config *cfg)
 	for (int i = 0; !rc && i < cfg->nbackends; i++) {
 		const struct cfg_backend *b = &cfg->backends[i];
 		const char *row[] = { b->name, country_code(b->country), weight,
-				      b->drain ? "yes" : "no", b->path, backend_status(cfg, i) };
+				      b->drain ? "yes" : "no", b->where, backend_status(cfg, i) };
 
 		snprintf(weight, sizeof(weight), "%u", b->weight);
 		rc = add_row(&t, row, 6);
@@ -435,7 +439,8 @@ static void emit_backends(struct json *j, const struct geo_config *cfg)
 		json_obj_begin(j, NULL);
 		json_str(j, "name", b->name);
 		json_str(j, "country", country_code(b->country));
-		json_str(j, "path", b->path);
+		json_str(j, "kind", b->kind);
+		json_str(j, "path", b->where);
 		json_u64(j, "weight", b->weight);
 		json_bool(j, "drain", b->drain);
 		json_str(j, "status", backend_status(cfg, i));

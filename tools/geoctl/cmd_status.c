@@ -35,6 +35,7 @@ static const char help[] =
 "  ok           present, marked, writable, with room for a shard\n"
 "  full         less free space than one shard\n"
 "  unreachable  missing, unmarked or failing: nothing is read or written there\n"
+"               (the storage's last error is printed below the table)\n"
 "  draining     drain = yes: receives nothing new; geoctl rebalance empties it\n"
 "OBJECTS and STORED are counted by one walk of each backend after mount (or\n"
 "after a reload adds it), then kept current as this daemon stores and deletes\n"
@@ -205,6 +206,13 @@ static void print_backends(const struct jval *s)
 	putchar('\n');
 	table_print(&t, stdout, 0);
 	table_free(&t);
+	for (size_t i = 0; bs && bs->type == J_ARR && i < bs->n; i++) {
+		const char *err = jread_str(&bs->kids[i], "error", NULL);
+
+		if (err && *err)
+			printf("backend %s: %s: %s\n", jread_str(&bs->kids[i], "name", "?"),
+			       jread_str(&bs->kids[i], "state", "?"), err);
+	}
 }
 
 static void print_policy(const struct jval *s)
