@@ -60,7 +60,7 @@ s3_wanted && S3=1
 PKGS="fio gocryptfs mergerfs fuse3 libfuse3-dev pkg-config gcc python3 util-linux"
 TOOLS="fio gocryptfs mergerfs fusermount3 $PYTHON"
 if [ "$S3" = 1 ]; then
-	PKGS="$PKGS s3fs rclone ceph-mon ceph-osd radosgw ceph-common"
+	PKGS="$PKGS s3fs rclone ceph-mon ceph-osd radosgw ceph-common ceph-base openssl curl iproute2"
 	TOOLS="$TOOLS s3fs rclone radosgw"
 fi
 # shellcheck disable=SC2086
