@@ -1,17 +1,21 @@
 """bench.py -- the driver behind `make bench` (started by scripts/bench.sh).
 
-    /usr/bin/python3 bench/bench.py --tmp DIR --bin DIR --results DIR
+    /usr/bin/python3 bench/bench.py --tmp DIR --bin DIR --results DIR [--s3-env FILE]
 
 Runs the same workloads on a plain directory, libfuse's passthrough_ll,
 gocryptfs, mergerfs over two directories, geofs (LZ4 + AES-256-GCM) and geofs
 with compress = off, RUNS times each, and prints one table of medians with
-ratio columns against gocryptfs and passthrough_ll.
+ratio columns against gocryptfs and passthrough_ll; then the object-store
+group (bench/s3.py): geofs on S3, s3fs and rclone crypt on one local radosgw,
+in a second table with ratio columns against s3fs and rclone-crypt.
 
   --tmp DIR      everything mounted or created lives under it (bench.sh made it
                  and removes it); daemon pids go to DIR/pids/ for bench.sh's trap
   --bin DIR      passthrough_ll, geofs and geoctl (copies, so that a rebuild
                  during the run cannot change the binaries under test)
   --results DIR  raw fio JSON, daemon logs, results.json, table.md
+  --s3-env FILE  DIR/env of the Ceph cluster (tests/ceph/cluster.sh) that
+                 bench.sh started for the object-store group
 
 Knobs (environment):
   BENCH_SIZE       sequential file size (default 1G; K/M/G suffixes)
@@ -26,7 +30,13 @@ Knobs (environment):
                    durability point) and geofs-nopad ([data] pad = off, to
                    measure what Padmé padding costs next to geofs); these
                    four are not in the default set
-  BENCH_WORKLOADS  comma-separated subset of: seq rand meta (default all)
+  BENCH_WORKLOADS  comma-separated subset of: seq rand meta s3 (default all);
+                   s3 is the object-store group (bench/s3.py documents it):
+                   geofs-s3, s3fs and rclone-crypt on the radosgw of --s3-env,
+                   sized by BENCH_S3_SIZE (512M), BENCH_S3_RAND_SIZE (128M),
+                   BENCH_S3_FILES (1000); BENCH_ONLY may also name geofs-s3,
+                   s3fs, rclone-crypt, rclone-crypt-full
+  BENCH_S3         0: skip the object-store group
   BENCH_PERF       1: perf-record every geofs daemon during the incompressible
                    sequential write and read; flat profiles go to the results
 Must run as root (drop_caches).
@@ -170,6 +180,10 @@ class Target:
     def argv(self):
         raise NotImplementedError
 
+    def environ(self):
+        """The daemon's environment (None: inherit bench.py's)."""
+        return None
+
     def pid(self):
         return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
 
@@ -184,7 +198,8 @@ class Target:
         self.log_path = os.path.join(self.top, f"daemon-{self.nmounts}.log")
         self.logf = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv(), stdin=subprocess.DEVNULL, stdout=self.logf,
-                                     stderr=subprocess.STDOUT, cwd="/", start_new_session=True)
+                                     stderr=subprocess.STDOUT, cwd="/", start_new_session=True,
+                                     env=self.environ())
         with open(os.path.join(self.ctx.tmp, "pids", f"{self.name}.pid"), "w") as f:
             f.write(f"{self.proc.pid}\n")
         deadline = time.monotonic() + MOUNT_TIMEOUT
@@ -332,12 +347,21 @@ class Geofs(Target):
         self.durability = durability
         self.pad = pad
 
+    # Where the one replica of the bench category may go.
+    store_in = "*"
+
+    def backends_text(self):
+        """The [backend] sections (making their directories)."""
+        text = ""
+        for b in ["tokyo-1", "osaka-1"]:
+            os.makedirs(os.path.join(self.top, "backends", b), exist_ok=True)
+            text += f"\n[backend {b}]\npath = {self.top}/backends/{b}\ncountry = JP\n"
+        return text
+
     def setup(self):
         super().setup()
         self.config = os.path.join(self.top, "geofs.conf")
-        backends = ["tokyo-1", "osaka-1"]
-        for d in ["meta"] + [f"backends/{b}" for b in backends]:
-            os.makedirs(os.path.join(self.top, d), exist_ok=True)
+        os.makedirs(os.path.join(self.top, "meta"), exist_ok=True)
         text = f"""# written by bench/bench.py
 [site]
 name = bench
@@ -359,12 +383,11 @@ compress = {self.compress}
 pad = {self.pad}
 durability = {self.durability}
 """
-        for b in backends:
-            text += f"\n[backend {b}]\npath = {self.top}/backends/{b}\ncountry = JP\n"
-        text += """
-# One replica, anywhere: the cost of sharding, LZ4 and AES-256-GCM alone.
+        text += self.backends_text()
+        text += f"""
+# One replica: the cost of sharding, LZ4 and AES-256-GCM alone.
 [category bench]
-store_in = *
+store_in = {self.store_in}
 access_from = *
 replicas = 1
 
@@ -375,11 +398,15 @@ admin_group = root
 """
         with open(self.config, "w") as f:
             f.write(text)
+        self.pre_keys_init()
         geoctl = os.path.join(self.ctx.bin, "geoctl")
         cp = subprocess.run([geoctl, "keys", "init", "-c", self.config],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if cp.returncode != 0:
             raise BenchError(f"geoctl keys init failed:\n{cp.stdout}")
+
+    def pre_keys_init(self):
+        """Runs after the config is written, before `geoctl keys init`."""
 
     def argv(self):
         return [os.path.join(self.ctx.bin, "geofs"), "-c", self.config, self.mnt, "-f"]
@@ -406,6 +433,8 @@ def make_target(name, top, ctx):
         return Geofs(name, top, ctx, durability="fsync")
     if name == "geofs-nopad":
         return Geofs(name, top, ctx, pad="off")
+    if name in s3.ALL_FS:
+        return s3.make_target(name, top, ctx)
     raise BenchError(f"unknown filesystem {name}")
 
 
@@ -421,8 +450,12 @@ class Context:
         self.runs = int(os.environ.get("BENCH_RUNS", "3"))
         self.files = int(os.environ.get("BENCH_FILES", "10000"))
         self.time = int(os.environ.get("BENCH_TIME", "15"))
-        self.only = env_list("BENCH_ONLY", DEFAULT_FS + EXTRA_FS, DEFAULT_FS)
-        self.workloads = env_list("BENCH_WORKLOADS", WORKLOADS, WORKLOADS)
+        self.only = env_list("BENCH_ONLY", DEFAULT_FS + EXTRA_FS + s3.ALL_FS,
+                             DEFAULT_FS + s3.DEFAULT_FS)
+        self.workloads = env_list("BENCH_WORKLOADS", WORKLOADS + ["s3"], WORKLOADS + ["s3"])
+        if os.environ.get("BENCH_S3", "1").strip() == "0":
+            self.workloads = [w for w in self.workloads if w != "s3"]
+        self.s3 = s3.S3Settings(args.s3_env)
         self.perf = os.environ.get("BENCH_PERF", "") not in ("", "0")
         if self.size < MiB or self.rand_size < MiB or self.runs < 1 or self.files < 1 \
                 or self.time < 1:
@@ -562,13 +595,14 @@ class Runner:
         res["randwrite"] = job["write"]["iops"]
         os.unlink(path)
 
-    def meta_phase(self, phase, top):
+    def meta_phase(self, phase, top, n=None):
+        n = n or self.ctx.files
         out, _ = self.spawn([PYTHON, os.path.join(HERE, "meta.py"), phase, top,
-                             str(self.ctx.files)], timeout=1800)
+                             str(n)], timeout=1800)
         r = json.loads(out)
         with open(os.path.join(self.out, f"run{self.run}-meta.jsonl"), "a") as f:
             f.write(json.dumps(r) + "\n")
-        return self.ctx.files / r["seconds"]
+        return n / r["seconds"]
 
     def meta(self, res):
         top = os.path.join(self.t.work, "meta")
@@ -606,21 +640,19 @@ def fmt(v):
     return f"{v:.2f}"
 
 
-def render_table(ctx, med):
-    fss = [f for f in ctx.only]
-    ratios = []
-    for g in ("geofs", "geofs-nocomp", "geofs-64k", "geofs-4m", "geofs-fsync"):
-        if g not in fss:
-            continue
-        for ref in ("gocryptfs", "passthrough_ll"):
-            if ref in fss:
-                ratios.append((g, ref))
-    if "geofs" in fss and "geofs-nopad" in fss:
-        ratios.append(("geofs", "geofs-nopad"))     # what padding costs
-    head = ["workload", "unit"] + fss + [f"{g}/{'ptll' if r == 'passthrough_ll' else r}"
-                                         for g, r in ratios]
+def ratio_pairs(fss, mine, refs):
+    """(ours, reference) pairs of the ratio columns, for the filesystems run."""
+    return [(g, r) for g in mine if g in fss for r in refs if r in fss]
+
+
+def render_table(fss, table_rows, ratios, med, short=None, extra=()):
+    short = short or {}
+    # extra: further (ours, reference) pairs, shown when both ran (geofs
+    # against geofs-nopad: what padding costs)
+    ratios = ratios + [(g, r) for g, r in extra if g in fss and r in fss]
+    head = ["workload", "unit"] + fss + [f"{g}/{short.get(r, r)}" for g, r in ratios]
     rows = []
-    for key, label, unit, _hib in ROWS:
+    for key, label, unit, _hib in table_rows:
         vals = [med.get(f, {}).get(key) for f in fss]
         if all(v is None for v in vals):
             continue
@@ -676,11 +708,48 @@ def machine_info(ctx):
     }
 
 
+def run_group(ctx, names, workloads, runner, targets, raw, errors):
+    """RUNS rounds of WORKLOADS on the filesystems NAMES (those set up)."""
+    for run in range(1, ctx.runs + 1):
+        # Workload by workload, every filesystem in turn, so that the
+        # figures of one row are measured close together in time on a
+        # machine whose load changes; the order rotates between runs.
+        order = [n for n in names if n in targets]
+        k = (run - 1) % max(1, len(order))
+        order = order[k:] + order[:k]
+        per_run = {n: {} for n in order}
+        for n in order:
+            targets[n].hwm = 0.0
+        for wl in workloads:
+            for name in order:
+                t0 = time.monotonic()
+                res = per_run[name]
+                before = set(res)
+                try:
+                    runner(ctx, targets[name], run).group(wl, res)
+                except (BenchError, OSError) as e:
+                    errors.append(f"run {run} {wl} {name}: {e}")
+                    log(f"run {run}/{ctx.runs} {wl} {name} FAILED: {e}")
+                    try:
+                        targets[name].stop()
+                    except (BenchError, OSError) as e2:
+                        log(f"{name}: stop failed: {e2}")
+                    continue
+                log(f"run {run}/{ctx.runs} {wl} {name} ({time.monotonic() - t0:.0f} s): "
+                    + ", ".join(f"{k}={fmt(v)}" for k, v in res.items()
+                                if k not in before or k == "mem_hwm"))
+        for name in order:
+            if per_run[name]:
+                raw[name].append(per_run[name])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--bin", required=True)
     ap.add_argument("--results", required=True)
+    ap.add_argument("--s3-env", help="DIR/env of the Ceph cluster bench.sh started "
+                    "(tests/ceph/cluster.sh); needed by the s3 group")
     args = ap.parse_args()
 
     def on_signal(sig, _frame):
@@ -697,17 +766,27 @@ def main():
     info = machine_info(ctx)
     log(f"{info['nproc']} x {info['cpu']}, {info['ram_gib']} GiB, Linux {info['kernel']}, "
         f"temp {ctx.tmp} on {info['tmp_fs']}")
-    log(f"size {fmt_size(ctx.size)}, random file {fmt_size(ctx.rand_size)}, {ctx.time} s "
-        f"per random run, {ctx.files} files, {ctx.runs} runs; filesystems: "
-        f"{' '.join(ctx.only)}; workloads: {' '.join(ctx.workloads)}")
     log(f"results in {ctx.results}")
 
+    dir_fs = [n for n in ctx.only if n in DEFAULT_FS + EXTRA_FS]
+    dir_wl = [w for w in ctx.workloads if w in WORKLOADS]
+    s3_fs = [n for n in ctx.only if n in s3.ALL_FS] if "s3" in ctx.workloads else []
+    if s3_fs:
+        ctx.s3.load()
+    chosen = (dir_fs if dir_wl else []) + s3_fs
+    if dir_fs and dir_wl:
+        log(f"directories: size {fmt_size(ctx.size)}, random file {fmt_size(ctx.rand_size)}, "
+            f"{ctx.time} s per random run, {ctx.files} files, {ctx.runs} runs; filesystems: "
+            f"{' '.join(dir_fs)}; workloads: {' '.join(dir_wl)}")
+    if s3_fs:
+        log(f"object store: {ctx.s3.summary()}, {ctx.time} s per random run, {ctx.runs} runs; "
+            f"filesystems: {' '.join(s3_fs)}")
     targets = {}
-    raw = {name: [] for name in ctx.only}
+    raw = {name: [] for name in chosen}
     errors = []
     interrupted = None
     try:
-        for name in ctx.only:
+        for name in chosen:
             t = make_target(name, ctx.tmp, ctx)
             try:
                 t.setup()
@@ -715,37 +794,10 @@ def main():
             except (BenchError, OSError) as e:
                 errors.append(f"{name}: setup: {e}")
                 log(f"{name}: setup failed: {e}")
-        for run in range(1, ctx.runs + 1):
-            # Workload by workload, every filesystem in turn, so that the
-            # figures of one row are measured close together in time on a
-            # machine whose load changes; the order rotates between runs.
-            order = [n for n in ctx.only if n in targets]
-            k = (run - 1) % max(1, len(order))
-            order = order[k:] + order[:k]
-            per_run = {n: {} for n in order}
-            for n in order:
-                targets[n].hwm = 0.0
-            for wl in ctx.workloads:
-                for name in order:
-                    t0 = time.monotonic()
-                    res = per_run[name]
-                    before = set(res)
-                    try:
-                        Runner(ctx, targets[name], run).group(wl, res)
-                    except (BenchError, OSError) as e:
-                        errors.append(f"run {run} {wl} {name}: {e}")
-                        log(f"run {run}/{ctx.runs} {wl} {name} FAILED: {e}")
-                        try:
-                            targets[name].stop()
-                        except (BenchError, OSError) as e2:
-                            log(f"{name}: stop failed: {e2}")
-                        continue
-                    log(f"run {run}/{ctx.runs} {wl} {name} ({time.monotonic() - t0:.0f} s): "
-                        + ", ".join(f"{k}={fmt(v)}" for k, v in res.items()
-                                    if k not in before or k == "mem_hwm"))
-            for name in order:
-                if per_run[name]:
-                    raw[name].append(per_run[name])
+        if dir_fs and dir_wl:
+            run_group(ctx, dir_fs, dir_wl, Runner, targets, raw, errors)
+        if s3_fs:
+            run_group(ctx, s3_fs, s3.WORKLOADS, s3.S3Runner, targets, raw, errors)
     except SystemExit as e:
         interrupted = e.code
         errors.append(f"interrupted (exit {e.code}); the table holds the runs that finished")
@@ -765,21 +817,40 @@ def main():
     for name, runs in raw.items():
         keys = {k for r in runs for k in r}
         med[name] = {k: float(statistics.median([r[k] for r in runs if k in r])) for k in keys}
-    table = render_table(ctx, med)
+    tables = []
+    if dir_fs and dir_wl:
+        tables.append(render_table(
+            dir_fs, ROWS, ratio_pairs(dir_fs, ("geofs", "geofs-nocomp", "geofs-64k", "geofs-4m",
+                                               "geofs-fsync"), ("gocryptfs", "passthrough_ll")),
+            med, {"passthrough_ll": "ptll"}, extra=[("geofs", "geofs-nopad")]))
+    if s3_fs:
+        tables.append(render_table(s3_fs, s3.ROWS, ratio_pairs(s3_fs, ("geofs-s3",), s3.REFS),
+                                   med))
+    table = "\n".join(tables)
     with open(os.path.join(ctx.results, "results.json"), "w") as f:
         json.dump({"machine": info, "size": ctx.size, "rand_size": ctx.rand_size,
                    "runs": ctx.runs, "files": ctx.files, "time": ctx.time,
-                   "filesystems": ctx.only, "workloads": ctx.workloads,
+                   "filesystems": chosen, "workloads": ctx.workloads,
+                   "s3": ctx.s3.describe() if s3_fs else None,
                    "raw": raw, "median": med, "errors": errors}, f, indent=1)
     with open(os.path.join(ctx.results, "table.md"), "w") as f:
         f.write(table)
-    print(f"\ngeofs benchmark: medians of {ctx.runs} run(s); seq {fmt_size(ctx.size)}, "
-          f"random {fmt_size(ctx.rand_size)} x {ctx.time} s, {ctx.files} files; "
-          f"{info['nproc']} x {info['cpu']}, Linux {info['kernel']}, {info['tmp_fs']}\n")
-    print(table)
-    if any(f in ctx.only for f in ("gocryptfs", "passthrough_ll")):
-        print("ratios: the geofs column divided by gocryptfs or passthrough_ll (ptll); above 1 "
-              "is better for throughput rows, below 1 is better for CPU and memory rows.")
+    print(f"\ngeofs benchmark: medians of {ctx.runs} run(s); "
+          f"{info['nproc']} x {info['cpu']}, Linux {info['kernel']}, {info['tmp_fs']}")
+    if dir_fs and dir_wl:
+        print(f"\ndirectories: seq {fmt_size(ctx.size)}, random {fmt_size(ctx.rand_size)} x "
+              f"{ctx.time} s, {ctx.files} files\n")
+        print(tables[0])
+        if any(f in dir_fs for f in ("gocryptfs", "passthrough_ll")):
+            print("ratios: the geofs column divided by gocryptfs or passthrough_ll (ptll); "
+                  "above 1 is better for throughput rows, below 1 is better for CPU and "
+                  "memory rows.")
+    if s3_fs:
+        print(f"\nobject store ({ctx.s3.describe()['endpoint']}, local radosgw): "
+              f"{ctx.s3.summary()}\n")
+        print(tables[-1])
+        print("ratios: geofs-s3 divided by s3fs or rclone-crypt; above 1 is better for "
+              "throughput rows, below 1 for CPU and memory rows.")
     print(f"raw fio JSON, daemon logs and results.json: {ctx.results}")
     if errors:
         print("\nerrors (details in results.json and the daemon logs):")
@@ -788,6 +859,13 @@ def main():
     if interrupted is not None:
         return interrupted
     return 1 if errors else 0
+
+
+# bench/s3.py (the object-store group) builds on the classes above and imports
+# this module by name; when it runs as a script, that name must be this
+# module, not a second copy of it.
+sys.modules.setdefault("bench", sys.modules[__name__])
+import s3  # noqa: E402
 
 
 if __name__ == "__main__":

@@ -10,13 +10,23 @@
 #
 # Knobs (environment; bench/bench.py documents them):
 #   BENCH_SIZE=1G BENCH_RAND_SIZE=256M BENCH_RUNS=3 BENCH_FILES=10000
-#   BENCH_TIME=15 BENCH_ONLY=geofs,gocryptfs BENCH_WORKLOADS=seq,rand,meta
+#   BENCH_TIME=15 BENCH_ONLY=geofs,gocryptfs BENCH_WORKLOADS=seq,rand,meta,s3
 #   BENCH_PERF=1 (perf-record geofs during sequential I/O)
 #   BENCH_PAD=0 skips the padding figure: BUILD_DIR/padbench, the size
 #   overhead of [data] pad = padme over a mixed set of file sizes and the
 #   codec's throughput with pad = padme and off (bench/padbench.c); add
 #   BENCH_ONLY=geofs,geofs-nopad BENCH_WORKLOADS=seq for the seq-write cost
 #   BENCH_TMPDIR=/var/tmp (parent of the temporary tree; use a disk, not tmpfs)
+#   Object-store group (workload `s3`, bench/s3.py; docs/performance-s3.md):
+#   geofs-s3, s3fs and rclone-crypt side by side on one local radosgw.
+#   BENCH_S3=0 skips it; BENCH_S3_SIZE=512M BENCH_S3_RAND_SIZE=128M
+#   BENCH_S3_FILES=1000; BENCH_ONLY may name geofs-s3,s3fs,rclone-crypt
+#   (and rclone-crypt-full, not in the default set).
+#
+# For that group this script starts a throwaway Ceph cluster (monitor, one
+# OSD, radosgw on 127.0.0.1) with tests/ceph/cluster.sh in the temporary
+# directory, and its trap stops it (by the pids cluster.sh recorded) once
+# everything is unmounted.
 #
 # Everything mounted or created lives in one temporary directory that the
 # EXIT/INT/TERM trap unmounts (fusermount3 -u, retried, then -uz) and removes,
@@ -38,9 +48,28 @@ die() {
 if [ ! -x "$BUILD/geofs" ] || [ ! -x "$BUILD/geoctl" ]; then
 	die "$BUILD/geofs or geoctl missing; run make first"
 fi
-scripts/deps.sh fio gocryptfs mergerfs fuse3 libfuse3-dev pkg-config gcc python3 util-linux ||
-	die "missing Debian packages (see above)"
-for t in fio gocryptfs mergerfs fusermount3 "$PYTHON"; do
+# s3_wanted: the object-store group is selected (BENCH_S3, BENCH_WORKLOADS,
+# BENCH_ONLY as bench/bench.py reads them)
+s3_wanted() {
+	local w=",${BENCH_WORKLOADS:-s3},"
+	w=${w// /,}
+	[ "${BENCH_S3:-1}" != 0 ] || return 1
+	[[ $w == *,s3,* ]] || return 1
+	[ -n "${BENCH_ONLY:-}" ] || return 0
+	[[ ",${BENCH_ONLY// /,}," =~ ,(geofs-s3|s3fs|rclone-crypt|rclone-crypt-full), ]]
+}
+S3=0
+s3_wanted && S3=1
+
+PKGS="fio gocryptfs mergerfs fuse3 libfuse3-dev pkg-config gcc python3 util-linux"
+TOOLS="fio gocryptfs mergerfs fusermount3 $PYTHON"
+if [ "$S3" = 1 ]; then
+	PKGS="$PKGS s3fs rclone ceph-mon ceph-osd radosgw ceph-common ceph-base openssl curl iproute2"
+	TOOLS="$TOOLS s3fs rclone radosgw"
+fi
+# shellcheck disable=SC2086
+scripts/deps.sh $PKGS || die "missing Debian packages (see above)"
+for t in $TOOLS; do
 	command -v "$t" >/dev/null 2>&1 || die "$t not found after installing packages"
 done
 
@@ -49,6 +78,7 @@ TMP=$(mktemp -d "$TMPROOT/geofs-bench.XXXXXX")
 chmod 0755 "$TMP"
 mkdir -p "$TMP/bin" "$TMP/pids"
 PY=
+CEPH=
 
 # Mount points under $TMP that are still mounted, deepest first.
 mounts_under() {
@@ -88,6 +118,11 @@ cleanup() {
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	done
+	# The Ceph cluster last: the S3 filesystems above needed it to unmount.
+	if [ -n "$CEPH" ]; then
+		"$REPO/tests/ceph/cluster.sh" stop "$CEPH" >/dev/null 2>&1 ||
+			echo "bench: stopping the Ceph cluster in $CEPH failed" >&2
+	fi
 	if [ -n "$(mounts_under)" ]; then
 		echo "bench: still mounted, $TMP kept: $(mounts_under | tr '\n' ' ')" >&2
 	else
@@ -128,9 +163,22 @@ if [ "${BENCH_PAD:-1}" != 0 ]; then
 	"$BUILD/padbench" | tee "$RESULTS/padding.txt" || die "padbench failed"
 	echo
 fi
+
+S3ARGS=()
+if [ "$S3" = 1 ]; then
+	CEPH=$TMP/ceph
+	echo "bench: starting a local Ceph cluster for the object-store group" >&2
+	# The watcher stops the cluster should this script die by SIGKILL.
+	GEOFS_CEPH_OWNER=$$ tests/ceph/cluster.sh start "$CEPH" >"$TMP/ceph.log" 2>&1 || {
+		cat "$TMP/ceph.log" >&2
+		die "the Ceph cluster did not start (BENCH_S3=0 skips the object-store group)"
+	}
+	cp "$TMP/ceph.log" "$RESULTS/ceph-start.log"
+	S3ARGS=(--s3-env "$CEPH/env")
+fi
 # In the background, so that the trap runs as soon as a signal arrives; the
 # driver unmounts everything itself on SIGTERM, the trap then checks.
-"$PYTHON" bench/bench.py --tmp "$TMP" --bin "$TMP/bin" --results "$RESULTS" &
+"$PYTHON" bench/bench.py --tmp "$TMP" --bin "$TMP/bin" --results "$RESULTS" "${S3ARGS[@]}" &
 PY=$!
 set +e
 wait "$PY"
