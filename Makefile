@@ -12,7 +12,7 @@
 #   make SANITIZE=thread ThreadSanitizer build (objects in build-tsan/)
 #   make stress          long integrity/crash/concurrency runs, then the concurrency tests
 #                        against the ThreadSanitizer daemon (docs/guarantees.md)
-#   make fuzz            libFuzzer (clang) on the five parsers, FUZZ_SECONDS each (objects in build-fuzz/)
+#   make fuzz            libFuzzer (clang) on the six parsers, FUZZ_SECONDS each (objects in build-fuzz/)
 
 PKG_CONFIG ?= pkg-config
 PKGS       = fuse3 libcrypto liblz4 libattr libsystemd libcurl

@@ -351,7 +351,7 @@ int store_sync_object(struct store *s, int b, const struct geo_id *oid)
 {
 	HANDLE_OR_RETURN(s, b, h);
 	if (!s->b[b].k->sync_object)
-		return s->b[b].k->size(h, oid) < 0 ? -ENOENT : 0;
+		return 0;	/* durable since its put returned */
 	return s->b[b].k->sync_object(h, oid);
 }
 
@@ -385,7 +385,7 @@ static void health_news(struct store *s, int b, bool held, bool healthy)
 void store_state(struct store *s, struct backend_state *out)
 {
 	time_t now = time(NULL);
-	uint64_t mine = 0;
+	uint64_t mine = 0, held = 0;
 
 	pthread_mutex_lock(&s->lock);
 	for (int i = 0; i < s->n; i++) {
@@ -394,6 +394,7 @@ void store_state(struct store *s, struct backend_state *out)
 		if ((be->checked != now || be->failed) && !be->opening && be->h) {
 			be->opening = true;	/* this thread refreshes it */
 			mine |= UINT64_C(1) << i;
+			held |= UINT64_C(1) << i;
 		} else if (!be->h && be->checked != now) {
 			be->checked = now;
 			mine |= UINT64_C(1) << i;	/* handle() attaches it */
@@ -403,10 +404,10 @@ void store_state(struct store *s, struct backend_state *out)
 	for (int i = 0; i < s->n; i++) {
 		if (!(mine >> i & 1))
 			continue;
-		bool held = s->b[i].h != NULL;	/* we set opening on it above */
+		bool mine_held = held >> i & 1;	/* we set opening on it above */
 		struct backend_state st;
 
-		if (held) {
+		if (mine_held) {
 			uint64_t avail = 0;
 			st.healthy = s->b[i].k->health(s->b[i].h, &avail) == 0;
 			st.avail = st.healthy ? avail : 0;
@@ -418,7 +419,7 @@ void store_state(struct store *s, struct backend_state *out)
 		s->b[i].st = st;
 		s->b[i].checked = now;
 		s->b[i].failed = false;
-		if (held)
+		if (mine_held)
 			s->b[i].opening = false;
 		pthread_mutex_unlock(&s->lock);
 	}

@@ -73,12 +73,13 @@ long store_size(struct store *s, int b, const struct geo_id *oid);
 /* Removes an object; -ENOENT if it was not there. */
 int store_delete(struct store *s, int b, const struct geo_id *oid);
 
-/* Makes every object put on b so far durable (syncfs on the backend; no-op
- * when nothing was written since the last sync). 0 or -errno. */
+/* Makes every object put on b so far durable (syncfs on a directory
+ * backend; no-op when nothing was written since the last sync, and always
+ * for S3, where a put is durable when it returns). 0 or -errno. */
 int store_sync(struct store *s, int b);
 
 /* Makes one object durable: fdatasync of it, then fsync of its fan-out
- * directory. Cheaper than store_sync() for a few small objects, and it does
+ * directory (S3: nothing to do). Cheaper than store_sync() for a few small objects, and it does
  * not wait for other writers' data on the same filesystem. -ENOENT if the
  * object is gone (deleted as superseded: nothing needs it durable). */
 int store_sync_object(struct store *s, int b, const struct geo_id *oid);

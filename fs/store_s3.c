@@ -221,6 +221,19 @@ static int s3_put(void *h, const struct geo_id *oid, const void *obj, size_t len
 	return rc;
 }
 
+/* True while the backend is down and not due for a probe: a read then
+ * fails at once, so that it falls over to a replica without waiting for
+ * the timeouts once more. */
+static bool known_down(struct s3_backend *sb)
+{
+	bool down;
+
+	pthread_mutex_lock(&sb->lock);
+	down = sb->down && time(NULL) - sb->probed < PROBE_SECS;
+	pthread_mutex_unlock(&sb->lock);
+	return down;
+}
+
 static long s3_get(void *h, const struct geo_id *oid, void *buf, size_t cap)
 {
 	struct s3_backend *sb = h;
@@ -228,6 +241,8 @@ static long s3_get(void *h, const struct geo_id *oid, void *buf, size_t cap)
 	struct s3_req r = { .method = "GET", .key = key, .out = buf, .cap = cap };
 	int rc;
 
+	if (known_down(sb))
+		return -EIO;
 	object_key(sb, oid, key);
 	rc = request(sb, &r);
 	if (rc && rc != -ENOENT && rc != -EFBIG)

@@ -30,6 +30,7 @@ int fuzz_manifest(const uint8_t *data, size_t size);
 int fuzz_object(const uint8_t *data, size_t size);
 int fuzz_keyring(const uint8_t *data, size_t size);
 int fuzz_audit(const uint8_t *data, size_t size);
+int fuzz_s3list(const uint8_t *data, size_t size);
 
 #ifdef FUZZ_NO_MAIN
 #define FUZZ_ENTRY(fn)

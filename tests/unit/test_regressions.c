@@ -27,6 +27,7 @@
 #include "../fuzz/fuzz_keyring.c"
 #include "../fuzz/fuzz_manifest.c"
 #include "../fuzz/fuzz_object.c"
+#include "../fuzz/fuzz_s3list.c"
 
 static char fuzz_dir[PATH_MAX];
 
@@ -109,10 +110,16 @@ static void test_audit(void **state)
 	run_target("audit", fuzz_audit);
 }
 
+static void test_s3list(void **state)
+{
+	run_target("s3list", fuzz_s3list);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_s3list),
 		cmocka_unit_test(test_manifest),
 		cmocka_unit_test(test_object),
 		cmocka_unit_test(test_keyring),
