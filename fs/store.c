@@ -414,7 +414,7 @@ void store_state(struct store *s, struct backend_state *out)
 		} else {
 			st = probe(s, i);
 		}
-		health_news(s, i, held, st.healthy);
+		health_news(s, i, mine_held, st.healthy);
 		pthread_mutex_lock(&s->lock);
 		s->b[i].st = st;
 		s->b[i].checked = now;
