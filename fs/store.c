@@ -382,6 +382,15 @@ static void health_news(struct store *s, int b, bool held, bool healthy)
 	report(s->cfg, b, healthy, healthy ? NULL : why);
 }
 
+int store_remote(const struct store *s)
+{
+	int n = 0;
+
+	for (int i = 0; i < s->n; i++)
+		n += s->b[i].k->remote;
+	return n;
+}
+
 void store_state(struct store *s, struct backend_state *out)
 {
 	time_t now = time(NULL);
@@ -491,6 +500,15 @@ int store_walk(struct store *s, int b, store_walk_fn fn, void *arg)
 {
 	HANDLE_OR_RETURN(s, b, h);
 	return s->b[b].k->walk(h, fn, arg);
+}
+
+void store_object_relpath(struct store *s, int b, const struct geo_id *oid,
+			  char out[STORE_RELPATH_MAX])
+{
+	if (s->b[b].k->object_relpath)
+		s->b[b].k->object_relpath(oid, out);
+	else
+		store_relpath(oid, out);
 }
 
 int store_remove_relpath(struct store *s, int b, const char *relpath)

@@ -31,6 +31,9 @@ typedef int (*store_walk_fn)(const struct geo_id *oid, const char *relpath, uint
 
 struct store_kind {
 	const char *name;	/* the `kind =` value */
+	/* Requests wait on a network round trip rather than on a local disk:
+	 * the engine then keeps more of them in flight (store_remote()). */
+	bool remote;
 
 	/* Opens cb's storage without looking at its marker. create: make it
 	 * first (directory and parents; bucket). -errno with one line in err
@@ -78,6 +81,9 @@ struct store_kind {
 	 * returns nonzero to stop; that value is returned. */
 	int (*walk)(void *h, store_walk_fn fn, void *arg);
 	int (*remove_relpath)(void *h, const char *relpath);
+	/* The relpath walk gives object oid, if not store_relpath()'s fan-out
+	 * path. NULL: store_relpath(). */
+	void (*object_relpath)(const struct geo_id *oid, char out[STORE_RELPATH_MAX]);
 
 	/* The last error the storage reported, for `geoctl status` ("" if
 	 * none since it last worked). NULL: the kind keeps none. */

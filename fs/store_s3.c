@@ -56,6 +56,15 @@ static void object_key(const struct s3_backend *sb, const struct geo_id *oid, ch
 	snprintf(out, S3_KEY_MAX + 1, "%sobjects/%s", sb->prefix, hex);
 }
 
+/* Objects sit flat under PREFIX/objects/: a bucket needs no fan-out. */
+static void s3_object_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX])
+{
+	char hex[GEO_HEX_LEN + 1];
+
+	geoid_hex(oid, hex);
+	snprintf(out, STORE_RELPATH_MAX, "objects/%s", hex);
+}
+
 /* Whether an error is about the store (down) rather than one object. */
 static bool store_fault(int rc)
 {
@@ -406,6 +415,7 @@ static void s3_last_error(void *h, char *buf, size_t len)
 
 const struct store_kind store_kind_s3 = {
 	.name = "s3",
+	.remote = true,
 	.open = s3_open,
 	.close = s3_close,
 	.marker_read = s3_marker_read,
@@ -422,5 +432,6 @@ const struct store_kind store_kind_s3 = {
 	.statfs = NULL,
 	.walk = s3_walk,
 	.remove_relpath = s3_remove_relpath,
+	.object_relpath = s3_object_relpath,
 	.last_error = s3_last_error,
 };

@@ -168,7 +168,7 @@ static int object_seen(const struct geo_id *oid, const char *relpath, uint64_t s
 
 	snprintf(what, sizeof(what), "%s %s", bname, relpath);
 	if (oid) {
-		store_relpath(oid, canon);
+		store_object_relpath(fk->st, os->backend, oid, canon);
 		if (strcmp(canon, relpath) != 0)
 			r = fsck_add(fk, FK_ORPHAN_OBJECT, what, size, "an object id in the wrong "
 				     "fan-out directory (its place is %s): nothing reads it", canon);
