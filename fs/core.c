@@ -115,12 +115,24 @@ fail:
 	return rc;
 }
 
+/* Workers with a remote backend: the in-flight window of one sequential
+ * writer (shardio.c: 8 MiB of 1 MiB shards). */
+#define REMOTE_WORKERS 8
+
 int core_start(struct core *c, char *err, size_t errlen)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
-	c->workers = workers_new(n < 2 ? 2 : (int)n);
+	/* One worker per core does the codec's CPU work. A worker also carries
+	 * its shard's PUT or GET, which on an object store waits on a network
+	 * round trip, so with a remote backend more workers keep the pipe full
+	 * (the in-flight and read-ahead windows in shardio.c bound the memory). */
+	if (n < 2)
+		n = 2;
+	if (store_remote(c->store) && n < REMOTE_WORKERS)
+		n = REMOTE_WORKERS;
+	c->workers = workers_new((int)n);
 	if (!c->workers) {
 		snprintf(err, errlen, "cannot start worker threads");
 		return -ENOMEM;
