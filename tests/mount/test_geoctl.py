@@ -402,6 +402,30 @@ def test_bandwidth_limits_the_rate(site_factory):
     assert took >= (moving_bytes - 5000) / 50_000
 
 
+def test_bandwidth_holds_in_the_first_second(site_factory):
+    # 300 kB files at 50 kB/s: a burst (the first file moved before any wait)
+    # shows as >= 100 kB gone from seoul-1 within the first second; a slow
+    # machine moves less, never more
+    site = media_site(site_factory)
+    fill(site.path("media"), 6, 300_000, seed=21)
+    keep_media_home(site)
+    before = object_bytes(site, ["seoul-1"])
+    assert before > 300_000
+    proc = start_rebalance("--bandwidth", "0.05", site.mnt)
+    try:
+        time.sleep(1.0)
+        moved = before - object_bytes(site, ["seoul-1"])
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(30)
+    assert moved <= 2 * 50_000, moved
+
+
 def test_rebalance_spread_replaces_every_file(site_factory):
     site = media_site(site_factory)
     sums = fill(site.path("media"), 6, 20_000, seed=16)

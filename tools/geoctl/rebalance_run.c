@@ -64,15 +64,21 @@ static int add_failure(struct rebalance *rb, const char *path, int err)
 	return 0;
 }
 
-/* Sleeps so the average rate since t0 stays at or below the bandwidth. */
-static void throttle(const struct rebalance *rb, const struct progress *p)
+/*
+ * Sleeps before a file of `next` bytes moves, until moving it keeps the
+ * bytes moved since t0 at or below bandwidth * elapsed. Waiting before the
+ * move, not after, is what keeps the first file from bursting at full
+ * speed: a setxattr moves a whole file at once.
+ */
+static void throttle(const struct rebalance *rb, const struct progress *p,
+		     uint64_t next)
 {
 	double due, wait;
 	struct timespec ts;
 
 	if (rb->bandwidth <= 0)
 		return;
-	due = (double)p->bytes_done / rb->bandwidth;
+	due = (double)(p->bytes_done + next) / rb->bandwidth;
 	wait = due - (progress_now() - p->t0);
 	if (wait <= 0 || stop)
 		return;
@@ -92,6 +98,9 @@ int rebalance_migrate(struct rebalance *rb)
 	for (i = 0; i < rb->nc && !stop; i++) {
 		const struct cand *c = &rb->c[i];
 
+		throttle(rb, &p, c->bytes);
+		if (stop)
+			break;
 		if (setxattr(c->path, XA_MIGRATE, value, strlen(value), 0) < 0) {
 			int err = errno;
 
@@ -109,7 +118,6 @@ int rebalance_migrate(struct rebalance *rb)
 		rb->moved_files++;
 		rb->moved_bytes += c->bytes;
 		progress_step(&p, c->bytes, c->path);
-		throttle(rb, &p);
 	}
 	progress_end(&p);
 	rb->interrupted = i < rb->nc;
