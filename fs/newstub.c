@@ -37,7 +37,7 @@ static int make_named(int tmpdir, char *name, size_t len)
 	if (rc)
 		return rc;
 	geoid_hex(&nonce, hex);
-	snprintf(name, len, "%s%s", hex, NEWSTUB_SUFFIX);
+	snprintf(name, len, "%s%s", hex, NEWFILE_SUFFIX);
 	rc = openat(tmpdir, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (rc < 0) {
 		rc = -errno;
@@ -53,12 +53,12 @@ static int make_fd(int dfd, int tmpdir, int *how, struct newstub *ns)
 	int mode = __atomic_load_n(how, __ATOMIC_RELAXED);
 	int fd;
 
-	if (mode != NEWSTUB_NAMED) {
+	if (mode != NEWFILE_NAMED) {
 		fd = make_unnamed(dfd);
-		if (fd >= 0 || mode == NEWSTUB_TMPFILE || !no_tmpfile(-fd))
+		if (fd >= 0 || mode == NEWFILE_TMPFILE || !no_tmpfile(-fd))
 			return fd;
-		int was = NEWSTUB_AUTO;
-		if (__atomic_compare_exchange_n(how, &was, NEWSTUB_NAMED, false,
+		int was = NEWFILE_AUTO;
+		if (__atomic_compare_exchange_n(how, &was, NEWFILE_NAMED, false,
 						__ATOMIC_RELAXED, __ATOMIC_RELAXED))
 			log_info("the meta root refuses O_TMPFILE (%s): new files are made "
 				 "under .geofs/tmp and linked into place", strerror(-fd));

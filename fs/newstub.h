@@ -10,8 +10,8 @@
  *            link(2) to the final name (EEXIST is atomic on every
  *            filesystem), then the temporary name is dropped: for CephFS
  *            and NFS, which have no O_TMPFILE.
- * NEWSTUB_AUTO tries O_TMPFILE and, the first time the meta root refuses
- * it (EOPNOTSUPP, EISDIR, EINVAL), switches *how to NEWSTUB_NAMED for good
+ * NEWFILE_AUTO tries O_TMPFILE and, the first time the meta root refuses
+ * it (EOPNOTSUPP, EISDIR, EINVAL), switches *how to NEWFILE_NAMED for good
  * and logs it once. A crash between the named steps leaves a name under
  * .geofs/tmp: alone (the stub of a create that never happened) or a second
  * name of a created file; `geoctl fsck` reports both (META-TEMP) and
@@ -26,15 +26,15 @@
 
 #include "geoid.h"
 
-enum newstub_how { NEWSTUB_AUTO = 0, NEWSTUB_TMPFILE, NEWSTUB_NAMED };
+enum newstub_how { NEWFILE_AUTO = 0, NEWFILE_TMPFILE, NEWFILE_NAMED };
 
 /* Suffix of a named stub under .geofs/tmp (a manifest temp ends ".tmp"). */
-#define NEWSTUB_SUFFIX ".stub"
+#define NEWFILE_SUFFIX ".stub"
 
 struct newstub {
 	int fd;				/* the stub, O_RDWR; -1 when done */
 	int tmpdir;			/* .geofs/tmp (not owned) */
-	char tmpname[GEO_HEX_LEN + sizeof(NEWSTUB_SUFFIX)];	/* "" if unnamed */
+	char tmpname[GEO_HEX_LEN + sizeof(NEWFILE_SUFFIX)];	/* "" if unnamed */
 };
 
 /* Makes a stub for a file that will be linked into directory dfd, owned

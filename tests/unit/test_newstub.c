@@ -76,17 +76,17 @@ static int tmp_entries(struct fixture *f, char *last, size_t len)
 static void named_links_then_drops_the_temporary_name(void **state)
 {
 	struct fixture *f = *state;
-	int how = NEWSTUB_NAMED, root = meta_rootfd(f->m);
+	int how = NEWFILE_NAMED, root = meta_rootfd(f->m);
 	struct newstub ns;
 	struct stat st;
 	char name[NAME_MAX + 1] = "", val[8] = "";
 
 	assert_int_equal(newstub_make(root, meta_tmpdir(f->m), &how, getuid(), getgid(), 0640,
 				      &ns), 0);
-	assert_int_equal(how, NEWSTUB_NAMED);
+	assert_int_equal(how, NEWFILE_NAMED);
 	assert_int_equal(tmp_entries(f, name, sizeof(name)), 1);
 	assert_string_equal(name, ns.tmpname);
-	assert_non_null(strstr(name, NEWSTUB_SUFFIX));
+	assert_non_null(strstr(name, NEWFILE_SUFFIX));
 	assert_int_equal(fsetxattr(ns.fd, "user.geofs.id", "abc", 3, 0), 0);
 	/* Not in the namespace before the link. */
 	assert_int_equal(fstatat(root, "f", &st, 0), -1);
@@ -108,7 +108,7 @@ static void named_links_then_drops_the_temporary_name(void **state)
 static void named_link_over_a_taken_name_is_eexist_and_leaves_nothing(void **state)
 {
 	struct fixture *f = *state;
-	int how = NEWSTUB_NAMED, root = meta_rootfd(f->m);
+	int how = NEWFILE_NAMED, root = meta_rootfd(f->m);
 	int fd = openat(root, "taken", O_WRONLY | O_CREAT | O_EXCL, 0600);
 	struct newstub ns;
 	struct stat st;
@@ -130,7 +130,7 @@ static void named_link_over_a_taken_name_is_eexist_and_leaves_nothing(void **sta
 static void named_without_link_leaves_nothing(void **state)
 {
 	struct fixture *f = *state;
-	int how = NEWSTUB_NAMED;
+	int how = NEWFILE_NAMED;
 	struct newstub ns;
 	char name[NAME_MAX + 1];
 
@@ -143,14 +143,14 @@ static void named_without_link_leaves_nothing(void **state)
 static void auto_stays_unnamed_where_tmpfile_works(void **state)
 {
 	struct fixture *f = *state;
-	int how = NEWSTUB_AUTO, root = meta_rootfd(f->m);
+	int how = NEWFILE_AUTO, root = meta_rootfd(f->m);
 	struct newstub ns;
 	struct stat st;
 	char name[NAME_MAX + 1];
 
 	assert_int_equal(newstub_make(root, meta_tmpdir(f->m), &how, getuid(), getgid(), 0600,
 				      &ns), 0);
-	assert_int_equal(how, NEWSTUB_AUTO);
+	assert_int_equal(how, NEWFILE_AUTO);
 	assert_string_equal(ns.tmpname, "");
 	assert_int_equal(tmp_entries(f, name, sizeof(name)), 0);
 	assert_int_equal(fstat(ns.fd, &st), 0);
@@ -164,7 +164,7 @@ static void auto_stays_unnamed_where_tmpfile_works(void **state)
 static void setgid_directory_gives_its_group(void **state)
 {
 	struct fixture *f = *state;
-	int how = NEWSTUB_NAMED, root = meta_rootfd(f->m), dfd;
+	int how = NEWFILE_NAMED, root = meta_rootfd(f->m), dfd;
 	struct newstub ns;
 	struct stat st;
 

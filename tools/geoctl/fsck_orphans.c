@@ -102,7 +102,7 @@ static int manifest_misnamed(const char *relpath, void *arg)
 			"(manifests/ab/ab<30 hex digits>), so nothing reads it; left in place");
 }
 
-/* NEWSTUB_SUFFIX: a stub made for a create (newstub.h); META_SILLY_SUFFIX:
+/* NEWFILE_SUFFIX: a stub made for a create (newstub.h); META_SILLY_SUFFIX:
  * an NFS silly-renamed file an rmdir moved out of the way (meta.h). */
 static bool has_suffix(const char *name, const char *suffix)
 {
@@ -144,7 +144,7 @@ static int meta_temps(struct orphans *os)
 			     has_suffix(d->d_name, META_SILLY_SUFFIX) ?
 			     "a file an NFS client kept open after its unlink, moved here by "
 			     "an rmdir (its content went with its last name)"
-			     : !has_suffix(d->d_name, NEWSTUB_SUFFIX) ?
+			     : !has_suffix(d->d_name, NEWFILE_SUFFIX) ?
 			     "leftover of an interrupted manifest update"
 			     : st.st_nlink > 1 ? "leftover of an interrupted create: a second "
 						 "name of a file that was created (only this "
