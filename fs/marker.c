@@ -138,32 +138,6 @@ int marker_judge(int rc, const struct marker *mk, const struct cfg_backend *cb,
 	return -EMEDIUMTYPE;
 }
 
-int marker_open(const struct cfg_backend *cb, const char *cfgfile, bool *dir_missing,
-		char *err, size_t errlen)
-{
-	int fd = open(cb->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
-
-	if (dir_missing)
-		*dir_missing = fd < 0 && errno == ENOENT;
-	if (fd < 0) {
-		rc = -errno;
-		if (rc == -ENOENT)
-			snprintf(err, errlen, "backend %s: %s does not exist: mount its storage "
-				 "there, or for a local directory run: geoctl backend init -c %s "
-				 "--create %s", cb->name, cb->path, cfgfile, cb->name);
-		else
-			snprintf(err, errlen, "backend %s: %s: %s", cb->name, cb->path,
-				 strerror(-rc));
-		return rc;
-	}
-	rc = marker_check(fd, cb, cfgfile, err, errlen);
-	if (rc) {
-		close(fd);
-		return rc;
-	}
-	return fd;
-}
-
 int marker_format(const struct cfg_backend *cb, char *buf, size_t cap)
 {
 	return snprintf(buf, cap, "%s\nname %s\ncountry %s\n", MARKER_MAGIC, cb->name,

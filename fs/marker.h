@@ -65,14 +65,6 @@ int marker_read(int dirfd, struct marker *m);
 int marker_check(int dirfd, const struct cfg_backend *cb, const char *cfgfile,
 		 char *err, size_t errlen);
 
-/* Opens backend cb's directory (O_DIRECTORY) if it carries cb's marker:
- * the check the mount makes before it uses a directory backend, shared with
- * `geoctl check`. Returns the fd; else -errno with one line in err naming
- * the backend, its path and the command that fixes it: -ENOENT with
- * *dir_missing set when the directory itself does not exist, else what
- * marker_check() returns. dir_missing may be NULL. Creates nothing. */
-int marker_open(const struct cfg_backend *cb, const char *cfgfile, bool *dir_missing,
-		char *err, size_t errlen);
 
 /* Writes cb's marker into dirfd atomically (temp file, fsync, rename,
  * fsync of the directory). 0 or -errno. */

@@ -148,30 +148,17 @@ static void check_audit(const struct geo_config *cfg, struct preflight *pf)
 
 /* ---- backends, by kind ---- */
 
-/* A directory backend: it exists and carries its own marker. */
-static int backend_dir(const struct geo_config *cfg, int b, bool *dir_missing, char *msg,
-		       size_t len)
-{
-	int fd = marker_open(&cfg->backends[b], cfg->file, dir_missing, msg, len);
-
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return 0;
-}
-
 int preflight_backend(const struct geo_config *cfg, int b, bool *dir_missing, char *msg,
 		      size_t len)
 {
-	bool missing = false;
-	int rc;
-
-	/* A directory is checked here (a missing one is told apart); any
-	 * other kind through the store, which reaches it and reads its marker. */
-	if (cfg->backends[b].path)
-		rc = backend_dir(cfg, b, &missing, msg, len);
-	else
-		rc = store_check_backend(&cfg->backends[b], cfg->file, msg, len);
+	const struct cfg_backend *cb = &cfg->backends[b];
+	struct stat st;
+	/* A directory backend whose directory is not there is told apart
+	 * (MISSING: mount its storage), from an unmarked or mismarked one. */
+	bool missing = cb->path && stat(cb->path, &st) < 0 && errno == ENOENT;
+	/* Every kind through the store, as the mount opens it: reach it, read
+	 * its marker, judge it (one message per problem, with its fix). */
+	int rc = store_check_backend(cb, cfg->file, msg, len);
 	if (dir_missing)
 		*dir_missing = missing;
 	return rc;

@@ -34,7 +34,7 @@ struct preflight {
 int preflight_run(const struct geo_config *cfg, struct preflight *pf);
 
 /* The backend check alone, for one backend: 0, or -errno with one line in
- * msg (see marker_open()); *dir_missing tells a missing directory apart. */
+ * msg (store_check_backend()'s); *dir_missing tells a missing directory apart. */
 int preflight_backend(const struct geo_config *cfg, int b, bool *dir_missing, char *msg,
 		      size_t len);
 
