@@ -148,11 +148,6 @@ void core_close(struct core *c)
 {
 	if (!c)
 		return;
-	/* The kernel drops the handles of a lazily or forcibly unmounted
-	 * filesystem without a release: their files are closed here, while
-	 * workers, store and audit log still run. */
-	while (c->handles)
-		core_release(c, c->handles);
 	stats_stop(c);
 	stats_free(c->mon);
 	workers_free(c->workers);

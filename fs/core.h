@@ -207,6 +207,12 @@ int core_fallocate(struct core *c, struct geo_handle *h, int mode, off_t off, of
 int core_flush(struct core *c, struct geo_handle *h);
 int core_fsync(struct core *c, struct geo_handle *h, bool datasync);
 int core_release(struct core *c, struct geo_handle *h);
+/* Releases every handle still open, as their last close would (commit,
+ * free). The kernel drops the handles of a lazily or forcibly unmounted
+ * filesystem without a release; call this after the FUSE loop has ended
+ * and before core_close(), while workers, store and audit log still run.
+ * NULL ok. */
+void core_release_all(struct core *c);
 
 /* ---- attributes (xattr.c) ---- */
 long core_getxattr(struct core *c, const struct geo_req *r, const char *path, const char *name,

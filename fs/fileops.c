@@ -301,3 +301,11 @@ int core_release(struct core *c, struct geo_handle *h)
 	free(h);
 	return 0;
 }
+
+void core_release_all(struct core *c)
+{
+	if (!c)
+		return;
+	while (c->handles)
+		core_release(c, c->handles);
+}

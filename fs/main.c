@@ -343,6 +343,7 @@ int main(int argc, char **argv)
 		goto out;
 	rc = serve(&args, c, cmd.mountpoint, cmd.foreground);
 out:
+	core_release_all(c);
 	core_close(c);
 	free(cmd.mountpoint);
 	for (int i = 0; i < 3; i++)
