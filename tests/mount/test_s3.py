@@ -8,9 +8,10 @@ and checks what lands in the bucket through the S3 API itself:
   is EIO + audit; fsck names a deleted object, finds and repairs orphans, and
   pages past 1,000 keys; the repatriation S3 -> directories with kill -9 and
   resume; rebalance directories -> S3 and bucket -> bucket (every byte read
-  back, the source emptied, fsck clean); radosgw down and back; TLS with the test CA (a wrong CA refused);
-  bad and world-readable credentials; bad config keys; two mounts on one
-  meta root and one bucket; the secret never in a log.
+  back, the source emptied, fsck clean); radosgw down and back; TLS with
+  the test CA (a wrong CA refused); bad and world-readable credentials; bad
+  config keys; two mounts on one meta root and one bucket; the secret never
+  in a log.
 """
 
 import errno
