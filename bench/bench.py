@@ -35,7 +35,9 @@ Knobs (environment):
                    geofs-s3, s3fs and rclone-crypt on the radosgw of --s3-env,
                    sized by BENCH_S3_SIZE (512M), BENCH_S3_RAND_SIZE (128M),
                    BENCH_S3_FILES (1000); BENCH_ONLY may also name geofs-s3,
-                   s3fs, rclone-crypt, rclone-crypt-full
+                   s3fs, rclone-crypt, rclone-crypt-full, radosgw-1M (the
+                   gateway's own ceiling: parallel curl PUT/GET of 1 MiB
+                   objects, RGW_PARALLEL at a time, default 8)
   BENCH_S3         0: skip the object-store group
   BENCH_PERF       1: perf-record every geofs daemon during the incompressible
                    sequential write and read; flat profiles go to the results
@@ -84,6 +86,9 @@ ROWS = [
     ("cpu_read_daemon", "CPU per GiB read, daemon", "s/GiB", False),
     ("cpu_read_client", "CPU per GiB read, fio", "s/GiB", False),
     ("mem_hwm", "daemon peak RSS (VmHWM)", "MiB", False),
+    ("mem_seq", "  peak RSS in the seq group", "MiB", False),
+    ("mem_rand", "  peak RSS in the rand group", "MiB", False),
+    ("mem_meta", "  peak RSS in the meta group", "MiB", False),
 ]
 
 
@@ -168,7 +173,8 @@ class Target:
         self.proc = None
         self.logf = None
         self.nmounts = 0
-        self.hwm = 0.0          # max VmHWM over the mounts since reset_hwm()
+        self.hwm = 0.0          # max VmHWM over the mounts of this run
+        self.group_hwm = 0.0    # ... of the workload group running now
 
     @property
     def work(self):
@@ -224,7 +230,8 @@ class Target:
         p = self.pid()
         if p:
             try:
-                self.hwm = max(self.hwm, proc_hwm(p))
+                self.group_hwm = max(self.group_hwm, proc_hwm(p))
+                self.hwm = max(self.hwm, self.group_hwm)
             except OSError:
                 pass
         deadline = time.monotonic() + 5.0
@@ -615,7 +622,9 @@ class Runner:
         os.rmdir(top)
 
     def group(self, wl, res):
-        """One workload group (seq, rand or meta) on a fresh mount."""
+        """One workload group (seq, rand or meta) on a fresh mount; the
+        daemon's peak RSS over the group's mounts and over the run so far."""
+        self.t.group_hwm = 0.0
         self.t.start()
         try:
             getattr(self, wl)(res)
@@ -623,6 +632,7 @@ class Runner:
             self.t.stop()
         if self.t.fuse:
             res["mem_hwm"] = self.t.hwm
+            res[f"mem_{wl}"] = self.t.group_hwm
 
 
 # ---- the table ---------------------------------------------------------------
@@ -737,7 +747,7 @@ def run_group(ctx, names, workloads, runner, targets, raw, errors):
                     continue
                 log(f"run {run}/{ctx.runs} {wl} {name} ({time.monotonic() - t0:.0f} s): "
                     + ", ".join(f"{k}={fmt(v)}" for k, v in res.items()
-                                if k not in before or k == "mem_hwm"))
+                                if k not in before or k.startswith("mem_")))
         for name in order:
             if per_run[name]:
                 raw[name].append(per_run[name])
@@ -849,7 +859,8 @@ def main():
         print(f"\nobject store ({ctx.s3.describe()['endpoint']}, local radosgw): "
               f"{ctx.s3.summary()}\n")
         print(tables[-1])
-        print("ratios: geofs-s3 divided by s3fs or rclone-crypt; above 1 is better for "
+        print("ratios: geofs-s3 divided by s3fs, rclone-crypt or the gateway's own ceiling "
+              "(radosgw-1M); above 1 is better for "
               "throughput rows, below 1 for CPU and memory rows.")
     print(f"raw fio JSON, daemon logs and results.json: {ctx.results}")
     if errors:
