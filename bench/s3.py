@@ -1,4 +1,5 @@
-"""s3.py -- the object-store group of `make bench` (imported by bench/bench.py).
+"""s3.py -- the object-store group of `make bench` (bench/bench.py runs it; it
+builds on bench/benchlib.py alone).
 
 Three filesystems on buckets of the same local radosgw (the Ceph cluster that
 scripts/bench.sh starts with tests/ceph/cluster.sh), run side by side:
@@ -47,8 +48,8 @@ import os
 import subprocess
 import time
 
-import bench
-from bench import BenchError, Geofs, Runner, Target, fmt_size, parse_size
+import benchlib
+from benchlib import BenchError, Geofs, RunnerBase, Target, fmt_size, parse_size
 
 DEFAULT_FS = ["geofs-s3", "s3fs", "rclone-crypt", "radosgw-1M"]
 EXTRA_FS = ["rclone-crypt-full"]
@@ -83,7 +84,7 @@ class S3Settings:
         self.size = parse_size(os.environ.get("BENCH_S3_SIZE", "512M"))
         self.rand_size = parse_size(os.environ.get("BENCH_S3_RAND_SIZE", "128M"))
         self.files = int(os.environ.get("BENCH_S3_FILES", "1000"))
-        if self.size < bench.MiB or self.rand_size < bench.MiB or self.files < 1:
+        if self.size < benchlib.MiB or self.rand_size < benchlib.MiB or self.files < 1:
             raise BenchError("BENCH_S3_SIZE/BENCH_S3_RAND_SIZE >= 1M, BENCH_S3_FILES >= 1 "
                              "expected")
         self.env = None
@@ -267,7 +268,7 @@ class RgwCeiling(Target):
     """No filesystem: N parallel curl PUTs and GETs of 1 MiB objects."""
 
     fuse = False
-    OBJ = bench.MiB
+    OBJ = benchlib.MiB
 
     def setup(self):
         os.makedirs(self.top, exist_ok=True)
@@ -287,7 +288,7 @@ class RgwCeiling(Target):
         pass
 
     def cold(self):
-        bench.drop_caches()
+        benchlib.drop_caches()
 
     def save_logs(self, dest):
         pass
@@ -334,19 +335,20 @@ def make_target(name, top, ctx):
     raise BenchError(f"unknown filesystem {name}")
 
 
-class S3Runner(Runner):
-    """The workloads of the object-store group (bench.Runner's fio and meta)."""
+class S3Runner(RunnerBase):
+    """The workloads of the object-store group (benchlib.RunnerBase's fio and
+    metadata phases)."""
 
     def s3seq(self, res):
         s = self.ctx.s3
         if isinstance(self.t, RgwCeiling):
-            bench.drop_caches()
+            benchlib.drop_caches()
             res["s3_seqwrite"] = self.t.transfer(put=True)
             self.t.cold()
             res["s3_seqread"] = self.t.transfer(put=False)
             return
         path = os.path.join(self.t.work, "seq")
-        bench.drop_caches()
+        benchlib.drop_caches()
         d0 = self.t.cpu()
         ph = self.perf_start("s3seqwrite")
         job, _ = self.fio("s3seqwrite", path, "--rw=write", "--bs=1M", f"--size={s.size}",
@@ -355,7 +357,7 @@ class S3Runner(Runner):
         d1 = self.t.cpu()
         self.perf_stop(ph)
         res["s3_seqwrite"] = job["write"]["bw_bytes"] / 1e6
-        res["s3_cpu_write"] = (d1 - d0) / (s.size / bench.GiB)
+        res["s3_cpu_write"] = (d1 - d0) / (s.size / benchlib.GiB)
         self.t.cold()
         d0 = self.t.cpu()
         ph = self.perf_start("s3seqread")
@@ -363,7 +365,7 @@ class S3Runner(Runner):
         d1 = self.t.cpu()
         self.perf_stop(ph)
         res["s3_seqread"] = job["read"]["bw_bytes"] / 1e6
-        res["s3_cpu_read"] = (d1 - d0) / (s.size / bench.GiB)
+        res["s3_cpu_read"] = (d1 - d0) / (s.size / benchlib.GiB)
         os.unlink(path)
 
     def s3rand(self, res):
