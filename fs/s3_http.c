@@ -363,7 +363,15 @@ int s3_http_do(struct s3_http *h, struct s3_req *r)
 		snprintf(r->error, sizeof(r->error), "%s: URL too long", r->method);
 		return rc;
 	}
-	crypto_sha256_hex(r->body ? r->body : "", r->body ? r->len : 0, sha);
+	/* Over TLS the channel protects the body in transit, and radosgw and S3
+	 * take UNSIGNED-PAYLOAD: a PUT then costs no SHA-256 pass over the
+	 * object (about 0.6 ms per MiB here, more than its AES-GCM). Over
+	 * plain http the hash is the body's only integrity on the wire: a
+	 * damaged PUT would be accepted and found only when read. */
+	if (r->body && r->len && !strncmp(h->endpoint, "https://", 8))
+		snprintf(sha, sizeof(sha), "UNSIGNED-PAYLOAD");
+	else
+		crypto_sha256_hex(r->body ? r->body : "", r->body ? r->len : 0, sha);
 	p = take(h);
 	if (!p) {
 		snprintf(r->error, sizeof(r->error), "%s: out of memory", r->method);
