@@ -3,8 +3,8 @@
  * file can tell once every line is parsed (required sections and keys, the
  * values that follow the site or [data], the [defaults] category, paths that
  * overlap (meta root, keyring, audit log, backends), whether `replicas` can
- * ever be met). Problems go through config_problem_at() like the line
- * parser's; the parser is config.c.
+ * ever be met). Problems go through config_problem_at() (config_report.c) like
+ * the line parser's; the parser is config.c, the tables it reads config_keys.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
