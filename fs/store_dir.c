@@ -178,13 +178,22 @@ static int open_fanout(int fd, const char *rel, const char **base)
 	return pfd;
 }
 
+/* "objects/ab/<hex>": 256 fan-out directories, so none grows without bound. */
+static void dir_object_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX])
+{
+	char hex[GEO_HEX_LEN + 1];
+
+	geoid_hex(oid, hex);
+	snprintf(out, STORE_RELPATH_MAX, "objects/%.2s/%s", hex, hex);
+}
+
 static int dir_put(void *h, const struct geo_id *oid, const void *obj, size_t len)
 {
 	char rel[STORE_RELPATH_MAX];
 	const char *base;
 	int pfd, ofd, rc;
 
-	store_relpath(oid, rel);
+	dir_object_relpath(oid, rel);
 	pfd = open_fanout(fd_of(h), rel, &base);
 	if (pfd < 0)
 		return pfd;
@@ -208,7 +217,7 @@ static int dir_put(void *h, const struct geo_id *oid, const void *obj, size_t le
 static int object_dir(void *h, const struct geo_id *oid, char rel[STORE_RELPATH_MAX],
 		      const char **base)
 {
-	store_relpath(oid, rel);
+	dir_object_relpath(oid, rel);
 	return open_parent(fd_of(h), rel, base);
 }
 
@@ -447,5 +456,6 @@ const struct store_kind store_kind_dir = {
 	.statfs = dir_statfs,
 	.walk = dir_walk,
 	.remove_relpath = dir_remove_relpath,
+	.object_relpath = dir_object_relpath,
 	.last_error = dir_last_error,
 };
