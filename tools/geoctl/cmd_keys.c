@@ -271,19 +271,6 @@ static struct geo_config *load_config(const char *file)
 	return cfg;
 }
 
-struct keyring *keys_load_keyring(const char *path, bool site)
-{
-	struct keyring *kr = NULL;
-	char err[CFG_ERR_MAX] = "";
-	int ret = keyring_load(path, &kr, err, sizeof(err));
-
-	if (ret == -ENOENT && !site)
-		geoctl_err("%s: %s", path, strerror(ENOENT));
-	else if (ret)
-		fprintf(stderr, "%s\n", err);
-	return kr;
-}
-
 /* Creates the missing directories above path, each with mode. */
 static int make_parents(const char *path, mode_t mode)
 {
