@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "config.h"
 #include "config_int.h"
 
@@ -165,9 +166,8 @@ static void resolve_default_category(struct parser *p)
 	if (cfg->default_category >= 0 || !cfg->ncats)
 		return;
 	names[0] = '\0';
-	for (int i = 0; i < cfg->ncats && pos < sizeof(names); i++)
-		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s",
-					i ? ", " : "", cfg->cats[i].name);
+	for (int i = 0; i < cfg->ncats; i++)
+		appendf(names, sizeof(names), &pos, "%s%s", i ? ", " : "", cfg->cats[i].name);
 	config_problem_at(p, keyline(&p->single[S_DEFAULTS], S_DEFAULTS, "category"),
 			  "unknown category '%s' in [defaults]; expected one of: %s",
 			  p->defcat, names);

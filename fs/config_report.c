@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "config.h"
 #include "config_int.h"
 
@@ -68,10 +69,9 @@ void config_list_keys(const struct section_def *def, bool required, char *buf, s
 	size_t pos = 0;
 
 	buf[0] = '\0';
-	for (size_t i = 0; i < def->nkeys && pos < len; i++)
+	for (size_t i = 0; i < def->nkeys; i++)
 		if (!required || def->keys[i].required)
-			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", pos ? ", " : "",
-						def->keys[i].name);
+			appendf(buf, len, &pos, "%s%s", pos ? ", " : "", def->keys[i].name);
 }
 
 /* ---- lookups ------------------------------------------------------------- */

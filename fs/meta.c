@@ -19,6 +19,7 @@
 
 #include "crypto.h"
 #include "fileio.h"
+#include "mkdirs.h"
 #include "log.h"
 #include "meta.h"
 
@@ -31,13 +32,6 @@ struct meta {
 	int tmp;		/* .geofs/tmp */
 	int lock;		/* .geofs/lock while held, else -1 */
 };
-
-static int mkdir_at(int dirfd, const char *name, mode_t mode)
-{
-	if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static int open_dir_at(int dirfd, const char *name)
 {
@@ -67,9 +61,8 @@ int meta_open(const char *path, bool create, struct meta **out, char *err, size_
 	if (!m)
 		return -ENOMEM;
 	m->root = m->mdir = m->tmp = m->lock = -1;
-	if (create && mkdir(path, 0755) < 0 && errno != EEXIST) {
-		rc = -errno;
-		snprintf(err, errlen, "meta root %s: %s", path, strerror(errno));
+	if (create && (rc = mkdir_at(AT_FDCWD, path, 0755)) < 0) {
+		snprintf(err, errlen, "meta root %s: %s", path, strerror(-rc));
 		goto fail;
 	}
 	m->root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "appendf.h"
 #include "config.h"
 #include "geoctl.h"
 #include "json.h"
@@ -183,12 +184,9 @@ static const char *fmt_backends(const struct geo_config *cfg, const struct view 
 	size_t pos = 0;
 
 	buf[0] = '\0';
-	for (int i = 0; i < v->nq && pos < len; i++)
-		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? "," : "",
-					cfg->backends[v->qual[i]].name);
-	if (pos < len)
-		snprintf(buf + pos, len - pos, "%s%s", v->nq ? "" : "none",
-			 v->nq < replicas ? " (too few)" : "");
+	for (int i = 0; i < v->nq; i++)
+		appendf(buf, len, &pos, "%s%s", i ? "," : "", cfg->backends[v->qual[i]].name);
+	appendf(buf, len, &pos, "%s%s", v->nq ? "" : "none", v->nq < replicas ? " (too few)" : "");
 	return buf;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "appendf.h"
 #include "escape.h"
 #include "geoctl.h"
 #include "json.h"
@@ -69,14 +70,9 @@ static void by_country_text(const struct rep_group *g, char *buf, size_t len)
 	size_t used = 0;
 
 	snprintf(buf, len, "-");
-	for (size_t i = 0; i < g->nby && used < len; i++) {
-		bool bad = !report_allowed(g, g->by[i].cc);
-		int n = snprintf(buf + used, len - used, "%s%s %s%s", i ? ", " : "",
-				 g->by[i].cc, table_bytes(g->by[i].bytes, b), bad ? " !" : "");
-		if (n < 0)
-			break;
-		used += (size_t)n;
-	}
+	for (size_t i = 0; i < g->nby; i++)
+		appendf(buf, len, &used, "%s%s %s%s", i ? ", " : "", g->by[i].cc,
+			table_bytes(g->by[i].bytes, b), report_allowed(g, g->by[i].cc) ? "" : " !");
 }
 
 static void print_text(const struct report *rp)
@@ -118,11 +114,9 @@ static void print_text(const struct report *rp)
 	table_cell(&t, "%s", table_bytes(rp->size, a));
 	table_cell(&t, "%s", table_bytes(rp->stored, b));
 	by[0] = '\0';
-	for (size_t i = 0, used = 0; i < rp->ntotal && used < sizeof(by); i++) {
-		int n = snprintf(by + used, sizeof(by) - used, "%s%s %s", i ? ", " : "",
-				 rp->total_by[i].cc, table_bytes(rp->total_by[i].bytes, a));
-		used += n > 0 ? (size_t)n : 0;
-	}
+	for (size_t i = 0, used = 0; i < rp->ntotal; i++)
+		appendf(by, sizeof(by), &used, "%s%s %s", i ? ", " : "", rp->total_by[i].cc,
+			table_bytes(rp->total_by[i].bytes, a));
 	table_cell(&t, "%s", by);
 	table_cell(&t, "%s", "");
 	table_cell(&t, "%s", "");
