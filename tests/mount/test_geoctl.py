@@ -175,6 +175,64 @@ def test_show_file_and_dir(site):
     assert obj["stored"] == object_bytes(site, site.backend_dirs)
 
 
+def test_json_lists_and_codecs_have_one_shape(site):
+    """Issue 15 item 6: every --json spells a country list as an array of
+    strings and a codec as lz4|off, whichever verb prints it (geoctl(8),
+    JSON OUTPUT); status (the daemon's document) and check give a category's
+    policy as written, show, verify and report the lists resolved for a file."""
+    media = tagged_dir(site, "photos", category="media")        # origin, KR / * / off
+    p = os.path.join(media, "cat.jpg")
+    write(p, pattern(8, 10_000))
+    med = tagged_dir(site, "med", category="medical")            # origin / origin / lz4
+    loose = os.path.join(med, "leaflet.pdf")
+    write(loose, b"public leaflet")
+    os.setxattr(loose, "user.geo.category", b"public")          # * / *
+
+    def is_list(v):
+        return isinstance(v, list) and v and all(
+            isinstance(x, str) and (re.fullmatch(r"[A-Z]{2}|origin", x) or v == ["*"])
+            for x in v)
+
+    status, _ = geoctl_json(site, "status", "--json", site.mnt, rc=0)
+    assert status["version"] == 2
+    check, _ = geoctl_json(site, "check", "-c", site.config, "--json", rc=0)
+    policy = {c["name"]: c for c in status["policy"]["categories"]}
+    declared = {c["category"]: c for c in check["policy"]}
+    assert set(policy) == set(declared) == set(site.categories)
+    for name, c in policy.items():
+        for key in ("store_in", "access_from"):
+            assert is_list(c[key]) and c[key] == declared[name][key], (name, key, c)
+        assert c["compress"] == declared[name]["compress"] == \
+            site.categories[name].get("compress", "lz4")
+    assert policy["media"]["store_in"] == ["origin", "KR"]
+    assert policy["media"]["access_from"] == ["*"]
+    assert policy["medical"]["store_in"] == ["origin"]
+    for view in declared["media"]["origins"]:
+        assert is_list(view["allowed"]) and is_list(view["access_from"])
+
+    def resolved(written, origin):
+        return sorted({origin if x == "origin" else x for x in written})
+
+    [shown], _ = geoctl_json(site, "show", "--json", p, rc=0)
+    for key in ("store_in", "access_from"):
+        assert is_list(shown[key])
+        assert shown[key] == resolved(policy["media"][key], shown["origin"]), key
+    out, _ = geoctl_json(site, "verify", "--json", med, rc=1)
+    [f] = out["findings"]
+    assert f["store_in"] == f["access_from"] == ["*"]
+    assert f["dir"]["store_in"] == resolved(policy["medical"]["store_in"], "JP")
+    assert is_list(f["dir"]["access_from"])
+    rep, _ = geoctl_json(site, "report", "--json", media, rc=0)
+    [g] = rep["groups"]
+    assert g["allowed_storage"] == shown["store_in"]
+    assert g["access_from"] == shown["access_from"]
+
+    # the text table joins the lists back into the config's words
+    cp = site.geoctl("status", site.mnt)
+    row = next(line.split() for line in cp.stdout.splitlines() if line.startswith("media "))
+    assert row == ["media", "origin,KR", "*", "1", "off"], cp.stdout
+
+
 def test_show_recursive_and_odd_names(site):
     d = tagged_dir(site, "odd")
     names = ['quote"back\\slash', "new\nline", "tab\there", "caf\u00e9"]
