@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from harness import FILE_MANIFEST_SHARDS, GEOCTL, HarnessError, pattern, run, run_as
+from harness import FILE_MANIFEST_SHARDS, GEOCTL, HarnessError, manifest_bytes, pattern, run, run_as
 from harness import read_file as read, write_file as write
 
 VERBS = ("show", "tag", "verify", "rebalance", "report", "fsck")
@@ -95,9 +95,10 @@ def keep_media_home(site):
     site.remount()
 
 
-def start_rebalance(*args):
+def start_rebalance(*args, site=None):
     return subprocess.Popen([GEOCTL, "rebalance", *args], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=site.geoctl_env if site else None)
 
 
 def first_progress_line(proc, timeout=60):
@@ -496,6 +497,74 @@ def test_rebalance_spread_replaces_every_file(site_factory):
     assert not old & set(site.objects())             # every object rewritten
     assert site.geoctl("verify", site.mnt).returncode == 0
     same_data(sums)
+
+
+def spread_journals(site):
+    d = os.path.join(site.root, "state", "geoctl")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+@pytest.mark.parametrize("how", ["sigint", "sigkill"])
+def test_interrupted_spread_resumes_where_it_stopped(site_factory, how):
+    """Issue 15 item 6: after an interrupted --spread the hint to rerun is
+    true, and the rerun plans only the files not spread yet. A spread
+    replaces every shard of a file, so its manifest changes exactly when it
+    is spread."""
+    site = media_site(site_factory)
+    sums = fill(site.path("media"), 30, 4096, seed=21)
+
+    def manifests():
+        return {p: manifest_bytes(site, os.path.relpath(p, site.mnt)) for p in sums}
+
+    before = manifests()
+    # ~4 KiB per file at 20 kB/s: about 0.2 s per file, the run ~6 s
+    proc = start_rebalance("--spread", "--bandwidth", "0.02", site.mnt, site=site)
+    try:
+        first_progress_line(proc)
+        time.sleep(0.5)
+        if how == "sigint":
+            proc.send_signal(signal.SIGINT)
+        else:
+            proc.kill()
+        out, _err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    mid = manifests()
+    spread = {p for p in sums if mid[p] != before[p]}
+    assert 0 < len(spread) < len(sums), out               # stopped half-way
+    same_data(sums)
+    assert len(spread_journals(site)) == 1
+    if how == "sigint":
+        assert proc.returncode == 1
+        m = re.search(r"interrupted: (\d+) files .* remain; run the same command again", out)
+        assert m and int(m.group(1)) == len(sums) - len(spread), out
+        assert f"it skips the {len(spread)} files spread so far" in out, out
+        done = len(spread)
+    else:
+        # kill -9 may land between a file's move and its journal line
+        plan, _ = geoctl_json(site, "rebalance", "--spread", "-n", "--json", site.mnt, rc=1)
+        done = plan["plan"]["already_spread"]
+        assert done in (len(spread), len(spread) - 1)
+
+    plan, _ = geoctl_json(site, "rebalance", "--spread", "--dry-run", "--json", site.mnt, rc=1)
+    assert plan["plan"]["already_spread"] == done
+    assert plan["plan"]["files"] == len(sums) - done
+    cp = site.geoctl("rebalance", "--spread", site.mnt, timeout=120)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert f"resuming --spread: {done} files spread by an interrupted run" in cp.stdout
+    assert f"plan: {len(sums) - done} files" in cp.stdout, cp.stdout
+    assert f"moved {len(sums) - done} files" in cp.stdout, cp.stdout
+    after = manifests()
+    for p in sums:
+        assert after[p] != before[p], p                   # every file spread ...
+    if how == "sigint":
+        assert all(after[p] == mid[p] for p in spread)    # ... and only once
+    same_data(sums)
+    assert site.geoctl("verify", site.mnt).returncode == 0
+    assert spread_journals(site) == []                    # the round is over
+    plan, _ = geoctl_json(site, "rebalance", "--spread", "--dry-run", "--json", site.mnt, rc=1)
+    assert plan["plan"]["files"] == len(sums) and plan["plan"]["already_spread"] == 0
 
 
 def test_rebalance_names_files_it_cannot_move(site):
