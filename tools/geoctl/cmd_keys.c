@@ -628,8 +628,8 @@ static int keys_import(struct keys_args *ka, struct geo_config *cfg)
 		goto out;
 	status = GEOCTL_OK;
 	if (added == 0 && bumped == 0) {
-		printf("nothing to import: %s already holds the %zu domain keys of %s\n",
-		       cfg->keyring_path, dl.n, ka->file);
+		printf("nothing to import: %s already holds the %zu domain key%s of %s\n",
+		       cfg->keyring_path, dl.n, plural(dl.n), ka->file);
 		goto out;
 	}
 	if (keyring_save(site, cfg->keyring_path, false, err, sizeof(err)) != 0) {
@@ -637,9 +637,10 @@ static int keys_import(struct keys_args *ka, struct geo_config *cfg)
 		status = GEOCTL_ERROR;
 		goto out;
 	}
-	printf("imported %d of %zu domain keys from %s into %s (%zu already present); "
-	       "reload (geoctl reload MOUNT) or remount geofs to use them\n", added, dl.n, ka->file, cfg->keyring_path,
-	       dl.n - (size_t)added);
+	printf("imported %d of %zu domain key%s from %s into %s (%zu already present); "
+	       "reload (geoctl reload MOUNT) or remount geofs to use %s\n", added, dl.n,
+	       plural(dl.n), ka->file, cfg->keyring_path, dl.n - (size_t)added,
+	       added == 1 ? "it" : "them");
 out:
 	free(dl.v);
 	keyring_free(site);

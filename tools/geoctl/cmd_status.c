@@ -277,15 +277,20 @@ static void print_counters(const struct jval *s)
 	const struct jval *cache = jread_get(s, "cache"), *hr = jread_get(cache, "hit_rate");
 	char b1[TABLE_BYTES_LEN], b2[TABLE_BYTES_LEN];
 
-	printf("\nsince mount  %" PRIu64 " opens, %" PRIu64 " creates, %" PRIu64 " reads (%s), %"
-	       PRIu64 " writes (%s)\n", jread_u64(k, "opens"), jread_u64(k, "creates"),
-	       jread_u64(k, "reads"), table_bytes(jread_u64(k, "bytes_read"), b1),
-	       jread_u64(k, "writes"), table_bytes(jread_u64(k, "bytes_written"), b2));
+	uint64_t opens = jread_u64(k, "opens"), creates = jread_u64(k, "creates");
+	uint64_t reads = jread_u64(k, "reads"), writes = jread_u64(k, "writes");
+	uint64_t failures = jread_u64(k, "integrity_failures");
+	uint64_t misplaced = jread_u64(s, "misplaced_files");
+
+	printf("\nsince mount  %" PRIu64 " open%s, %" PRIu64 " create%s, %" PRIu64 " read%s (%s), %"
+	       PRIu64 " write%s (%s)\n", opens, plural(opens), creates, plural(creates), reads,
+	       plural(reads), table_bytes(jread_u64(k, "bytes_read"), b1), writes, plural(writes),
+	       table_bytes(jread_u64(k, "bytes_written"), b2));
 	printf("refusals     %" PRIu64 " denied (EACCES/EPERM), %" PRIu64
 	       " placement refused\n", jread_u64(k, "denied"), jread_u64(k, "placement_refused"));
-	printf("integrity    %" PRIu64 " failures\n", jread_u64(k, "integrity_failures"));
-	printf("misplaced    %" PRIu64 " files known%s\n", jread_u64(s, "misplaced_files"),
-	       jread_u64(s, "misplaced_files") ? " (see geoctl verify, geoctl rebalance)" : "");
+	printf("integrity    %" PRIu64 " failure%s\n", failures, plural(failures));
+	printf("misplaced    %" PRIu64 " file%s known%s\n", misplaced, plural(misplaced),
+	       misplaced ? " (see geoctl verify, geoctl rebalance)" : "");
 	if (jread_num(r, "window_s") > 0) {
 		table_bytes((uint64_t)jread_num(r, "read_bytes_per_s"), b1);
 		table_bytes((uint64_t)jread_num(r, "write_bytes_per_s"), b2);
@@ -293,9 +298,10 @@ static void print_counters(const struct jval *s)
 		       jread_num(r, "ops_per_s"), b1, b2, jread_num(r, "window_s"));
 	}
 	if (hr && hr->type == J_NUM)
-		printf("cache        %.1f%% hits (%" PRIu64 " hits, %" PRIu64 " misses)\n",
+		printf("cache        %.1f%% hits (%" PRIu64 " hit%s, %" PRIu64 " miss%s)\n",
 		       100.0 * strtod(hr->text, NULL), jread_u64(cache, "hits"),
-		       jread_u64(cache, "misses"));
+		       plural(jread_u64(cache, "hits")), jread_u64(cache, "misses"),
+		       jread_u64(cache, "misses") == 1 ? "" : "es");
 	else
 		printf("cache        no reads yet\n");
 }
