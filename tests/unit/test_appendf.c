@@ -2,7 +2,7 @@
  * test_appendf.c — appendf(): pieces appended in order, the position
  * counting what the text needs (as snprintf does) once the buffer is full,
  * never a byte past the buffer, always NUL-terminated, and measuring with
- * no buffer at all.
+ * no buffer at all; appendf_line() adding lines to a message buffer.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -48,11 +48,29 @@ static void cut_at_the_end(void **state)
 	assert_int_equal(pos, strlen("replicas=2"));
 }
 
+static void lines_of_a_message_buffer(void **state)
+{
+	char mem[24];
+
+	(void)state;
+	mem[0] = '\0';
+	appendf_line(mem, 20, "%s: %d", "a.conf", 3);
+	assert_string_equal(mem, "a.conf: 3");
+	appendf_line(mem, 20, "second %s", "line");
+	assert_string_equal(mem, "a.conf: 3\nsecond li");	/* cut: 19 and the NUL */
+	memset(mem + 20, 'X', 4);
+	appendf_line(mem, 20, "third");			/* full: unchanged */
+	assert_string_equal(mem, "a.conf: 3\nsecond li");
+	assert_int_equal(mem[20], 'X');
+	appendf_line(NULL, 0, "nothing");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pieces_in_order),
 		cmocka_unit_test(cut_at_the_end),
+		cmocka_unit_test(lines_of_a_message_buffer),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
