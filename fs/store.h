@@ -30,7 +30,8 @@
 
 #include "config.h"
 #include "geoid.h"
-#include "policy.h"
+
+struct backend_state;		/* policy.h: what store_state() fills */
 
 #define STORE_MARKER      "geofs-backend"
 #define STORE_RELPATH_MAX (sizeof("objects/ab/") + GEO_HEX_LEN)
