@@ -12,10 +12,11 @@
 #        needs no other module of its group, floor N needs only floors below N;
 #        a cycle sits on one floor as {a.c b.c}.
 #
-# Needs the objects of `make all` (DIR defaults to build/); exit 2 when one is
-# missing or on a usage error.
+# Needs the objects of `make all` (DIR defaults to build/, relative to the
+# source tree); exit 2 when one is missing or on a usage error. --root SRC
+# reads another source tree (SRC/fs, SRC/tools/geoctl; its tests use it).
 set -eu
-cd "$(dirname "$0")/.."
+root="$(dirname "$0")/.."
 
 build=build
 allow=scripts/layers.allow
@@ -25,12 +26,17 @@ while [ $# -gt 0 ]; do
 	--build) [ $# -ge 2 ] || { echo "layers.sh: --build needs a directory" >&2; exit 2; }
 		build=$2; shift 2 ;;
 	--allow) [ $# -ge 2 ] || { echo "layers.sh: --allow needs a file" >&2; exit 2; }
-		allow=$2; shift 2 ;;
+		allow=$2; allow_given=1; shift 2 ;;
 	--floors) mode=floors; shift ;;
+	--root) [ $# -ge 2 ] || { echo "layers.sh: --root needs a directory" >&2; exit 2; }
+		root=$2; shift 2 ;;
 	-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	*) echo "layers.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
 	esac
 done
+# An --allow FILE is as given, from here; the default is the tree's own.
+[ -z "${allow_given:-}" ] || case "$allow" in /*) ;; *) allow="$PWD/$allow" ;; esac
+cd "$root" || exit 2
 [ "$mode" = floors ] || [ -r "$allow" ] ||
 	{ echo "layers.sh: $allow: cannot read the allowed-cycle list" >&2; exit 2; }
 
@@ -212,7 +218,8 @@ END {
 				bad = 1
 			}
 		}
-		printf "layers: %s: %d modules, %d arrows, %d cycle%s\n", g, nmods[g], narrows[g], \
+		printf "layers: %s: %d module%s, %d arrow%s, %d cycle%s\n", g, nmods[g], \
+			(nmods[g] == 1 ? "" : "s"), narrows[g], (narrows[g] == 1 ? "" : "s"), \
 			ncyc, (ncyc == 1 ? "" : "s")
 	}
 	for (k in allowed) {
