@@ -160,22 +160,28 @@ bool rjournal_done(const struct rjournal *rj, const char *path)
 	       bsearch(&key, rj->done, rj->ndone, sizeof(*rj->done), cmp_str);
 }
 
-/* Opens the journal for appending, writing the header if it is new. */
+/* Opens the journal for appending, writing the header if it is new, and
+ * ending a record that a kill -9 tore (that path is simply spread again). */
 static int open_append(struct rjournal *rj)
 {
+	char last;
 	off_t end;
 	int rc;
 
 	rc = mkdir_p(rj->dir, 0700, 0700);
 	if (rc < 0)
 		return rc;
-	rj->fd = open(rj->file, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	rj->fd = open(rj->file, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (rj->fd < 0)
 		return -errno;
 	end = lseek(rj->fd, 0, SEEK_END);
 	if (end < 0)
 		return -errno;
-	return end == 0 ? fileio_write_all(rj->fd, rj->key, rj->keylen) : 0;
+	if (end == 0)
+		return fileio_write_all(rj->fd, rj->key, rj->keylen);
+	if (fileio_pread_full(rj->fd, &last, 1, end - 1) == 1 && last != '\0')
+		return fileio_write_all(rj->fd, "", 1);	/* end a torn record */
+	return 0;
 }
 
 void rjournal_add(struct rjournal *rj, const char *path)
