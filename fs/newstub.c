@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,6 +47,18 @@ static mode_t process_umask(void)
 	}
 	__atomic_store_n(&cached, u, __ATOMIC_RELAXED);
 	return (mode_t)u;
+}
+
+/* The daemon's own uid and gid, who the kernel makes new inodes for: read
+ * once (they do not change while it runs), not a syscall per create. */
+static uid_t my_euid;
+static gid_t my_egid;
+static pthread_once_t ids_once = PTHREAD_ONCE_INIT;
+
+static void read_ids(void)
+{
+	my_euid = geteuid();
+	my_egid = getegid();
 }
 
 static int make_unnamed(int dfd, mode_t perm)
@@ -115,8 +128,9 @@ int newstub_make(int dfd, int tmpdir, int *how, uid_t uid, gid_t gid, mode_t mod
 		return ns->fd;
 	if (setgid_dir)
 		gid = pst.st_gid;
-	bool owned = !ns->tmpname[0] && uid == geteuid() &&
-		     gid == (setgid_dir ? pst.st_gid : getegid());
+	pthread_once(&ids_once, read_ids);
+	bool owned = !ns->tmpname[0] && uid == my_euid &&
+		     gid == (setgid_dir ? pst.st_gid : my_egid);
 	rc = 0;
 	if (!owned && fchown(ns->fd, uid, gid) < 0)
 		rc = -errno;
