@@ -53,6 +53,10 @@ Knobs (environment):
   BENCH_S3         0: skip the object-store group
   BENCH_PERF       1: perf-record every geofs daemon during the incompressible
                    sequential write and read; flat profiles go to the results
+  BENCH_BASE_BIN   a directory with another build's geofs and geoctl (e.g. of the
+                   commit before a change): adds geofs-base and geofs-fsync-base,
+                   geofs and geofs-fsync run from that build, to the same run,
+                   for before/after figures measured side by side
   BENCH_TRACE      1: after the timed create of the meta group, create
                    BENCH_TRACE_FILES (2000) more files twice on every geofs
                    target, once under `strace -c -f -w` of the daemon and once
@@ -83,10 +87,13 @@ MOUNT_TIMEOUT = 30.0
 UNMOUNT_TIMEOUT = 60.0
 
 DEFAULT_FS = ["plain", "passthrough_ll", "gocryptfs", "mergerfs", "geofs", "geofs-nocomp"]
-EXTRA_FS = ["geofs-64k", "geofs-4m", "geofs-fsync", "geofs-nopad", "geofs-cephmeta"]
+EXTRA_FS = ["geofs-64k", "geofs-4m", "geofs-fsync", "geofs-nopad", "geofs-cephmeta",
+            "geofs-base", "geofs-fsync-base"]
 WORKLOADS = ["seq", "rand", "meta", "metapar"]
-# Without BENCH_ONLY, these run only the workloads named here.
-META_FS = {"geofs-fsync": ("meta", "metapar"), "geofs-cephmeta": ("meta",)}
+# Without BENCH_ONLY, these run only the workloads named here (geofs-cephmeta
+# always: its creates are too slow for a parallel group worth the time).
+META_FS = {"geofs-fsync": ("meta", "metapar"), "geofs-fsync-base": ("meta", "metapar"),
+           "geofs-cephmeta": ("meta",)}
 
 # (key, label, unit, higher_is_better)
 ROWS = [
@@ -368,8 +375,9 @@ class Mergerfs(Target):
 
 class Geofs(Target):
     def __init__(self, name, top, ctx, shard_size="1M", compress="lz4", durability="close",
-                 pad="padme"):
+                 pad="padme", bindir=None):
         super().__init__(name, top, ctx)
+        self.bindir = bindir or ctx.bin
         self.shard_size = shard_size
         self.compress = compress
         self.durability = durability
@@ -431,7 +439,7 @@ admin_group = root
         with open(self.config, "w") as f:
             f.write(text)
         self.pre_keys_init()
-        geoctl = os.path.join(self.ctx.bin, "geoctl")
+        geoctl = os.path.join(self.bindir, "geoctl")
         cp = subprocess.run([geoctl, "keys", "init", "-c", self.config],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if cp.returncode != 0:
@@ -441,7 +449,7 @@ admin_group = root
         """Runs after the config is written, before `geoctl keys init`."""
 
     def argv(self):
-        return [os.path.join(self.ctx.bin, "geofs"), "-c", self.config, self.mnt, "-f"]
+        return [os.path.join(self.bindir, "geofs"), "-c", self.config, self.mnt, "-f"]
 
 
 class GeofsCephMeta(Geofs):
@@ -499,6 +507,11 @@ def make_target(name, top, ctx):
         return Geofs(name, top, ctx, pad="off")
     if name == "geofs-cephmeta":
         return GeofsCephMeta(name, top, ctx)
+    if name in ("geofs-base", "geofs-fsync-base"):
+        if not ctx.base_bin:
+            raise BenchError(f"{name} needs BENCH_BASE_BIN (a directory with geofs and geoctl)")
+        return Geofs(name, top, ctx, bindir=ctx.base_bin,
+                     durability="fsync" if "fsync" in name else "close")
     if name in s3.ALL_FS:
         return s3.make_target(name, top, ctx)
     raise BenchError(f"unknown filesystem {name}")
@@ -518,6 +531,11 @@ class Context:
         self.par_procs = int(os.environ.get("BENCH_PAR_PROCS", "4"))
         self.par_files = int(os.environ.get("BENCH_PAR_FILES", "2500"))
         self.trace = os.environ.get("BENCH_TRACE", "") not in ("", "0")
+        base = os.environ.get("BENCH_BASE_BIN", "").strip()
+        self.base_bin = os.path.abspath(base) if base else None
+        if self.base_bin and not all(os.access(os.path.join(self.base_bin, b), os.X_OK)
+                                     for b in ("geofs", "geoctl")):
+            raise BenchError(f"BENCH_BASE_BIN={base}: no executable geofs and geoctl there")
         self.trace_files = int(os.environ.get("BENCH_TRACE_FILES", "2000"))
         self.ceph_dir = os.path.dirname(os.path.abspath(args.ceph_env)) if args.ceph_env \
             else None
@@ -526,8 +544,9 @@ class Context:
         # geofs-cephmeta when there is a CephFS; those run nothing else.
         self.explicit_only = bool(os.environ.get("BENCH_ONLY", "").strip())
         meta_fs = ["geofs-fsync"] + (["geofs-cephmeta"] if self.ceph_dir else [])
+        base_fs = ["geofs-base", "geofs-fsync-base"] if self.base_bin else []
         self.only = env_list("BENCH_ONLY", DEFAULT_FS + EXTRA_FS + s3.ALL_FS,
-                             DEFAULT_FS + meta_fs + s3.DEFAULT_FS)
+                             DEFAULT_FS + meta_fs + base_fs + s3.DEFAULT_FS)
         self.workloads = env_list("BENCH_WORKLOADS", WORKLOADS + ["s3"], WORKLOADS + ["s3"])
         if os.environ.get("BENCH_S3", "1").strip() == "0":
             self.workloads = [w for w in self.workloads if w != "s3"]
@@ -542,7 +561,9 @@ class Context:
 
     def runs_workload(self, name, wl):
         """Whether filesystem name runs workload wl (META_FS without BENCH_ONLY)."""
-        return self.explicit_only or wl in META_FS.get(name, WORKLOADS)
+        if self.explicit_only and name != "geofs-cephmeta":
+            return True
+        return wl in META_FS.get(name, WORKLOADS)
         self.child = None       # the fio/meta process running now, killed on exit
 
 
@@ -1006,7 +1027,8 @@ def main():
             dir_fs, ROWS, ratio_pairs(dir_fs, ("geofs", "geofs-nocomp", "geofs-64k", "geofs-4m",
                                                "geofs-fsync"), ("gocryptfs", "passthrough_ll")),
             med, {"passthrough_ll": "ptll", "geofs": "geofs"},
-            extra=[("geofs", "geofs-nopad"), ("geofs-cephmeta", "geofs")]))
+            extra=[("geofs", "geofs-nopad"), ("geofs-cephmeta", "geofs"),
+                   ("geofs", "geofs-base"), ("geofs-fsync", "geofs-fsync-base")]))
     if s3_fs:
         tables.append(render_table(s3_fs, s3.ROWS, ratio_pairs(s3_fs, ("geofs-s3",), s3.REFS),
                                    med))
@@ -1015,6 +1037,7 @@ def main():
         json.dump({"machine": info, "size": ctx.size, "rand_size": ctx.rand_size,
                    "runs": ctx.runs, "files": ctx.files, "time": ctx.time,
                    "filesystems": chosen, "workloads": ctx.workloads,
+                   "base_bin": ctx.base_bin,
                    "s3": ctx.s3.describe() if s3_fs else None,
                    "raw": raw, "median": med, "errors": errors}, f, indent=1)
     with open(os.path.join(ctx.results, "table.md"), "w") as f:
