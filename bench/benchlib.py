@@ -202,6 +202,9 @@ class Target:
         drop_caches()
         self.start()
 
+    def teardown(self):
+        """After the last stop: undo what setup mounted (nothing here)."""
+
     def save_logs(self, dest):
         os.makedirs(dest, exist_ok=True)
         for n in sorted(os.listdir(self.top)):
@@ -211,8 +214,9 @@ class Target:
 
 class Geofs(Target):
     def __init__(self, name, top, ctx, shard_size="1M", compress="lz4", durability="close",
-                 pad="padme"):
+                 pad="padme", bindir=None):
         super().__init__(name, top, ctx)
+        self.bindir = bindir or ctx.bin
         self.shard_size = shard_size
         self.compress = compress
         self.durability = durability
@@ -220,6 +224,10 @@ class Geofs(Target):
 
     # Where the one replica of the bench category may go.
     store_in = "*"
+
+    @property
+    def meta_path(self):
+        return os.path.join(self.top, "meta")
 
     def backends_text(self):
         """The [backend] sections (making their directories)."""
@@ -232,14 +240,14 @@ class Geofs(Target):
     def setup(self):
         super().setup()
         self.config = os.path.join(self.top, "geofs.conf")
-        os.makedirs(os.path.join(self.top, "meta"), exist_ok=True)
+        os.makedirs(self.meta_path, exist_ok=True)
         text = f"""# written by bench/bench.py
 [site]
 name = bench
 country = JP
 
 [meta]
-path = {self.top}/meta
+path = {self.meta_path}
 country = JP
 
 [keys]
@@ -270,7 +278,7 @@ admin_group = root
         with open(self.config, "w") as f:
             f.write(text)
         self.pre_keys_init()
-        geoctl = os.path.join(self.ctx.bin, "geoctl")
+        geoctl = os.path.join(self.bindir, "geoctl")
         cp = subprocess.run([geoctl, "keys", "init", "-c", self.config],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if cp.returncode != 0:
@@ -280,7 +288,7 @@ admin_group = root
         """Runs after the config is written, before `geoctl keys init`."""
 
     def argv(self):
-        return [os.path.join(self.ctx.bin, "geofs"), "-c", self.config, self.mnt, "-f"]
+        return [os.path.join(self.bindir, "geofs"), "-c", self.config, self.mnt, "-f"]
 
 
 class RunnerBase:
@@ -337,10 +345,10 @@ class RunnerBase:
         client = (job["usr_cpu"] + job["sys_cpu"]) / 100.0 * job["job_runtime"] / 1000.0
         return job, client
 
-    def perf_start(self, tag):
-        if not (self.ctx.perf and self.t.name.startswith("geofs") and self.t.pid()):
+    def perf_start(self, tag, sub="perf", force=False):
+        if not ((self.ctx.perf or force) and self.t.name.startswith("geofs") and self.t.pid()):
             return None
-        data = os.path.join(self.ctx.results, "perf", f"{self.t.name}-run{self.run}-{tag}.data")
+        data = os.path.join(self.ctx.results, sub, f"{self.t.name}-run{self.run}-{tag}.data")
         os.makedirs(os.path.dirname(data), exist_ok=True)
         p = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-p", str(self.t.pid()),
                               "-o", data], stdin=subprocess.DEVNULL,
@@ -364,14 +372,16 @@ class RunnerBase:
                             "-g", "none", "--percent-limit", "0.5",
                             "--sort", "dso,symbol"], stdout=f, stderr=subprocess.DEVNULL)
 
-    def meta_phase(self, phase, top, n=None):
+    def meta_phase(self, phase, top, n=None, procs=1):
         n = n or self.ctx.files
-        out, _ = self.spawn([PYTHON, os.path.join(HERE, "meta.py"), phase, top,
-                             str(n)], timeout=1800)
+        argv = [PYTHON, os.path.join(HERE, "meta.py")]
+        if procs > 1:
+            argv += ["--procs", str(procs)]
+        out, _ = self.spawn(argv + [phase, top, str(n)], timeout=1800)
         r = json.loads(out)
         with open(os.path.join(self.out, f"run{self.run}-meta.jsonl"), "a") as f:
-            f.write(json.dumps(r) + "\n")
-        return n / r["seconds"]
+            f.write(json.dumps(dict(r, fs=self.t.name)) + "\n")
+        return r["n"] / r["seconds"]
 
     def group(self, wl, res):
         """One workload group (seq, rand or meta) on a fresh mount; the

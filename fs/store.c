@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "marker.h"
+#include "policy.h"
 #include "store.h"
 #include "store_kind.h"
 
@@ -55,14 +56,6 @@ struct store {
 	pthread_mutex_t lock;	/* guards every struct backend field */
 	struct backend b[CFG_MAX_BACKENDS];
 };
-
-void store_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX])
-{
-	char hex[GEO_HEX_LEN + 1];
-
-	geoid_hex(oid, hex);
-	snprintf(out, STORE_RELPATH_MAX, "objects/%.2s/%s", hex, hex);
-}
 
 /* Reads and judges the marker of an open backend (marker.h). */
 static int check_marker(const struct store_kind *k, void *h, const struct cfg_backend *cb,
@@ -505,10 +498,7 @@ int store_walk(struct store *s, int b, store_walk_fn fn, void *arg)
 void store_object_relpath(struct store *s, int b, const struct geo_id *oid,
 			  char out[STORE_RELPATH_MAX])
 {
-	if (s->b[b].k->object_relpath)
-		s->b[b].k->object_relpath(oid, out);
-	else
-		store_relpath(oid, out);
+	s->b[b].k->object_relpath(oid, out);
 }
 
 int store_remove_relpath(struct store *s, int b, const char *relpath)
