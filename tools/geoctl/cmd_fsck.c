@@ -67,6 +67,10 @@ static const char fsck_help[] =
 "                    ID\" or \"meta .geofs/tmp/NAME\"); \"(deleted)\" with --repair\n"
 "                    once that very file is gone; a file that could not be\n"
 "                    deleted is an error (exit 2) and stays a finding\n"
+"  STUB-SIZE         a file whose stub in the meta root has another size than\n"
+"                    its manifest (left by a crash between a write and its\n"
+"                    commit): stat would show the wrong size; \"(set)\" once\n"
+"                    --repair set the stub's size to the manifest's\n"
 "  MISNAMED          an entry where objects or manifests live whose name or\n"
 "                    depth geofs never writes (not 32 hex digits, an id in the\n"
 "                    wrong fan-out directory of the meta root, a directory or\n"
@@ -88,7 +92,7 @@ static const char *const kind_name[FK_NKINDS] = {
 	[FK_NO_ID] = "NO-ID", [FK_SHARED_ID] = "SHARED-ID",
 	[FK_ORPHAN_OBJECT] = "ORPHAN-OBJECT", [FK_ORPHAN_TEMP] = "ORPHAN-TEMP",
 	[FK_ORPHAN_MANIFEST] = "ORPHAN-MANIFEST", [FK_META_TEMP] = "META-TEMP",
-	[FK_MISNAMED] = "MISNAMED", [FK_NO_KEY] = "NO-KEY",
+	[FK_STUB_SIZE] = "STUB-SIZE", [FK_MISNAMED] = "MISNAMED", [FK_NO_KEY] = "NO-KEY",
 };
 
 int fsck_add(struct fsck *fk, enum fsck_kind kind, const char *what, uint64_t bytes,
@@ -241,7 +245,8 @@ static void print_text(const struct fsck *fk)
 
 		printf("%-16s ", kind_name[f->kind]);
 		esc_fputs(f->what, stdout);
-		printf(": %s%s\n", f->detail, f->repaired ? " (deleted)" : "");
+		printf(": %s%s\n", f->detail,
+		       !f->repaired ? "" : f->kind == FK_STUB_SIZE ? " (set)" : " (deleted)");
 		counts[f->kind]++;
 		open += is_finding(f);
 		repaired += f->repaired;
