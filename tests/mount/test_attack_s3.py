@@ -517,3 +517,28 @@ def test_rebalance_out_of_the_bucket_after_policy_change(site_factory, ceph_clus
     assert s3t.object_keys(ceph_cluster, site) == {}
     site.unmount()
     assert site.geoctl("fsck", "-c", site.config).returncode == 0
+
+
+def test_stray_keys_in_the_bucket_are_misnamed_with_the_s3_layout(site_factory, ceph_cluster):
+    """A key geofs never writes under PREFIX/objects/ is reported MISNAMED,
+    with the layout of an S3 backend (flat 32-hex keys, no fan-out), and
+    fsck --repair leaves it where it is."""
+    site = s3t.make_site(site_factory, ceph_cluster)
+    media = s3t.tagged(site, "m", "media")
+    write(os.path.join(media, "a"), pattern(80, 10_000))
+    site.unmount()
+    strays = ["geofs/kr/objects/notes.txt", "geofs/kr/objects/sub/" + "ab" * 16,
+              "geofs/kr/objects/" + "AB" * 16]
+    for k in strays:
+        _put(ceph_cluster, site, k, b"not ours")
+    cp = site.geoctl("fsck", "-c", site.config)
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    for k in strays:
+        rel = k[len("geofs/kr/"):]
+        line = next(x for x in cp.stdout.splitlines() if rel in x)
+        assert line.startswith("MISNAMED"), line
+        assert "objects/" + "ab" * 16 in line and "objects/ab/" not in line, line
+    cp = site.geoctl("fsck", "-c", site.config, "--repair")
+    assert set(strays) <= set(s3t.list_keys(ceph_cluster, site.bucket))
+    site.mount()
+    assert read(os.path.join(media, "a")) == pattern(80, 10_000)
