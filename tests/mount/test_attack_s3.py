@@ -542,3 +542,130 @@ def test_stray_keys_in_the_bucket_are_misnamed_with_the_s3_layout(site_factory, 
     assert set(strays) <= set(s3t.list_keys(ceph_cluster, site.bucket))
     site.mount()
     assert read(os.path.join(media, "a")) == pattern(80, 10_000)
+
+
+# ---- a put whose answer is lost ------------------------------------------------------------
+
+class LosingProxy:
+    """A TCP relay on 127.0.0.1 in front of radosgw that, once, forwards a
+    PUT of an object and then drops the connection before the answer
+    reaches the client: the put has landed, its answer is lost."""
+
+    def __init__(self, upstream, bucket):
+        import socket
+        import threading
+        host, port = upstream.split("://", 1)[1].rsplit(":", 1)
+        self.up = (host, int(port))
+        self.needle = f"PUT /{bucket}/geofs/kr/objects/".encode()
+        self.dropped = 0
+        self.lock = threading.Lock()
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.endpoint = f"http://127.0.0.1:{self.srv.getsockname()[1]}"
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        import threading
+        while not self.closed:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            s = socket.create_connection(self.up)
+            state = {"drop": False}
+            threading.Thread(target=self._up, args=(c, s, state), daemon=True).start()
+            threading.Thread(target=self._down, args=(s, c, state), daemon=True).start()
+
+    def _up(self, c, s, state):
+        try:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                if self.needle in b:
+                    with self.lock:
+                        if not self.dropped:
+                            self.dropped = 1
+                            state["drop"] = True
+                s.sendall(b)
+        except OSError:
+            pass
+        finally:
+            s.close()
+
+    def _down(self, s, c, state):
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                if state["drop"]:
+                    break           # the answer of the put: lost
+                c.sendall(b)
+        except OSError:
+            pass
+        finally:
+            import socket
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+            s.close()
+
+    def close(self):
+        self.closed = True
+        self.srv.close()
+
+
+def test_put_retried_after_a_lost_answer_is_not_a_collision(site_factory, ceph_cluster):
+    bucket = ceph_cluster.make_bucket(s3t.new_bucket())
+    proxy = LosingProxy(ceph_cluster.rgw_endpoint, bucket)
+    try:
+        site = s3t.make_site(site_factory, ceph_cluster, bucket=bucket, mount=False)
+        site.backends["seoul-1"]["endpoint"] = proxy.endpoint
+        site.write_config()
+        site.mount()
+        media = s3t.tagged(site, "m", "media")
+        data = pattern(90, 150_000)
+        write(os.path.join(media, "a"), data)    # close() returns 0
+        assert proxy.dropped == 1, "the proxy never saw an object put"
+        site.unmount()
+        site.mount()
+        assert read(os.path.join(media, "a")) == data
+        assert len(s3t.object_keys(ceph_cluster, site)) == 3
+        assert not any(r.get("result") not in (None, "ok") for r in s3t.audit(site)
+                       if r["op"] in ("create", "write", "close"))
+        site.unmount()
+        cp = site.geoctl("fsck", "-c", site.config)
+        assert cp.returncode == 0, cp.stdout + cp.stderr
+    finally:
+        proxy.close()
+
+
+# ---- radosgw down: replicas elsewhere keep serving ---------------------------------------
+
+def test_radosgw_down_reads_fall_over_and_writes_go_elsewhere(site_factory, ceph_cluster):
+    cats = dict(CATS, public={"store_in": "*", "access_from": "*", "replicas": "2"})
+    site = s3t.make_site(site_factory, ceph_cluster, categories=cats, weight="1000")
+    pub = s3t.tagged(site, "pub", "public")
+    data = pattern(91, 200_000)
+    write(os.path.join(pub, "two"), data)
+    place = site.placement(os.path.join(pub, "two"))
+    assert "KR/seoul-1" in place and any(x.startswith("JP/") for x in place), place
+    site.unmount()
+    site.mount()
+    ceph_cluster.rgw_stop(kill=True)
+    try:
+        import time
+        t0 = time.monotonic()
+        assert read(os.path.join(pub, "two")) == data       # from the JP replica
+        write(os.path.join(pub, "new"), pattern(92, 100_000))
+        assert all(x.startswith("JP/") for x in site.placement(os.path.join(pub, "new")))
+        assert time.monotonic() - t0 < 40
+    finally:
+        s3t.rgw_back(ceph_cluster)
+    assert read(os.path.join(pub, "new")) == pattern(92, 100_000)
