@@ -669,3 +669,54 @@ def test_radosgw_down_reads_fall_over_and_writes_go_elsewhere(site_factory, ceph
     finally:
         s3t.rgw_back(ceph_cluster)
     assert read(os.path.join(pub, "new")) == pattern(92, 100_000)
+
+
+# ---- odd but valid prefixes, two mounts on one bucket ----------------------------------------
+
+def test_odd_valid_prefix_round_trip_fsck_and_orphans(site_factory, ceph_cluster):
+    prefix = "Geo.fs_x-1/K.r/_"
+    site = s3t.make_site(site_factory, ceph_cluster, prefix=prefix)
+    media = s3t.tagged(site, "m", "media")
+    write(os.path.join(media, "a"), pattern(93, 150_000))
+    keys = s3t.list_keys(ceph_cluster, site.bucket)
+    assert f"{prefix}/geofs-backend" in keys
+    assert all(k.startswith(prefix + "/") for k in keys), keys
+    site.unmount()
+    orphan = f"{prefix}/objects/" + "0f" * 16
+    _put(ceph_cluster, site, orphan, b"orphan")
+    cp = site.geoctl("fsck", "-c", site.config, "--repair")
+    assert cp.returncode == 0 and "0f" * 16 in cp.stdout, cp.stdout + cp.stderr
+    assert orphan not in s3t.list_keys(ceph_cluster, site.bucket)
+    site.mount()
+    assert read(os.path.join(media, "a")) == pattern(93, 150_000)
+
+
+def test_unlink_on_one_mount_while_the_other_reads_from_the_bucket(site_factory, ceph_cluster):
+    """Two mounts, one meta root, one bucket: B holds a file open, A
+    removes it; B gets the old bytes or EIO (never ENOENT or wrong bytes)
+    and the bucket is left with nothing of it."""
+    a = s3t.make_site(site_factory, ceph_cluster)
+    b = site_factory(share=a, name="tokyo-app-02", categories=CATS)
+    b.mount()
+    media = s3t.tagged(a, "m", "media")
+    data = pattern(94, 400_000)
+    write(os.path.join(media, "f"), data)
+    b.unmount()
+    b.mount()                                   # B: no cached shard
+    with open(os.path.join(b.mnt, "m", "f"), "rb", buffering=0) as held:
+        assert held.read(100) == data[:100]
+        os.unlink(os.path.join(media, "f"))
+        try:
+            rest = held.read()
+            assert rest == data[100:100 + len(rest)]
+        except OSError as e:
+            assert e.errno == errno.EIO, e
+    import time
+    deadline = time.monotonic() + 10
+    while s3t.object_keys(ceph_cluster, a) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert s3t.object_keys(ceph_cluster, a) == {}
+    b.unmount()
+    a.unmount()
+    cp = a.geoctl("fsck", "-c", a.config)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
