@@ -720,3 +720,30 @@ def test_unlink_on_one_mount_while_the_other_reads_from_the_bucket(site_factory,
     a.unmount()
     cp = a.geoctl("fsck", "-c", a.config)
     assert cp.returncode == 0, cp.stdout + cp.stderr
+
+
+@pytest.mark.slow
+def test_orphans_past_the_first_listing_page_are_all_repaired(site_factory, ceph_cluster):
+    """1,010 orphans sorted after the file's own objects: fsck must page
+    through ListObjectsV2 to find the last ones, and --repair deletes every
+    one and nothing else."""
+    from concurrent.futures import ThreadPoolExecutor
+    site = s3t.make_site(site_factory, ceph_cluster)
+    media = s3t.tagged(site, "m", "media")
+    write(os.path.join(media, "a"), pattern(95, 150_000))
+    own = set(s3t.object_keys(ceph_cluster, site))
+    site.unmount()
+    orphans = ["geofs/kr/objects/ff%030x" % i for i in range(1010)]
+    with ThreadPoolExecutor(8) as ex:
+        list(ex.map(lambda k: _put(ceph_cluster, site, k, b"o"), orphans))
+    cp = site.geoctl("fsck", "-c", site.config, "--json")
+    assert cp.returncode == 1
+    import json
+    found = {f.get("object") or f.get("what") or json.dumps(f) for f in json.loads(cp.stdout)["findings"]}
+    assert len(json.loads(cp.stdout)["findings"]) == 1010, len(found)
+    assert any("ff%030x" % 1009 in x for x in found)
+    cp = site.geoctl("fsck", "-c", site.config, "--repair", timeout=300)
+    assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
+    assert set(s3t.object_keys(ceph_cluster, site)) == own
+    site.mount()
+    assert read(os.path.join(media, "a")) == pattern(95, 150_000)
