@@ -747,3 +747,29 @@ def test_orphans_past_the_first_listing_page_are_all_repaired(site_factory, ceph
     assert set(s3t.object_keys(ceph_cluster, site)) == own
     site.mount()
     assert read(os.path.join(media, "a")) == pattern(95, 150_000)
+
+
+def test_backend_init_never_remarks_a_foreign_bucket_without_force(site_factory, ceph_cluster):
+    site = s3t.make_site(site_factory, ceph_cluster)
+    site.unmount()
+    key = f"/{site.bucket}/geofs/kr/geofs-backend"
+    foreign = b"geofs-backend 1\nname busan-9\ncountry KR\n"
+    assert ceph_cluster.s3("PUT", key, data=foreign)[0] == 200
+    cp = site.geoctl("backend", "init", "-c", site.config, "seoul-1")
+    assert cp.returncode != 0 and "busan-9" in cp.stdout + cp.stderr, cp.stdout + cp.stderr
+    assert ceph_cluster.s3("GET", key) == (200, foreign)
+    cp = site.geoctl("backend", "init", "-c", site.config, "--force", "seoul-1")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert ceph_cluster.s3("GET", key)[1] == b"geofs-backend 1\nname seoul-1\ncountry KR\n"
+    site.mount()
+
+
+def test_bucket_without_marker_refused(site_factory, ceph_cluster):
+    site = s3t.make_site(site_factory, ceph_cluster)
+    site.unmount()
+    assert ceph_cluster.s3("DELETE", f"/{site.bucket}/geofs/kr/geofs-backend")[0] == 204
+    rc, out = check(site)
+    assert rc != 0 and "seoul-1" in out and "marker" in out, out
+    site.mark = False
+    rc, out = site.try_mount()
+    assert rc != 0 and "seoul-1" in out, out
