@@ -341,7 +341,8 @@ static void endpoint_id(const char *ep, char *out, size_t len)
 
 /* True if the keys of a backend with prefix `inner` fall among the objects
  * of one with prefix `outer`: its listing ("OUTER/objects/") would show
- * them, and fsck --repair would delete them as strays. */
+ * them (and the inner marker) as keys it never wrote, so fsck could never
+ * come clean and the two backends' keys would mix. */
 static bool under_objects(const char *outer, const char *inner)
 {
 	char area[CFG_S3_PREFIX_MAX + 16];
@@ -385,7 +386,7 @@ static void check_same_bucket(struct parser *p)
 				config_problem_at(p, keyline(&p->backend[j], S_BACKEND, "prefix") ?
 						  keyline(&p->backend[j], S_BACKEND, "prefix") :
 						  keyline(&p->backend[j], S_BACKEND, "bucket"),
-						  "prefix '%s' of backend %s and prefix '%s' of backend %s (line %d) share bucket %s, and one lies under the other's objects/, so each would take the other's objects for its own strays; expected prefixes where neither is under PREFIX/objects of the other",
+						  "prefix '%s' of backend %s and prefix '%s' of backend %s (line %d) share bucket %s, and one lies under the other's objects/, so the outer one would list the inner one's keys as names it never wrote; expected prefixes where neither is under PREFIX/objects of the other",
 						  bj->s3.prefix, bj->name, bi->s3.prefix, bi->name,
 						  bi->line, bj->s3.bucket);
 			else

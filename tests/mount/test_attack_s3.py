@@ -5,8 +5,9 @@
     `geoctl check` (exit 2) and a refused mount naming the file, never a
     crash; credentials missing / not a file / wrong owner / bad profile /
     malformed; ca_file missing; one store spelled two ways; a prefix under
-    another backend's objects/ (whose fsck --repair would delete the other's
-    objects), while prefixes that only nest ("a", "a/b") keep apart.
+    another backend's objects/ (whose listing would show the other's keys as
+    strays, so fsck never comes clean), while prefixes that only nest ("a",
+    "a/b") keep apart, through fsck --repair too.
   marker: a bucket marked for another country or backend is refused.
   integrity: objects swapped within a file and between files, truncated,
     an old version replayed after a rewrite -> EIO + audit on read, mmap and
