@@ -434,7 +434,7 @@ def _medical(site):
     return d
 
 
-PATHS = ["rename", "link", "exchange", "retag+migrate", "copy_file_range"]
+PATHS = ["rename", "noreplace", "link", "exchange", "retag+migrate", "copy_file_range"]
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -449,6 +449,10 @@ def test_placement_leaves_the_bucket_on_every_path(site_factory, ceph_cluster, p
     dst = os.path.join(clinic, "m.bin")
     if path == "rename":
         os.rename(src, dst)
+    elif path == "noreplace":
+        if _libc.renameat2(AT_FDCWD, os.fsencode(src), AT_FDCWD, os.fsencode(dst), 1):
+            e = ctypes.get_errno()
+            raise OSError(e, os.strerror(e), src)
     elif path == "link":
         os.link(src, dst)
     elif path == "exchange":
