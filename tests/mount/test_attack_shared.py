@@ -188,24 +188,33 @@ def test_retag_and_migrate_on_a_seen_on_b(pair):
 SILLY = ".nfs%016x%08x" % (0x1234, 7)
 
 
-@pytest.mark.xfail(strict=True, reason="ns.c/newstub.c: a user may create a file named like an "
-                   "NFS silly-rename (.nfs + 24 hex) through geofs; it is hidden from listings, "
-                   "rmdir of its directory succeeds, and fsck --repair then deletes its content")
 def test_a_user_file_named_like_nfs_silly_rename_is_never_hidden_or_lost(site_factory):
     site = site_factory.mounted()
     os.mkdir(site.path("d"))
     data = pattern(27, 3 * SHARD)
-    try:
-        write_file(site.path("d", SILLY), data)
-    except OSError as e:
-        # refusing the reserved name outright is a fine answer
-        assert e.errno in (errno.EINVAL, errno.EPERM, errno.EACCES), e
-        return
-    assert SILLY in os.listdir(site.path("d")), "a live file hidden from its directory"
+    # The name is geofs's own (it hides it and rmdir moves it away), so no
+    # way of making it through geofs may succeed: create, mkdir, symlink,
+    # mknod, rename and link all get EPERM, as .geofs at the root does.
+    write_file(site.path("d", "real"), data)
+    makers = [
+        lambda p: write_file(p, data),
+        lambda p: os.mkdir(p),
+        lambda p: os.symlink("real", p),
+        lambda p: os.mkfifo(p),
+        lambda p: os.rename(site.path("d", "real"), p),
+        lambda p: os.link(site.path("d", "real"), p),
+    ]
+    for make in makers:
+        for where in (site.path("d", SILLY), site.path(SILLY)):
+            with pytest.raises(OSError) as e:
+                make(where)
+            assert e.value.errno == errno.EPERM, (where, e.value)
+            assert not os.path.lexists(where)
+    assert sorted(os.listdir(site.path("d"))) == ["real"]
     with pytest.raises(OSError) as e:
         os.rmdir(site.path("d"))
     assert e.value.errno == errno.ENOTEMPTY
     site.unmount()
     site.geoctl("fsck", "-c", site.config, "--repair")
     site.mount()
-    assert read_file(site.path("d", SILLY)) == data
+    assert read_file(site.path("d", "real")) == data
