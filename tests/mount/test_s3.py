@@ -24,6 +24,7 @@ import signal
 import subprocess
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
@@ -219,13 +220,17 @@ def test_fsck_deleted_object_and_orphans(site_factory, ceph_cluster):
 
 @pytest.mark.slow
 def test_fsck_pages_past_1000_keys(site_factory, ceph_cluster):
+    # 1,100 files and an fsck that reads every object back: minutes on a
+    # loaded 2-core machine, so the bounds are generous (they only catch a
+    # hang; make bench measures speed).
+    site_factory.set_timeout(900)
     site = make_site(site_factory, ceph_cluster)
     media = tagged(site, "many", "media")
-    for i in range(1100):
-        write(os.path.join(media, f"f{i}"), b"%d" % i)
+    with ThreadPoolExecutor(4) as ex:
+        list(ex.map(lambda i: write(os.path.join(media, f"f{i}"), b"%d" % i), range(1100)))
     assert len(object_keys(ceph_cluster, site)) == 1100
     site.unmount()
-    cp = site.geoctl("fsck", "-c", site.config)
+    cp = site.geoctl("fsck", "-c", site.config, timeout=600)
     assert cp.returncode == 0, cp.stdout[-2000:] + cp.stderr[-2000:]
     assert "checked 1101 files" in cp.stdout or "1100 objects" in cp.stdout, cp.stdout
 
