@@ -70,6 +70,8 @@ static struct backend_state health_of(const struct backend *be)
 	return st;
 }
 
+static void health_news(struct store *s, int b, bool held, bool healthy);
+
 /* Reads and judges the marker of an open backend (marker.h). */
 static int check_marker(const struct store_kind *k, void *h, const struct cfg_backend *cb,
 			const char *cfgfile, struct marker *m, char *err, size_t errlen)
@@ -202,6 +204,7 @@ int store_open(const struct geo_config *cfg, uint64_t strict, struct store **out
 			 * refresh (store_state skips a refresh in progress). */
 			s->b[i].st = health_of(&s->b[i]);
 			s->b[i].checked = time(NULL);
+			health_news(s, i, true, s->b[i].st.healthy);
 			continue;
 		}
 		if (!(strict & (UINT64_C(1) << i))) {
