@@ -3,17 +3,21 @@
  * end (ops.c) calls. Nothing here includes FUSE: every operation takes the
  * caller's identity as a struct geo_req and returns 0 / a count or -errno.
  *
- * The core is split by concern:
- *   core.c     instance setup/teardown, tag resolution, access checks, audit
- *   ns.c       namespace: getattr, mkdir, unlink, rename, link, ... readdir
- *   fileops.c  open/create/read/write/flush/fsync/release on handles
- *   gfile.c    per-inode content state (dirty shards, manifest, commit)
- *   xattr.c    user.geo.* and plain user.* attributes, retagging rules
- *   migrate.c  moving a file's shards to a compliant placement
- *   reload.c   rereading the config while mounted (SIGHUP, user.geo.reload)
- *   stats.c    status (user.geo.stats) and Prometheus metrics
+ * The core is split by concern (docs/architecture.md has the floors):
+ *   instance.c   building and tearing down an instance (core_open/close)
+ *   core.c       the reload bracket, directory tags, access checks, audit
+ *   ns.c         namespace: getattr, mkdir, unlink, rename, link, ... readdir
+ *   fileops.c    open/create/read/write/flush/fsync/release on handles
+ *   xattr.c      user.geo.* and plain user.* attributes, retagging rules
+ *   reload.c     rereading the config while mounted (SIGHUP, user.geo.reload)
+ *   stats.c      status (user.geo.stats) and Prometheus metrics
+ *   gfile.h      the open-file engine (gstate, gmerge, placement, shardio,
+ *                gcommit, gfile, compliance .c; order in gfile_int.h),
+ *                which moves shards to a compliant placement too
  *
  * Locking: cfg, keys, store and the admin group may be swapped by a reload.
+ * Lock order: reload_lock -> ns_lock -> the open-file table -> a file's
+ * lock -> its stub's flock(2); gfile_int.h says more.
  * Every call from the front end runs between core_enter() and core_leave(),
  * which hold reload_lock shared; core_reload() takes it exclusively. Core
  * code therefore reads c->cfg, c->keys and c->store freely.
@@ -94,7 +98,7 @@ struct geo_handle {
 	struct geo_handle *prev, *next;	/* c->handles, under handles_lock */
 };
 
-/* ---- instance ---- */
+/* ---- instance (instance.c) ---- */
 
 /* Loads config and keyring, opens meta root, backends and audit log.
  * Every backend must be present and carry its marker (marker.h).
@@ -155,7 +159,8 @@ void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,
 int core_check_access(struct core *c, const struct geo_tags *t);
 
 /* 0 if placement for t is feasible at all (enough allowed backends), else
- * -EACCES with a reason in why. */
+ * -EACCES with a reason in why (placement.c; the caller counts and audits
+ * a refusal with placement_refused(), placement.h). */
 int core_check_placement(struct core *c, const struct geo_tags *t, char *why, size_t len);
 
 /* Has the kernel forget what it cached for every known name of inode ino

@@ -16,6 +16,7 @@
 #include "gfile.h"
 #include "log.h"
 #include "newstub.h"
+#include "placement.h"
 
 static const char *intent_of(int flags)
 {
@@ -74,11 +75,8 @@ static int admit(struct core *c, const struct geo_req *r, const char *op, const 
 			return rc;
 		}
 		rc = core_check_placement(c, t, why, sizeof(why));
-		if (rc) {
-			__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-			core_audit(c, r, "placement-refused", intent_of(flags), path, NULL, t, rc,
-				   NULL, why);
-		}
+		if (rc)
+			placement_refused(c, r, intent_of(flags), path, NULL, t, rc, why);
 	}
 	return rc;
 }

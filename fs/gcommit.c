@@ -24,52 +24,6 @@
 #include "gfile_int.h"
 #include "log.h"
 
-void gf_note_put(struct gfile *gf, int b, const struct geo_id *oid)
-{
-	gf->put_mask |= UINT64_C(1) << b;
-	if (gf->nrecent < GF_RECENT_MAX) {
-		gf->recent[gf->nrecent].b = b;
-		gf->recent[gf->nrecent++].oid = *oid;
-	} else {
-		gf->recent_full = true;
-	}
-}
-
-int gf_supersede(struct gfile *gf, struct shard_ref *ref)
-{
-	if (gf->nold + ref->nrep > gf->oldcap) {
-		size_t cap = gf->oldcap ? gf->oldcap * 2 : 16;
-		while (cap < gf->nold + ref->nrep)
-			cap *= 2;
-		struct oldobj *n = realloc(gf->old, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		gf->old = n;
-		gf->oldcap = cap;
-	}
-	for (int k = 0; k < ref->nrep; k++) {
-		gf->old[gf->nold].backend = ref->rep[k].backend;
-		gf->old[gf->nold].oid = ref->rep[k].oid;
-		gf->nold++;
-	}
-	memset(ref, 0, sizeof(*ref));
-	gf->changed = true;
-	return 0;
-}
-
-/* True if the manifest references object oid on backend name. */
-static bool references(const struct manifest *mf, const char *bname, const struct geo_id *oid)
-{
-	for (uint64_t i = 0; i < mf->nshards; i++) {
-		const struct shard_ref *r = &mf->shards[i];
-		for (int k = 0; k < r->nrep; k++)
-			if (geoid_equal(&r->rep[k].oid, oid) &&
-			    strcmp(mf->bnames[r->rep[k].backend], bname) == 0)
-				return true;
-	}
-	return false;
-}
-
 /* Deletes superseded objects unless `keep` (the manifest another mount
  * committed meanwhile) still references them. */
 void gf_delete_superseded(struct core *c, struct gfile *gf, const struct manifest *keep)
@@ -77,7 +31,7 @@ void gf_delete_superseded(struct core *c, struct gfile *gf, const struct manifes
 	for (size_t i = 0; i < gf->nold; i++) {
 		const char *bname = gf->mf->bnames[gf->old[i].backend];
 		int b = config_backend(c->cfg, bname);
-		if (b < 0 || (keep && references(keep, bname, &gf->old[i].oid)))
+		if (b < 0 || (keep && gf_references(keep, bname, &gf->old[i].oid)))
 			continue;
 		store_delete(c->store, b, &gf->old[i].oid);
 	}
@@ -97,7 +51,7 @@ static int sync_backends(struct core *c, struct gfile *gf)
 			rc = store_sync_object(c->store, b, &gf->recent[i].oid);
 			/* Gone is fine only if superseded (a later put holds
 			 * its shard), not if the manifest still names it. */
-			if (rc == -ENOENT && !references(gf->mf, c->cfg->backends[b].name,
+			if (rc == -ENOENT && !gf_references(gf->mf, c->cfg->backends[b].name,
 							  &gf->recent[i].oid))
 				rc = 0;
 			else if (rc == -ENOENT)

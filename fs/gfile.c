@@ -17,162 +17,6 @@
 #include "policy.h"
 #include "stats.h"
 
-#define NBUCKETS 256
-
-struct gtable {
-	pthread_mutex_t lock;
-	struct gfile *by_id[NBUCKETS];
-	struct gfile *by_ino[NBUCKETS];
-};
-
-struct gtable *gtable_new(void)
-{
-	struct gtable *t = calloc(1, sizeof(*t));
-
-	if (t)
-		pthread_mutex_init(&t->lock, NULL);
-	return t;
-}
-
-void gtable_free(struct gtable *t)
-{
-	if (!t)
-		return;
-	pthread_mutex_destroy(&t->lock);
-	free(t);
-}
-
-static unsigned id_bucket(const struct geo_id *id)
-{
-	return id->b[0] % NBUCKETS;
-}
-
-static unsigned ino_bucket(dev_t dev, ino_t ino)
-{
-	return (unsigned)((ino * 2654435761u) ^ dev) % NBUCKETS;
-}
-
-static void table_insert(struct gtable *t, struct gfile *gf)
-{
-	unsigned a = id_bucket(&gf->id), b = ino_bucket(gf->dev, gf->ino);
-
-	gf->next_id = t->by_id[a];
-	t->by_id[a] = gf;
-	gf->next_ino = t->by_ino[b];
-	t->by_ino[b] = gf;
-}
-
-static void table_remove(struct gtable *t, struct gfile *gf)
-{
-	struct gfile **pp;
-
-	for (pp = &t->by_id[id_bucket(&gf->id)]; *pp; pp = &(*pp)->next_id)
-		if (*pp == gf) {
-			*pp = gf->next_id;
-			break;
-		}
-	for (pp = &t->by_ino[ino_bucket(gf->dev, gf->ino)]; *pp; pp = &(*pp)->next_ino)
-		if (*pp == gf) {
-			*pp = gf->next_ino;
-			break;
-		}
-}
-
-static struct gfile *table_find_ino(struct gtable *t, dev_t dev, ino_t ino)
-{
-	for (struct gfile *gf = t->by_ino[ino_bucket(dev, ino)]; gf; gf = gf->next_ino)
-		if (gf->dev == dev && gf->ino == ino)
-			return gf;
-	return NULL;
-}
-
-static struct gfile *table_find_id(struct gtable *t, const struct geo_id *id)
-{
-	for (struct gfile *gf = t->by_id[id_bucket(id)]; gf; gf = gf->next_id)
-		if (geoid_equal(&gf->id, id))
-			return gf;
-	return NULL;
-}
-
-struct gfile *gfile_find_ino(struct core *c, dev_t dev, ino_t ino)
-{
-	struct gfile *gf;
-
-	pthread_mutex_lock(&c->files->lock);
-	gf = table_find_ino(c->files, dev, ino);
-	if (gf)
-		gf->refs++;
-	pthread_mutex_unlock(&c->files->lock);
-	return gf;
-}
-
-int gf_backend(struct core *c, const struct manifest *mf, int local)
-{
-	if (local < 0 || local >= mf->nbackends)
-		return -1;
-	int b = config_backend(c->cfg, mf->bnames[local]);
-	return b < 0 ? -1 : b;
-}
-
-static void gfile_free(struct gfile *gf)
-{
-	if (!gf)
-		return;
-	for (int i = 0; i < gf->ndirty; i++)
-		free(gf->dirty[i].buf);
-	free(gf->dirty);
-	free(gf->old);
-	free(gf->touched);
-	free(gf->path);
-	manifest_free(gf->mf);
-	keys_secret_free(gf->key, AEAD_KEY_LEN);
-	if (gf->stubfd >= 0)
-		close(gf->stubfd);
-	pthread_cond_destroy(&gf->cond);
-	pthread_mutex_destroy(&gf->lock);
-	free(gf);
-}
-
-static struct gfile *gfile_alloc(int stubfd)
-{
-	struct gfile *gf = calloc(1, sizeof(*gf));
-	struct stat st;
-
-	if (!gf)
-		return NULL;
-	pthread_mutex_init(&gf->lock, NULL);
-	pthread_cond_init(&gf->cond, NULL);
-	/* Our own read-write descriptor, whatever mode the caller's has. */
-	char proc[64];
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", stubfd);
-	gf->stubfd = open(proc, O_RDWR | O_CLOEXEC);
-	gf->key = keys_secret_alloc(AEAD_KEY_LEN);
-	if (gf->stubfd < 0 || !gf->key || fstat(gf->stubfd, &st) < 0) {
-		gfile_free(gf);
-		return NULL;
-	}
-	gf->dev = st.st_dev;
-	gf->ino = st.st_ino;
-	gf->refs = 1;
-	return gf;
-}
-
-/* Resolves a manifest's tags against the config. A category the config no
- * longer declares falls back to the default category (fail closed). */
-void gf_manifest_tags(struct core *c, const struct manifest *mf, struct geo_tags *t)
-{
-	t->cat = config_category(c->cfg, mf->category);
-	if (t->cat < 0) {
-		log_warn("a file uses undeclared category '%s'; treating it as '%s'",
-			 mf->category, c->cfg->cats[c->cfg->default_category].name);
-		t->cat = c->cfg->default_category;
-	}
-	t->origin = country_index(mf->origin);
-	if (t->origin < 0)
-		t->origin = c->cfg->default_origin;
-	t->flags = mf->flags & (MANIFEST_CAT_SET | MANIFEST_ORIGIN_SET);
-}
-
 static void tags_domain(struct core *c, const struct geo_tags *t, char dom[KEYS_DOMAIN_MAX])
 {
 	keys_domain(dom, country_code(t->origin), c->cfg->cats[t->cat].name);
@@ -212,34 +56,6 @@ static int unwrap_key(struct core *c, struct gfile *gf)
 	return 0;
 }
 
-void gf_adopt(struct core *c, struct gfile *gf, struct manifest *disk, bool in_stub)
-{
-	manifest_free(gf->mf);
-	gf->mf = disk;
-	gf->disk_gen = disk->generation;
-	gf->in_stub = in_stub;
-	gf_manifest_tags(c, disk, &gf->tags);
-	gf->put_mask = 0;
-	gf->nrecent = 0;
-	gf->recent_full = false;
-	gf->unsynced = false;
-	/* With durability = fsync, a close before this may have left the
-	 * manifest and its objects in the page cache only: the next fsync()
-	 * makes them durable, as a local filesystem's fsync would. */
-	if (!c->cfg->durable_close) {
-		gf->unsynced = true;
-		for (uint64_t i = 0; i < disk->nshards; i++)
-			for (int k = 0; k < disk->shards[i].nrep; k++) {
-				int b = gf_backend(c, disk, disk->shards[i].rep[k].backend);
-				if (b >= 0)
-					gf_note_put(gf, b, &disk->shards[i].rep[k].oid);
-			}
-	}
-	/* A crash between a write and its commit can leave the stub's size
-	 * (the hint stat uses) ahead of the manifest: the manifest wins. */
-	gf_sync_stub_size(gf);
-}
-
 static int load(struct core *c, struct gfile *gf)
 {
 	struct manifest *disk;
@@ -271,29 +87,29 @@ static int get_loaded(struct core *c, int stubfd, struct gfile **out)
 	rc = meta_stub_id(stubfd, &id);
 	if (rc)
 		return rc == -ENODATA || rc == -EINVAL ? -EIO : rc;
-	gf = gfile_alloc(stubfd);
+	gf = gf_alloc(stubfd);
 	if (!gf)
 		return -ENOMEM;
 	gf->id = id;
 	rc = load(c, gf);
 	if (rc) {
-		gfile_free(gf);
+		gf_free(gf);
 		return rc;
 	}
 	/* Somebody may have loaded it meanwhile: keep theirs. */
-	pthread_mutex_lock(&c->files->lock);
-	other = table_find_ino(c->files, gf->dev, gf->ino);
+	gtable_lock(c->files);
+	other = gtable_find_ino(c->files, gf->dev, gf->ino);
 	if (!other)
-		other = table_find_id(c->files, &gf->id);
+		other = gtable_find_id(c->files, &gf->id);
 	if (other) {
 		other->refs++;
-		pthread_mutex_unlock(&c->files->lock);
-		gfile_free(gf);
+		gtable_unlock(c->files);
+		gf_free(gf);
 		*out = other;
 		return 0;
 	}
-	table_insert(c->files, gf);
-	pthread_mutex_unlock(&c->files->lock);
+	gtable_insert(c->files, gf);
+	gtable_unlock(c->files);
 	*out = gf;
 	return 0;
 }
@@ -348,7 +164,7 @@ static int wrap_key(struct core *c, struct gfile *gf, struct manifest *mf, const
 
 int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gfile **out)
 {
-	struct gfile *gf = gfile_alloc(stubfd);
+	struct gfile *gf = gf_alloc(stubfd);
 	int rc;
 
 	if (!gf)
@@ -378,13 +194,13 @@ int gfile_create(struct core *c, int stubfd, const struct geo_tags *t, struct gf
 	gf->in_stub = true;
 	gf->unsynced = true;
 	gf->disk_gen = gf->mf->generation;
-	pthread_mutex_lock(&c->files->lock);
-	table_insert(c->files, gf);
-	pthread_mutex_unlock(&c->files->lock);
+	gtable_lock(c->files);
+	gtable_insert(c->files, gf);
+	gtable_unlock(c->files);
 	*out = gf;
 	return 0;
 fail:
-	gfile_free(gf);
+	gf_free(gf);
 	return rc;
 }
 
@@ -451,10 +267,10 @@ void gfile_mark_unlinked(struct core *c, struct gfile *gf)
 	 * where an NFS client silly-renamed it because it is open here. */
 	nlink_t left = fstat(gf->stubfd, &st) == 0 ? st.st_nlink : 0;
 
-	pthread_mutex_lock(&c->files->lock);
+	gtable_lock(c->files);
 	gf->unlinked = true;
 	gf->gone_nlink = left;
-	pthread_mutex_unlock(&c->files->lock);
+	gtable_unlock(c->files);
 }
 
 /* True once the file has lost its last name (an unlink or a rename over it
@@ -465,13 +281,13 @@ static bool lost_last_name(struct core *c, struct gfile *gf)
 	struct stat st;
 	bool unlinked;
 
-	pthread_mutex_lock(&c->files->lock);
+	gtable_lock(c->files);
 	unlinked = gf->unlinked;
-	pthread_mutex_unlock(&c->files->lock);
+	gtable_unlock(c->files);
 	if (unlinked && fstat(gf->stubfd, &st) == 0 && st.st_nlink > gf->gone_nlink) {
-		pthread_mutex_lock(&c->files->lock);
+		gtable_lock(c->files);
 		gf->unlinked = false;
-		pthread_mutex_unlock(&c->files->lock);
+		gtable_unlock(c->files);
 		unlinked = false;
 	}
 	return unlinked;
@@ -496,11 +312,11 @@ void gfile_put(struct core *c, struct gfile *gf)
 	 * take and drop a reference meanwhile (getattr finds it by inode, an
 	 * unlink marks it): it sees `closing` and leaves the work to the first,
 	 * which therefore looks at the unlink mark again after its commit. */
-	pthread_mutex_lock(&c->files->lock);
+	gtable_lock(c->files);
 	last = --gf->refs == 0 && !gf->closing;
 	if (last)
 		gf->closing = true;
-	pthread_mutex_unlock(&c->files->lock);
+	gtable_unlock(c->files);
 	if (!last)
 		return;
 	for (bool destroyed = false;;) {
@@ -519,21 +335,21 @@ void gfile_put(struct core *c, struct gfile *gf)
 		/* Decided under the same lock as the removal below, so that an
 		 * unlink marking the file now is either seen here or finds the
 		 * file gone from the table (and destroys it itself). */
-		pthread_mutex_lock(&c->files->lock);
+		gtable_lock(c->files);
 		if (destroyed || !gf->unlinked || gf->refs > 0)
 			break;
-		pthread_mutex_unlock(&c->files->lock);
+		gtable_unlock(c->files);
 	}
 	if (gf->refs == 0) {
-		table_remove(c->files, gf);
-		pthread_mutex_unlock(&c->files->lock);
+		gtable_remove(c->files, gf);
+		gtable_unlock(c->files);
 		/* Dirty data left (unlinked, or a failed write-back) goes now. */
 		gf_drop_dirty(c, gf);
-		gfile_free(gf);
+		gf_free(gf);
 		return;
 	}
 	gf->closing = false;	/* reopened meanwhile: its last put closes it */
-	pthread_mutex_unlock(&c->files->lock);
+	gtable_unlock(c->files);
 }
 
 void gfile_stat(struct gfile *gf, struct stat *st)
@@ -575,31 +391,6 @@ void gfile_set_path(struct gfile *gf, const char *path)
 	pthread_mutex_unlock(&gf->lock);
 }
 
-void gf_stub_touch(struct gfile *gf, bool resized)
-{
-	static const struct timespec now[2] = { { .tv_nsec = UTIME_OMIT }, { .tv_nsec = UTIME_NOW } };
-
-	struct timespec t;
-
-	/* Either call sets mtime and ctime, as the write itself would have.
-	 * Timestamps come from the coarse clock (as ext4's do), so a second
-	 * touch within one tick would change nothing: skip the syscall. */
-	clock_gettime(CLOCK_REALTIME_COARSE, &t);
-	if (resized)
-		ftruncate(gf->stubfd, (off_t)gf->mf->size);
-	else if (t.tv_sec != gf->touched_at.tv_sec || t.tv_nsec != gf->touched_at.tv_nsec)
-		futimens(gf->stubfd, now);
-	gf->touched_at = t;
-}
-
-void gf_sync_stub_size(struct gfile *gf)
-{
-	struct stat st;
-
-	if (fstat(gf->stubfd, &st) == 0 && (uint64_t)st.st_size != gf->mf->size)
-		ftruncate(gf->stubfd, (off_t)gf->mf->size);
-}
-
 int gfile_retag(struct core *c, struct gfile *gf, const struct geo_tags *t)
 {
 	int rc;
@@ -617,15 +408,6 @@ int gfile_retag(struct core *c, struct gfile *gf, const struct geo_tags *t)
 	}
 	pthread_mutex_unlock(&gf->lock);
 	return rc;
-}
-
-void gtable_foreach(struct gtable *t, void (*fn)(struct gfile *gf, void *arg), void *arg)
-{
-	pthread_mutex_lock(&t->lock);
-	for (int i = 0; i < NBUCKETS; i++)
-		for (struct gfile *gf = t->by_id[i]; gf; gf = gf->next_id)
-			fn(gf, arg);
-	pthread_mutex_unlock(&t->lock);
 }
 
 void gfile_quiesce(struct gfile *gf)

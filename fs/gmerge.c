@@ -89,7 +89,7 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 	(void)c;
 	if (gf->size_changed) {
 		disk->size = ours->size;
-		keep = (ours->size + disk->shard_size - 1) / disk->shard_size;
+		keep = manifest_shards_for(disk, ours->size);
 		if (keep > disk->nshards)
 			keep = disk->nshards;
 	}
@@ -99,7 +99,7 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 			rc = drop_disk_ref(gf, disk, i);
 	if (!rc && disk->nshards > keep)
 		disk->nshards = keep;
-	uint64_t covering = (disk->size + disk->shard_size - 1) / disk->shard_size;
+	uint64_t covering = manifest_shards_for(disk, disk->size);
 	for (uint64_t i = 0; !rc && i < gf->ntouched * 64 && i < covering; i++)
 		if (touched(gf, i))
 			rc = put_ref(disk, ours, i);
@@ -182,17 +182,6 @@ int gfile_refresh(struct core *c, struct gfile *gf, int stubfd)
 	return rc == -EINVAL ? -EIO : rc < 0 ? rc : 0;
 }
 
-/* True if m references object oid on backend bname. */
-static bool has_object(const struct manifest *m, const char *bname, const struct geo_id *oid)
-{
-	for (uint64_t i = 0; m && i < m->nshards; i++)
-		for (int k = 0; k < m->shards[i].nrep; k++)
-			if (geoid_equal(&m->shards[i].rep[k].oid, oid) &&
-			    strcmp(m->bnames[m->shards[i].rep[k].backend], bname) == 0)
-				return true;
-	return false;
-}
-
 void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 {
 	struct manifest *disk = NULL;
@@ -209,7 +198,7 @@ void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 		for (int k = 0; k < r->nrep; k++) {
 			const char *bname = gf->mf->bnames[r->rep[k].backend];
 			int b = config_backend(c->cfg, bname);
-			if (b >= 0 && !has_object(disk, bname, &r->rep[k].oid))
+			if (b >= 0 && !gf_references(disk, bname, &r->rep[k].oid))
 				store_delete(c->store, b, &r->rep[k].oid);
 		}
 	}

@@ -16,7 +16,7 @@
 #include "crypto.h"
 #include "gfile_int.h"
 #include "log.h"
-#include "policy.h"
+#include "placement.h"
 #include "workers.h"
 
 /* Per file: shards in flight at once, and shards decoded ahead. Dirty
@@ -29,42 +29,26 @@
  * daemon memory. */
 #define HINT_BYTES      (16u << 20)
 
-static uint32_t ssize(const struct gfile *gf)
-{
-	return gf->mf->shard_size;
-}
-
 static size_t per_bytes(const struct gfile *gf, size_t bytes, size_t min)
 {
-	size_t n = bytes / ssize(gf);
+	size_t n = bytes / gf_shard_size(gf);
 	return n < min ? min : n;
 }
 
 /* Bytes of shard idx that lie inside the logical size. */
 static size_t shard_len(const struct gfile *gf, uint64_t idx)
 {
-	uint64_t start = idx * ssize(gf);
+	uint64_t start = idx * gf_shard_size(gf);
 
 	if (start >= gf->mf->size)
 		return 0;
 	uint64_t left = gf->mf->size - start;
-	return left < ssize(gf) ? (size_t)left : ssize(gf);
+	return left < gf_shard_size(gf) ? (size_t)left : gf_shard_size(gf);
 }
 
 static struct shard_ref *ref_of(struct gfile *gf, uint64_t idx)
 {
 	return idx < gf->mf->nshards ? &gf->mf->shards[idx] : NULL;
-}
-
-static void shard_audit(struct core *c, const struct geo_id *id, const char *path,
-			const struct geo_tags *t, const char *op, int rc, const char *what)
-{
-	char hex[GEO_HEX_LEN + 1], detail[400];
-	struct geo_req r = { .ngroups = -1 };
-
-	geoid_hex(id, hex);
-	snprintf(detail, sizeof(detail), "file id %s: %s", hex, what);
-	core_audit(c, &r, op, NULL, path, NULL, t, rc, NULL, detail);
 }
 
 /* A consistent copy of what is needed to read one shard without the lock. */
@@ -84,7 +68,7 @@ static void snap_shard(struct core *c, struct gfile *gf, uint64_t idx, struct sh
 	s->addr.index = idx;
 	s->ref = gf->mf->shards[idx];
 	s->addr.gen = s->ref.gen;
-	s->shard_size = ssize(gf);
+	s->shard_size = gf_shard_size(gf);
 	memcpy(s->key, gf->key, sizeof(s->key));
 	for (int k = 0; k < s->ref.nrep; k++)
 		s->b[k] = gf_backend(c, gf->mf, s->ref.rep[k].backend);
@@ -122,17 +106,17 @@ static void auth_audit(struct core *c, const struct shard_snap *s, const struct 
 	audit_record(c->audit, &ev);
 }
 
-/* Reads and authenticates a shard from the first good replica into out
- * (shard_size bytes, tail zeroed). Needs no gfile lock. */
-static int fetch_snap(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
-		      uint8_t *out)
+/* The one reader of "the first authentic replica": tries s's replicas in
+ * turn, reading each object into obj (cap bytes) and decoding it into out
+ * (shard_size bytes, tail zeroed); an unreadable replica is logged, one
+ * that fails authentication is counted, logged and audited. Returns the
+ * plaintext length and sets *objlen; -EIO (audited) if none is good.
+ * Needs no gfile lock. */
+static int fetch_authentic(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
+			   uint8_t *obj, size_t cap, uint8_t *out, long *objlen)
 {
-	size_t cap = codec_max_object(s->shard_size);
-	uint8_t *obj = malloc(cap);
 	int len = -EIO;
 
-	if (!obj)
-		return -ENOMEM;
 	for (int k = 0; k < s->ref.nrep; k++) {
 		long n;
 
@@ -146,21 +130,51 @@ static int fetch_snap(struct core *c, const struct shard_snap *s, const struct g
 			continue;
 		}
 		len = codec_decode(s->key, &s->addr, obj, (size_t)n, out, s->shard_size);
-		if (len >= 0)
+		if (len >= 0) {
+			*objlen = n;
 			break;
+		}
 		__atomic_add_fetch(&c->stats.integrity_failures, 1, __ATOMIC_RELAXED);
 		log_err("shard %llu: replica on backend %s fails authentication",
 			(unsigned long long)s->addr.index, c->cfg->backends[s->b[k]].name);
 		auth_audit(c, s, t, s->b[k], &s->ref.rep[k].oid,
 			   "stored object fails authentication");
 	}
-	free(obj);
 	if (len < 0) {
 		auth_audit(c, s, t, -1, NULL, "no replica of the shard is readable and authentic");
 		return -EIO;
 	}
 	memset(out + len, 0, s->shard_size - (size_t)len);
 	return len;
+}
+
+/* fetch_authentic with an object buffer of its own. */
+static int fetch_snap(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
+		      uint8_t *out)
+{
+	size_t cap = codec_max_object(s->shard_size);
+	uint8_t *obj = malloc(cap);
+	long objlen;
+	int len;
+
+	if (!obj)
+		return -ENOMEM;
+	len = fetch_authentic(c, s, t, obj, cap, out, &objlen);
+	free(obj);
+	return len;
+}
+
+long gf_fetch_object(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *obj, size_t cap,
+		     uint8_t *plain)
+{
+	struct shard_snap s;
+	long objlen = -EIO;
+	int len;
+
+	snap_shard(c, gf, idx, &s);
+	len = fetch_authentic(c, &s, &gf->tags, obj, cap, plain, &objlen);
+	snap_done(&s);
+	return len < 0 ? len : objlen;
 }
 
 int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
@@ -171,10 +185,10 @@ int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
 	int len;
 
 	if (!ref || ref->nrep == 0) {
-		memset(out, 0, ssize(gf));
+		memset(out, 0, gf_shard_size(gf));
 		return 0;
 	}
-	if (!scache_read(c->cache, &gf->id, idx, ref->gen, out, 0, ssize(gf))) {
+	if (!scache_read(c->cache, &gf->id, idx, ref->gen, out, 0, gf_shard_size(gf))) {
 		snap_shard(c, gf, idx, &s);
 		len = fetch_snap(c, &s, &gf->tags, out);
 		snap_done(&s);
@@ -189,7 +203,7 @@ int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
 	/* A truncate not yet committed leaves bytes past EOF in the stored
 	 * shard (and the cache): they read as zeros, here for every caller. */
 	keep = shard_len(gf, idx);
-	memset(out + keep, 0, ssize(gf) - keep);
+	memset(out + keep, 0, gf_shard_size(gf) - keep);
 	return 0;
 }
 
@@ -205,70 +219,6 @@ static bool all_zero(const uint8_t *p, size_t n)
 		n -= k;
 	}
 	return true;
-}
-
-static void unstore(struct core *c, struct placed *p, int from)
-{
-	for (int k = from; k < p->n; k++)
-		store_delete(c->store, p->b[k], &p->oid[k]);
-	p->n = from;
-}
-
-int gf_store_copies(struct core *c, const struct geo_tags *t, const uint8_t *obj, size_t n,
-		    int want, uint64_t exclude, struct placed *p)
-{
-	struct backend_state st[CFG_MAX_BACKENDS];
-	int chosen[CFG_MAX_REPLICAS], start = p->n;
-
-	store_state(c->store, st);
-	while (want > 0) {
-		int k = policy_choose(c->cfg, t->cat, t->origin, st, n, exclude, want, chosen,
-				      crypto_random_u32, NULL);
-		if (k < 0) {
-			unstore(c, p, start);
-			return k;
-		}
-		for (int i = 0; i < k; i++) {
-			int b = chosen[i];
-			int rc = store_put(c->store, b, obj, n, &p->oid[p->n]);
-
-			if (rc) {
-				log_warn("backend %s refused an object: %s", c->cfg->backends[b].name,
-					 strerror(-rc));
-				/* Full stays a candidate that cannot take it (ENOSPC);
-				 * broken is no candidate any more (EACCES if none is left). */
-				if (rc == -ENOSPC || rc == -EDQUOT) {
-					st[b].avail = 0;
-				} else {
-					store_mark_failed(c->store, b);
-					st[b].healthy = false;
-				}
-				continue;
-			}
-			exclude |= UINT64_C(1) << b;
-			p->b[p->n++] = b;
-			want--;
-		}
-	}
-	return 0;
-}
-
-int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct shard_ref *ref)
-{
-	ref->gen = p->gen;
-	ref->objlen = p->objlen;
-	for (int k = 0; k < p->n; k++) {
-		int local = manifest_backend(gf->mf, c->cfg->backends[p->b[k]].name);
-		if (local < 0)
-			return local;
-		if (ref->nrep >= CFG_MAX_REPLICAS)
-			return -EINVAL;
-		ref->rep[ref->nrep].oid = p->oid[k];
-		ref->rep[ref->nrep].backend = (uint8_t)local;
-		ref->nrep++;
-		gf_note_put(gf, p->b[k], &p->oid[k]);
-	}
-	return 0;
 }
 
 /* Encodes a shard and stores its replicas: the part of a flush that needs
@@ -299,12 +249,8 @@ static int encode_store(struct core *c, const struct geo_id *fid, const uint8_t 
 		rc = n;
 	}
 	free(obj);
-	if (rc && rc != -ENOMEM) {
-		char why[256];
-		policy_explain(c->cfg, t->cat, t->origin, why, sizeof(why));
-		__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-		shard_audit(c, fid, NULL, t, "placement-refused", rc, why);
-	}
+	if (rc && rc != -ENOMEM)
+		placement_refused(c, NULL, NULL, NULL, fid, t, rc, NULL);
 	return rc;
 }
 
@@ -334,30 +280,6 @@ static int install_shard(struct core *c, struct gfile *gf, uint64_t idx, const s
 	return 0;
 }
 
-static uint8_t *buf_alloc(struct core *c, struct gfile *gf)
-{
-	uint8_t *b = malloc(ssize(gf));
-
-	if (b)
-		__atomic_add_fetch(&c->dirty_bytes, ssize(gf), __ATOMIC_RELAXED);
-	return b;
-}
-
-static void buf_free(struct core *c, size_t len, uint8_t *b)
-{
-	if (b) {
-		__atomic_sub_fetch(&c->dirty_bytes, len, __ATOMIC_RELAXED);
-		free(b);
-	}
-}
-
-void gf_drop_dirty(struct core *c, struct gfile *gf)
-{
-	for (int i = 0; i < gf->ndirty; i++)
-		buf_free(c, ssize(gf), gf->dirty[i].buf);
-	gf->ndirty = 0;
-}
-
 static struct dshard *find_dirty(struct gfile *gf, uint64_t idx)
 {
 	for (int i = 0; i < gf->ndirty; i++)
@@ -372,12 +294,6 @@ static struct flushjob *find_inflight(struct gfile *gf, uint64_t idx)
 		if (j->index == idx)
 			return j;
 	return NULL;
-}
-
-void gf_wait_inflight(struct gfile *gf)
-{
-	while (gf->ninflight > 0 || gf->nprefetch > 0)
-		pthread_cond_wait(&gf->cond, &gf->lock);
 }
 
 static int add_dirty(struct gfile *gf, uint64_t idx, uint8_t *buf)
@@ -410,7 +326,7 @@ static void flush_job(void *arg)
 	if (!rc) {
 		rc = install_shard(c, gf, j->index, &p);
 		if (rc)
-			unstore(c, &p, 0);
+			gf_unstore(c, &p, 0);
 	}
 	for (pp = &gf->inflight; *pp != j; pp = &(*pp)->next)
 		;
@@ -427,9 +343,9 @@ static void flush_job(void *arg)
 			log_err("lost a shard after a failed write: out of memory");
 	}
 	pthread_cond_broadcast(&gf->cond);
-	uint32_t len = ssize(gf);
+	uint32_t len = gf_shard_size(gf);
 	pthread_mutex_unlock(&gf->lock);
-	buf_free(c, len, j->buf);
+	gf_buf_free(c, len, j->buf);
 	free(j);
 }
 
@@ -448,7 +364,7 @@ static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
 		int rc = install_shard(c, gf, d.index, &(struct placed){ .n = 0 });
 		if (rc)
 			return rc;
-		buf_free(c, ssize(gf), d.buf);
+		gf_buf_free(c, gf_shard_size(gf), d.buf);
 		gf->dirty[i] = gf->dirty[--gf->ndirty];
 		return 0;
 	}
@@ -526,7 +442,7 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 		*out = d;
 		return 0;
 	}
-	if (gf->ndirty >= 2 && __atomic_load_n(&c->dirty_bytes, __ATOMIC_RELAXED) + ssize(gf) >
+	if (gf->ndirty >= 2 && __atomic_load_n(&c->dirty_bytes, __ATOMIC_RELAXED) + gf_shard_size(gf) >
 				       c->cfg->dirty_size) {
 		int lru = 0;
 		for (int i = 1; i < gf->ndirty; i++)
@@ -536,19 +452,19 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 		if (rc)
 			return rc;
 	}
-	buf = buf_alloc(c, gf);
+	buf = gf_buf_alloc(c, gf);
 	if (!buf)
 		return -ENOMEM;
 	if (!whole) {
 		rc = gf_fetch(c, gf, idx, buf);
 		if (rc) {
-			buf_free(c, ssize(gf), buf);
+			gf_buf_free(c, gf_shard_size(gf), buf);
 			return rc;
 		}
 	}
 	rc = add_dirty(gf, idx, buf);
 	if (rc) {
-		buf_free(c, ssize(gf), buf);
+		gf_buf_free(c, gf_shard_size(gf), buf);
 		return rc;
 	}
 	*out = &gf->dirty[gf->ndirty - 1];
@@ -681,8 +597,8 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 	if (size > gf->mf->size - off)
 		size = (size_t)(gf->mf->size - off);
 	while (done < size) {
-		uint64_t pos = off + done, idx = pos / ssize(gf);
-		size_t in = (size_t)(pos % ssize(gf)), n = ssize(gf) - in;
+		uint64_t pos = off + done, idx = pos / gf_shard_size(gf);
+		size_t in = (size_t)(pos % gf_shard_size(gf)), n = gf_shard_size(gf) - in;
 		struct dshard *d = find_dirty(gf, idx);
 		struct flushjob *j = d ? NULL : find_inflight(gf, idx);
 		struct shard_ref *ref = ref_of(gf, idx);
@@ -704,7 +620,7 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 						pthread_cond_wait(&gf->cond, &gf->lock);
 					continue;	/* cached now, or it failed: look again */
 				}
-				if (!tmp && !(tmp = malloc(ssize(gf)))) {
+				if (!tmp && !(tmp = malloc(gf_shard_size(gf)))) {
 					rc = -ENOMEM;
 					break;
 				}
@@ -744,13 +660,13 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 		gf->async_err = 0;
 	}
 	while (!rc && done < size) {
-		uint64_t pos = off + done, idx = pos / ssize(gf);
-		size_t in = (size_t)(pos % ssize(gf)), n = ssize(gf) - in;
+		uint64_t pos = off + done, idx = pos / gf_shard_size(gf);
+		size_t in = (size_t)(pos % gf_shard_size(gf)), n = gf_shard_size(gf) - in;
 		struct dshard *d;
 
 		if (n > size - done)
 			n = size - done;
-		rc = get_dirty(c, gf, idx, in == 0 && n == ssize(gf), &d);
+		rc = get_dirty(c, gf, idx, in == 0 && n == gf_shard_size(gf), &d);
 		if (rc)
 			break;
 		memcpy(d->buf + in, buf + done, n);
@@ -761,7 +677,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 		}
 		gf->changed = true;
 		/* A shard written up to its end is done for a sequential writer. */
-		if (in + n == ssize(gf))
+		if (in + n == gf_shard_size(gf))
 			rc = submit_flush(c, gf, (int)(d - gf->dirty), false);
 	}
 	if (done)
@@ -772,14 +688,14 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 
 static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 {
-	uint64_t keep = (size + ssize(gf) - 1) / ssize(gf);	/* shards that stay */
+	uint64_t keep = manifest_shards_for(gf->mf, size);	/* shards that stay */
 	int rc = 0;
 
 	gf_wait_inflight(gf);
 	if (size < gf->mf->size) {
 		for (int i = gf->ndirty - 1; i >= 0; i--)
 			if (gf->dirty[i].index >= keep) {
-				buf_free(c, ssize(gf), gf->dirty[i].buf);
+				gf_buf_free(c, gf_shard_size(gf), gf->dirty[i].buf);
 				gf->dirty[i] = gf->dirty[--gf->ndirty];
 			}
 		for (uint64_t i = keep; i < gf->mf->nshards && !rc; i++)
@@ -789,14 +705,14 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 		if (gf->mf->nshards > keep)
 			gf->mf->nshards = keep;
 		/* The cut shard must not keep stale bytes past the new end. */
-		if (size % ssize(gf)) {
+		if (size % gf_shard_size(gf)) {
 			struct dshard *d;
-			struct shard_ref *ref = ref_of(gf, size / ssize(gf));
-			if (find_dirty(gf, size / ssize(gf)) || (ref && ref->nrep)) {
-				rc = get_dirty(c, gf, size / ssize(gf), false, &d);
+			struct shard_ref *ref = ref_of(gf, size / gf_shard_size(gf));
+			if (find_dirty(gf, size / gf_shard_size(gf)) || (ref && ref->nrep)) {
+				rc = get_dirty(c, gf, size / gf_shard_size(gf), false, &d);
 				if (rc)
 					return rc;
-				memset(d->buf + size % ssize(gf), 0, ssize(gf) - size % ssize(gf));
+				memset(d->buf + size % gf_shard_size(gf), 0, gf_shard_size(gf) - size % gf_shard_size(gf));
 			}
 		}
 	}
@@ -822,23 +738,3 @@ int gfile_truncate(struct core *c, struct gfile *gf, uint64_t size)
 	return rc;
 }
 
-int gf_check_writable(struct core *c, struct gfile *gf)
-{
-	char why[256];
-	time_t now = time(NULL);
-	int rc;
-
-	/* Backend health is itself sampled once a second (store_state), so a
-	 * success holds for the rest of that second; refusals are rechecked
-	 * and audited every time. Tags or policy changes reset writable_at. */
-	if (gf->writable_at == now)
-		return 0;
-	rc = core_check_placement(c, &gf->tags, why, sizeof(why));
-	if (!rc) {
-		gf->writable_at = now;
-		return 0;
-	}
-	__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-	shard_audit(c, &gf->id, gf->path, &gf->tags, "placement-refused", rc, why);
-	return rc;
-}

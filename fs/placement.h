@@ -1,0 +1,25 @@
+/*
+ * placement.h — the placement decisions of the engine (placement.c): is
+ * storing feasible for a file's tags, where do the replicas of a shard go,
+ * and the one place a refusal is counted and audited. The pure policy
+ * (which backends qualify) is policy.h; this adds the backends' state and
+ * the store. Engine-internal parts (struct placed, gf_store_copies) are in
+ * gfile_int.h.
+ */
+#ifndef GEOFS_PLACEMENT_H
+#define GEOFS_PLACEMENT_H
+
+#include "core.h"
+
+/* core_check_placement() is declared in core.h (the front end calls it). */
+
+/* Counts a refused placement (user.geo.stats placement_refused) and audits
+ * it as placement-refused with result rc. r: the caller (NULL: the daemon
+ * itself, e.g. a worker); intent and path may be NULL; fid: the file's id
+ * for the detail (NULL: none yet); why: the reason (NULL: the policy's own
+ * explanation for t). */
+void placement_refused(struct core *c, const struct geo_req *r, const char *intent,
+		       const char *path, const struct geo_id *fid, const struct geo_tags *t,
+		       int rc, const char *why);
+
+#endif
