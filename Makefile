@@ -99,6 +99,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@echo "  LD      $@"
 	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
 
+# The user.geo.info round trip reads the text back with geoctl's parser.
+$(BUILD)/tests/test_info_text: $(BUILD)/tools/geoctl/info.o
+
 $(BUILD)/tests/unit/%.o: tests/unit/%.c | $(COUNTRY_H)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"

@@ -13,9 +13,9 @@
 #include "codec.h"
 #include "crypto.h"
 #include "gfile_int.h"
+#include "info_text.h"
 #include "log.h"
 #include "policy.h"
-#include "stats.h"
 
 #define PL(n) ((n) == 1 ? "" : "s")
 
@@ -37,10 +37,10 @@ static void appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
 }
 
 /* Is a replica on config backend b acceptable for the file's tags? */
-static bool rep_allowed(struct core *c, struct gfile *gf, int b, const struct cset *allowed)
+static bool rep_allowed(struct engine *e, struct gfile *gf, int b, const struct cset *allowed)
 {
-	return b >= 0 && cset_has(allowed, c->cfg->backends[b].country) &&
-	       !c->cfg->backends[b].drain;
+	return b >= 0 && cset_has(allowed, e->cfg->backends[b].country) &&
+	       !e->cfg->backends[b].drain;
 }
 
 struct status_counts {
@@ -48,13 +48,13 @@ struct status_counts {
 	struct cset where;	/* countries holding misplaced shards */
 };
 
-static void count_status(struct core *c, struct gfile *gf, struct status_counts *s)
+static void count_status(struct engine *e, struct gfile *gf, struct status_counts *s)
 {
 	struct cset allowed;
-	int want = c->cfg->cats[gf->tags.cat].replicas;
+	int want = e->cfg->cats[gf->tags.cat].replicas;
 
 	memset(s, 0, sizeof(*s));
-	policy_store_set(c->cfg, gf->tags.cat, gf->tags.origin, &allowed);
+	policy_store_set(e->cfg, gf->tags.cat, gf->tags.origin, &allowed);
 	for (uint64_t i = 0; i < gf->mf->nshards; i++) {
 		const struct shard_ref *r = &gf->mf->shards[i];
 		int good = 0;
@@ -62,17 +62,17 @@ static void count_status(struct core *c, struct gfile *gf, struct status_counts 
 		if (r->nrep == 0)
 			continue;
 		for (int k = 0; k < r->nrep; k++) {
-			int b = gf_backend(c, gf->mf, r->rep[k].backend);
+			int b = gf_backend(e, gf->mf, r->rep[k].backend);
 			if (b < 0) {
 				s->unknown++;
 				continue;
 			}
-			if (!cset_has(&allowed, c->cfg->backends[b].country)) {
+			if (!cset_has(&allowed, e->cfg->backends[b].country)) {
 				s->offshore++;
-				cset_add(&s->where, c->cfg->backends[b].country);
-			} else if (c->cfg->backends[b].drain) {
+				cset_add(&s->where, e->cfg->backends[b].country);
+			} else if (e->cfg->backends[b].drain) {
 				s->draining++;
-			} else if (store_size(c->store, b, &r->rep[k].oid) < 0) {
+			} else if (store_size(e->store, b, &r->rep[k].oid) < 0) {
 				s->missing++;
 			} else {
 				good++;
@@ -85,21 +85,21 @@ static void count_status(struct core *c, struct gfile *gf, struct status_counts 
 	}
 }
 
-static void status_locked(struct core *c, struct gfile *gf, char *buf, size_t len)
+static void status_locked(struct engine *e, struct gfile *gf, char *buf, size_t len)
 {
 	struct status_counts s;
 	char where[256], allowed_txt[256];
 	struct cset allowed;
 	size_t pos = 0;
 
-	count_status(c, gf, &s);
+	count_status(e, gf, &s);
 	bool ok = !s.offshore && !s.unknown && !s.under && !s.none && !s.missing && !s.draining;
-	stats_note_status(c, &gf->id, !ok);	/* for geoctl status */
+	gf_note_status(e, &gf->id, !ok);	/* for geoctl status */
 	if (ok) {
 		snprintf(buf, len, "ok");
 		return;
 	}
-	policy_store_set(c->cfg, gf->tags.cat, gf->tags.origin, &allowed);
+	policy_store_set(e->cfg, gf->tags.cat, gf->tags.origin, &allowed);
 	cset_format(&allowed, allowed_txt, sizeof(allowed_txt));
 	cset_format(&s.where, where, sizeof(where));
 	/* Each part is "COUNT what" with a fixed wording per kind (singular
@@ -121,7 +121,7 @@ static void status_locked(struct core *c, struct gfile *gf, char *buf, size_t le
 		appendf(buf, len, &pos, " %llu shard%s with no good replica in an allowed country;",
 			(unsigned long long)s.none, PL(s.none));
 	if (s.under) {
-		int want = c->cfg->cats[gf->tags.cat].replicas;
+		int want = e->cfg->cats[gf->tags.cat].replicas;
 
 		appendf(buf, len, &pos, " %llu shard%s with fewer than %d good replica%s;",
 			(unsigned long long)s.under, PL(s.under), want, PL(want));
@@ -130,10 +130,10 @@ static void status_locked(struct core *c, struct gfile *gf, char *buf, size_t le
 		buf[pos - 1] = '\0';
 }
 
-void gfile_status(struct core *c, struct gfile *gf, char *buf, size_t len)
+void gfile_status(struct engine *e, struct gfile *gf, char *buf, size_t len)
 {
 	pthread_mutex_lock(&gf->lock);
-	status_locked(c, gf, buf, len);
+	status_locked(e, gf, buf, len);
 	pthread_mutex_unlock(&gf->lock);
 }
 
@@ -151,7 +151,7 @@ static void backend_usage(const struct manifest *mf, uint64_t bytes[MANIFEST_MAX
 			bytes[mf->shards[i].rep[k].backend] += mf->shards[i].objlen;
 }
 
-static void placement_locked(struct core *c, struct gfile *gf, char *buf, size_t len)
+static void placement_locked(struct engine *e, struct gfile *gf, char *buf, size_t len)
 {
 	uint64_t bytes[MANIFEST_MAX_BACKENDS];
 	char items[MANIFEST_MAX_BACKENDS][CFG_NAME_MAX + 4];
@@ -163,9 +163,9 @@ static void placement_locked(struct core *c, struct gfile *gf, char *buf, size_t
 	for (int i = 0; i < gf->mf->nbackends; i++) {
 		if (!bytes[i])
 			continue;
-		int b = gf_backend(c, gf->mf, i);
+		int b = gf_backend(e, gf->mf, i);
 		snprintf(items[n], sizeof(items[n]), "%s/%s",
-			 b < 0 ? "??" : country_code(c->cfg->backends[b].country), gf->mf->bnames[i]);
+			 b < 0 ? "??" : country_code(e->cfg->backends[b].country), gf->mf->bnames[i]);
 		sorted[n] = items[n];
 		n++;
 	}
@@ -175,60 +175,48 @@ static void placement_locked(struct core *c, struct gfile *gf, char *buf, size_t
 		appendf(buf, len, &pos, "%s%s", i ? "," : "", sorted[i]);
 }
 
-void gfile_placement(struct core *c, struct gfile *gf, char *buf, size_t len)
+void gfile_placement(struct engine *e, struct gfile *gf, char *buf, size_t len)
 {
 	pthread_mutex_lock(&gf->lock);
-	placement_locked(c, gf, buf, len);
+	placement_locked(e, gf, buf, len);
 	pthread_mutex_unlock(&gf->lock);
 }
 
-int gfile_info(struct core *c, struct gfile *gf, char *buf, size_t len)
+int gfile_info(struct engine *e, struct gfile *gf, char *buf, size_t len)
 {
-	uint64_t bytes[MANIFEST_MAX_BACKENDS], shards = 0;
-	char store_txt[512], access_txt[512], place[2048], status[512];
-	struct cset set;
+	uint64_t bytes[MANIFEST_MAX_BACKENDS];
+	char place[2048], status[512], per_backend[4096] = "";
+	struct info_text it = { .is_file = true };
 	size_t pos = 0;
 
 	pthread_mutex_lock(&gf->lock);
-	policy_store_set(c->cfg, gf->tags.cat, gf->tags.origin, &set);
-	cset_format(&set, store_txt, sizeof(store_txt));
-	policy_access_set(c->cfg, gf->tags.cat, gf->tags.origin, &set);
-	cset_format(&set, access_txt, sizeof(access_txt));
-	placement_locked(c, gf, place, sizeof(place));
-	status_locked(c, gf, status, sizeof(status));
+	info_text_tags(&it, e->cfg, &gf->tags);
+	placement_locked(e, gf, place, sizeof(place));
+	status_locked(e, gf, status, sizeof(status));
 	for (uint64_t i = 0; i < gf->mf->nshards; i++)
-		shards += gf->mf->shards[i].nrep > 0;
-	appendf(buf, len, &pos,
-		"type=file\ncategory=%s\ncategory_src=%s\norigin=%s\norigin_src=%s\n"
-		"store_in=%s\naccess_from=%s\nreplicas=%d\nsize=%llu\nstored=%llu\nshards=%llu\n"
-		"placement=%s\nbackend_bytes=",
-		c->cfg->cats[gf->tags.cat].name,
-		gf->tags.flags & MANIFEST_CAT_SET ? "set" : "inherited",
-		country_code(gf->tags.origin),
-		gf->tags.flags & MANIFEST_ORIGIN_SET ? "set" : "inherited",
-		store_txt, access_txt, c->cfg->cats[gf->tags.cat].replicas,
-		(unsigned long long)gf->mf->size,
-		(unsigned long long)manifest_stored_bytes(gf->mf), (unsigned long long)shards, place);
+		it.shards += gf->mf->shards[i].nrep > 0;
 	backend_usage(gf->mf, bytes);
-	for (int i = 0, first = 1; i < gf->mf->nbackends; i++) {
-		if (!bytes[i])
-			continue;
-		appendf(buf, len, &pos, "%s%s:%llu", first ? "" : ",", gf->mf->bnames[i],
-			(unsigned long long)bytes[i]);
-		first = 0;
-	}
-	appendf(buf, len, &pos, "\nstatus=%s\n", status);
+	for (int i = 0; i < gf->mf->nbackends; i++)
+		if (bytes[i])
+			appendf(per_backend, sizeof(per_backend), &pos, "%s%s:%llu", pos ? "," : "",
+				gf->mf->bnames[i], (unsigned long long)bytes[i]);
+	it.size = gf->mf->size;
+	it.stored = manifest_stored_bytes(gf->mf);
+	it.placement = place;
+	it.backend_bytes = per_backend;
+	it.status = status;
+	pos = info_text_format(&it, buf, len);
 	pthread_mutex_unlock(&gf->lock);
 	return (int)pos;
 }
 
 /* Re-places shard idx: keeps compliant replicas (none with spread), adds
  * new ones up to the required count. Returns 1 if it moved anything. */
-static int migrate_shard(struct core *c, struct gfile *gf, uint64_t idx, bool spread,
+static int migrate_shard(struct engine *e, struct gfile *gf, uint64_t idx, bool spread,
 			 const struct cset *allowed, uint8_t *obj, size_t cap, uint8_t *scratch)
 {
 	struct shard_ref *r = &gf->mf->shards[idx], nref, drop;
-	int want = c->cfg->cats[gf->tags.cat].replicas, rc;
+	int want = e->cfg->cats[gf->tags.cat].replicas, rc;
 	uint64_t keep_mask = 0;
 	long n;
 
@@ -237,10 +225,10 @@ static int migrate_shard(struct core *c, struct gfile *gf, uint64_t idx, bool sp
 	nref.gen = r->gen;
 	nref.objlen = r->objlen;
 	for (int k = 0; k < r->nrep; k++) {
-		int b = gf_backend(c, gf->mf, r->rep[k].backend);
-		bool keep = !spread && nref.nrep < want && rep_allowed(c, gf, b, allowed) &&
+		int b = gf_backend(e, gf->mf, r->rep[k].backend);
+		bool keep = !spread && nref.nrep < want && rep_allowed(e, gf, b, allowed) &&
 			    !(keep_mask & (UINT64_C(1) << b)) &&
-			    store_size(c->store, b, &r->rep[k].oid) >= 0;
+			    store_size(e->store, b, &r->rep[k].oid) >= 0;
 		if (keep) {
 			nref.rep[nref.nrep++] = r->rep[k];
 			keep_mask |= UINT64_C(1) << b;
@@ -250,14 +238,14 @@ static int migrate_shard(struct core *c, struct gfile *gf, uint64_t idx, bool sp
 	}
 	if (nref.nrep == want && drop.nrep == 0)
 		return 0;
-	n = gf_fetch_object(c, gf, idx, obj, cap, scratch);
+	n = gf_fetch_object(e, gf, idx, obj, cap, scratch);
 	if (n < 0)
 		return (int)n;
 	nref.objlen = (uint32_t)n;
 	struct placed p = { .gen = nref.gen, .objlen = nref.objlen };
-	rc = gf_store_copies(c, &gf->tags, obj, (size_t)n, want - nref.nrep, keep_mask, &p);
+	rc = gf_store_copies(e, &gf->tags, obj, (size_t)n, want - nref.nrep, keep_mask, &p);
 	if (!rc)
-		rc = gf_install(c, gf, &p, &nref);
+		rc = gf_install(e, gf, &p, &nref);
 	if (rc)
 		return rc;
 	rc = gf_supersede(gf, &drop);
@@ -270,7 +258,7 @@ static int migrate_shard(struct core *c, struct gfile *gf, uint64_t idx, bool sp
 	return 1;
 }
 
-int gfile_migrate(struct core *c, struct gfile *gf, bool spread)
+int gfile_migrate(struct engine *e, struct gfile *gf, bool spread)
 {
 	size_t cap;
 	uint8_t *obj = NULL, *scratch = NULL;
@@ -278,9 +266,9 @@ int gfile_migrate(struct core *c, struct gfile *gf, bool spread)
 	int rc, moved = 0;
 
 	pthread_mutex_lock(&gf->lock);
-	rc = gf_check_writable(c, gf);
+	rc = gf_check_writable(e, gf);
 	if (!rc)
-		rc = gf_flush_dirty(c, gf);
+		rc = gf_flush_dirty(e, gf);
 	if (rc)
 		goto out;
 	cap = codec_max_object(gf->mf->shard_size);
@@ -290,11 +278,11 @@ int gfile_migrate(struct core *c, struct gfile *gf, bool spread)
 		rc = -ENOMEM;
 		goto out;
 	}
-	policy_store_set(c->cfg, gf->tags.cat, gf->tags.origin, &allowed);
+	policy_store_set(e->cfg, gf->tags.cat, gf->tags.origin, &allowed);
 	for (uint64_t i = 0; i < gf->mf->nshards; i++) {
 		if (gf->mf->shards[i].nrep == 0)
 			continue;
-		rc = migrate_shard(c, gf, i, spread, &allowed, obj, cap, scratch);
+		rc = migrate_shard(e, gf, i, spread, &allowed, obj, cap, scratch);
 		if (rc < 0)
 			break;
 		moved += rc;
@@ -302,12 +290,12 @@ int gfile_migrate(struct core *c, struct gfile *gf, bool spread)
 	}
 	/* Commit what moved even after a failure: each shard is consistent. */
 	if (moved || gf->changed) {
-		int crc = gf_commit_locked(c, gf, true);
+		int crc = gf_commit_locked(e, gf, true);
 		if (!rc)
 			rc = crc;
 	}
 	if (!rc)
-		stats_note_status(c, &gf->id, false);	/* compliant now */
+		gf_note_status(e, &gf->id, false);	/* compliant now */
 out:
 	pthread_mutex_unlock(&gf->lock);
 	free(obj);

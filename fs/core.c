@@ -15,6 +15,7 @@
 #include "core.h"
 #include "log.h"
 #include "links.h"
+#include "placement.h"
 
 void core_enter(struct core *c)
 {
@@ -48,35 +49,6 @@ static void dirname_into(const char *path, char *buf, size_t len)
 	buf[n] = '\0';
 }
 
-static void default_tags(struct core *c, struct geo_tags *t)
-{
-	t->cat = c->cfg->default_category;
-	t->origin = c->cfg->default_origin;
-	t->flags = 0;
-}
-
-/* Tags stored on an open directory; -ENODATA if it has none. */
-static int stored_tags(struct core *c, int dirfd, struct geo_tags *t)
-{
-	char cat[CFG_NAME_MAX], origin[3];
-	unsigned flags;
-	int rc = meta_dir_tags_get(dirfd, cat, origin, &flags);
-
-	if (rc)
-		return rc;
-	t->cat = config_category(c->cfg, cat);
-	t->origin = country_index(origin);
-	t->flags = flags;
-	if (t->cat < 0) {
-		log_warn("a directory uses undeclared category '%s'; treating it as '%s'", cat,
-			 c->cfg->cats[c->cfg->default_category].name);
-		t->cat = c->cfg->default_category;
-	}
-	if (t->origin < 0)
-		t->origin = c->cfg->default_origin;
-	return 0;
-}
-
 char *core_dirname_dup(const char *path)
 {
 	size_t n = strlen(path) + 1;
@@ -90,12 +62,12 @@ char *core_dirname_dup(const char *path)
 int core_dirfd_tags(struct core *c, int dirfd, const char *dirpath, struct geo_tags *t)
 {
 	char *parent;
-	int rc = stored_tags(c, dirfd, t);
+	int rc = tags_dir_get(c->cfg, dirfd, t);
 
 	if (rc != -ENODATA)
 		return rc;
 	if (strcmp(dirpath, "/") == 0) {
-		default_tags(c, t);
+		tags_default(c->cfg, t);
 		return 0;
 	}
 	parent = core_dirname_dup(dirpath);
@@ -129,7 +101,7 @@ int core_dir_tags_set(struct core *c, const char *dirpath, struct geo_tags *t)
 			rc = fd;
 			break;
 		}
-		rc = stored_tags(c, fd, t);
+		rc = tags_dir_get(c->cfg, fd, t);
 		close(fd);
 		/* A directory may store tags it only inherited (flags 0). */
 		if (rc == 0 && !(t->flags & (MANIFEST_CAT_SET | MANIFEST_ORIGIN_SET)))
@@ -159,6 +131,13 @@ bool core_is_admin(struct core *c, const struct geo_req *r)
 	return false;
 }
 
+void core_audit_event(struct core *c, const struct audit_event *ev)
+{
+	if (ev->result == -EACCES || ev->result == -EPERM)
+		__atomic_add_fetch(&c->stats.denied, 1, __ATOMIC_RELAXED);
+	audit_record(c->audit, ev);
+}
+
 void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,
 		      const struct geo_tags *t0, const struct geo_tags *t1, int result,
 		      const char *detail)
@@ -171,9 +150,7 @@ void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,
 		.result = result, .detail = detail, .uid = r->uid, .gid = r->gid, .pid = r->pid,
 	};
 
-	if (result == -EACCES || result == -EPERM)
-		__atomic_add_fetch(&c->stats.denied, 1, __ATOMIC_RELAXED);
-	audit_record(c->audit, &ev);
+	core_audit_event(c, &ev);
 }
 
 void core_audit(struct core *c, const struct geo_req *r, const char *op, const char *intent,
@@ -188,9 +165,7 @@ void core_audit(struct core *c, const struct geo_req *r, const char *op, const c
 		.uid = r->uid, .gid = r->gid, .pid = r->pid,
 	};
 
-	if (result == -EACCES || result == -EPERM)
-		__atomic_add_fetch(&c->stats.denied, 1, __ATOMIC_RELAXED);
-	audit_record(c->audit, &ev);
+	core_audit_event(c, &ev);
 }
 
 int core_check_access(struct core *c, const struct geo_tags *t)
@@ -198,3 +173,7 @@ int core_check_access(struct core *c, const struct geo_tags *t)
 	return policy_site_may_access(c->cfg, t->cat, t->origin) ? 0 : -EACCES;
 }
 
+int core_check_placement(struct core *c, const struct geo_tags *t, char *why, size_t len)
+{
+	return placement_check(&c->eng, t, why, len);
+}

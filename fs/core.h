@@ -34,27 +34,19 @@
 
 #include "audit.h"
 #include "config.h"
+#include "engine.h"
 #include "keys.h"
 #include "meta.h"
 #include "scache.h"
 #include "store.h"
 
-#define GEO_MAX_GROUPS 64
-
-/* Who is asking: from the FUSE request context. */
-struct geo_req {
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-	int ngroups;		/* -1: unknown (not fetched) */
-	gid_t groups[GEO_MAX_GROUPS];
-};
-
 struct gfile;
 struct gtable;
 struct stats;
 
-/* Counters for status/metrics (updated with atomics). */
+/* Counters for status/metrics (updated with atomics). placement_refused
+ * and integrity_failures are counted by the engine (c->eng.ctr); here they
+ * are filled in only in a status snapshot (stats.h). */
 struct core_stats {
 	uint64_t opens, creates, reads, writes, bytes_read, bytes_written;
 	uint64_t denied, placement_refused, integrity_failures;
@@ -69,10 +61,8 @@ struct core {
 	struct meta *meta;
 	struct store *store;		/* reload_lock */
 	struct audit *audit;
-	struct scache *cache;
-	struct gtable *files;		/* open files by id and by stub inode */
-	struct workers *workers;	/* shard encode/store and prefetch */
-	uint64_t dirty_bytes;		/* shard buffers held for writing (atomic) */
+	struct engine eng;		/* the open-file engine's context (engine.h):
+					 * its cfg, keys, store follow the above */
 	pthread_mutex_t ns_lock;	/* serialises link-count decisions */
 	int stub_how;			/* how stubs are made (newstub.h; atomic) */
 	bool have_admin_gid;		/* reload_lock */
@@ -122,13 +112,6 @@ void core_leave(struct core *c);
  * unknown, with a warning in the latter case). */
 void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid);
 
-/* Resolved tags of an entry; cat/origin are indices. */
-struct geo_tags {
-	int cat;
-	int origin;
-	unsigned flags;		/* MANIFEST_CAT_SET / MANIFEST_ORIGIN_SET */
-};
-
 /* Effective tags of the directory `dirpath` (walking up to the root, whose
  * missing tags mean [defaults]). 0 or -errno. */
 int core_dir_tags(struct core *c, const char *dirpath, struct geo_tags *t);
@@ -148,6 +131,10 @@ bool core_is_admin(struct core *c, const struct geo_req *r);
 void core_audit(struct core *c, const struct geo_req *r, const char *op, const char *intent,
 		const char *path, const char *path2, const struct geo_tags *t, int result,
 		const char *countries, const char *detail);
+
+/* Records ev in the audit log, counting a refusal (-EACCES, -EPERM) as
+ * denied: what every audit helper, and the engine's audit hook, end in. */
+void core_audit_event(struct core *c, const struct audit_event *ev);
 
 /* Audit helper for a retag: records the tags before (t0) and after (t1). */
 void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,

@@ -11,8 +11,10 @@
  *   gmerge.c      folding another mount's manifest in, refresh, discard
  *   gstate.c      bookkeeping: table, adopt, accessors, puts, dirty budget
  *                                                               (bottom)
- * Below the engine: core.c (tags, checks, audit), manifest, meta, store,
- * codec, scache, workers. The declarations below follow the same order.
+ * The engine sees only its context (engine.h), never struct core; above it
+ * stand core.c, fileops.c, ns.c, xattr.c, reload.c, stats.c, instance.c.
+ * Below it: manifest, meta, store, codec, policy, scache, workers, keys.
+ * The declarations below follow the same order, bottom first.
  *
  * Lock order (the only one; docs/architecture.md has it too):
  *   reload_lock (core_enter, shared) -> ns_lock -> table lock
@@ -52,7 +54,7 @@ struct oldobj {
 /* A shard being encoded and stored by a worker. Its buffer stays readable
  * (reads copy from it) until the worker installs the new ref. */
 struct flushjob {
-	struct core *c;
+	struct engine *e;
 	struct gfile *gf;
 	uint64_t index;
 	uint8_t *buf;
@@ -145,17 +147,13 @@ static inline uint32_t gf_shard_size(const struct gfile *gf)
 }
 
 /* Config index of a manifest-local backend, or -1 if not configured. */
-int gf_backend(struct core *c, const struct manifest *mf, int local);
-
-/* Resolves a manifest's tags against the config (undeclared category:
- * the default one, fail closed). */
-void gf_manifest_tags(struct core *c, const struct manifest *mf, struct geo_tags *t);
+int gf_backend(struct engine *e, const struct manifest *mf, int local);
 
 /* Makes disk (consumed) the file's state as last committed: its manifest,
  * generation, tags and where the manifest lives; what was put before no
  * longer needs syncing (with durability = fsync, everything disk names is
  * noted unsynced instead). Sets the stub's size. Owned or gf->lock held. */
-void gf_adopt(struct core *c, struct gfile *gf, struct manifest *disk, bool in_stub);
+void gf_adopt(struct engine *e, struct gfile *gf, struct manifest *disk, bool in_stub);
 
 /* Stub size follows the logical size (gf->mf->size), so stat needs no
  * manifest: sets it if it differs. */
@@ -187,21 +185,25 @@ struct placed {
 
 /* Appends p's copies to ref's replicas (manifest-local backend indices)
  * and notes the backends for the next durable commit. gf->lock held. */
-int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct shard_ref *ref);
+int gf_install(struct engine *e, struct gfile *gf, const struct placed *p, struct shard_ref *ref);
 
 /* A dirty shard buffer (gf_shard_size bytes) counted against the mount's
  * dirty_size budget, and its release (len: the size it was taken with;
  * NULL ok). */
-uint8_t *gf_buf_alloc(struct core *c, struct gfile *gf);
-void gf_buf_free(struct core *c, size_t len, uint8_t *b);
+uint8_t *gf_buf_alloc(struct engine *e, struct gfile *gf);
+void gf_buf_free(struct engine *e, size_t len, uint8_t *b);
 
 /* Frees every dirty shard (their data is dropped) and returns their bytes
  * to the mount's dirty_size budget. gf->lock held, or gf owned. */
-void gf_drop_dirty(struct core *c, struct gfile *gf);
+void gf_drop_dirty(struct engine *e, struct gfile *gf);
 
 /* Waits (gf->lock held) until no worker job (flush or prefetch) of gf
  * runs. */
 void gf_wait_inflight(struct gfile *gf);
+
+/* The engine's hooks (engine.h), each a no-op when unset. */
+void gf_note_status(struct engine *e, const struct geo_id *id, bool misplaced);
+void gf_inval_links(struct engine *e, ino_t ino);
 
 /* ==== gmerge.c: several mounts of one meta root ==== */
 
@@ -211,13 +213,13 @@ void gf_wait_inflight(struct gfile *gf);
  * merged, 0 when the disk was not newer, -errno). gf->lock held. */
 int gf_touch(struct gfile *gf, uint64_t idx);
 void gf_untouch_all(struct gfile *gf);
-int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk);
-int gf_reload(struct core *c, struct gfile *gf);
+int gf_merge_disk(struct engine *e, struct gfile *gf, struct manifest *disk);
+int gf_reload(struct engine *e, struct gfile *gf);
 /* After a last commit failed: deletes the objects of shards this mount
  * wrote that the manifest on disk does not reference (they would be
  * orphans nobody can reach), and puts the file back in its last committed
  * state, so that the next open does not see what was dropped. */
-void gf_discard_uncommitted(struct core *c, struct gfile *gf);
+void gf_discard_uncommitted(struct engine *e, struct gfile *gf);
 
 /* ==== placement.c: where replicas go (see placement.h) ==== */
 
@@ -225,15 +227,15 @@ void gf_discard_uncommitted(struct core *c, struct gfile *gf);
  * allowed backends not in exclude (bit per config backend), appending to
  * p. Needs no gfile lock. -EACCES / -ENOSPC / -errno; on failure the
  * copies this call made are removed again. */
-int gf_store_copies(struct core *c, const struct geo_tags *t, const uint8_t *obj, size_t n,
+int gf_store_copies(struct engine *e, const struct geo_tags *t, const uint8_t *obj, size_t n,
 		    int want, uint64_t exclude, struct placed *p);
 
 /* Deletes p's copies from index `from` on, and forgets them. */
-void gf_unstore(struct core *c, struct placed *p, int from);
+void gf_unstore(struct engine *e, struct placed *p, int from);
 
 /* Placement feasibility for the file's current tags (refuse early: counted
  * and audited). A success holds for the rest of the second. gf->lock held. */
-int gf_check_writable(struct core *c, struct gfile *gf);
+int gf_check_writable(struct engine *e, struct gfile *gf);
 
 /* ==== shardio.c: content ==== */
 
@@ -241,24 +243,24 @@ int gf_check_writable(struct core *c, struct gfile *gf);
  * past the stored length or past the file's end is zero, so a write that
  * extends the file finds zeros there). Tries every replica. -EIO if none
  * is good (audited). */
-int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out);
+int gf_fetch(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *out);
 
 /* Reads one authentic replica of shard idx: the stored object into obj
  * (cap bytes) and its plaintext into plain (shard_size bytes). Returns the
  * object's length; -EIO if none authenticates. Needs gf->lock. */
-long gf_fetch_object(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *obj, size_t cap,
+long gf_fetch_object(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *obj, size_t cap,
 		     uint8_t *plain);
 
 /* Writes every dirty shard out (in index order). gf->lock held. */
-int gf_flush_dirty(struct core *c, struct gfile *gf);
+int gf_flush_dirty(struct engine *e, struct gfile *gf);
 
 /* ==== gcommit.c: the commit protocol ==== */
 
 /* Deletes the objects queued by gf_supersede unless `keep` (another
  * mount's manifest; may be NULL) still references them. */
-void gf_delete_superseded(struct core *c, struct gfile *gf, const struct manifest *keep);
+void gf_delete_superseded(struct engine *e, struct gfile *gf, const struct manifest *keep);
 
 /* gfile_commit with gf->lock held. */
-int gf_commit_locked(struct core *c, struct gfile *gf, bool durable);
+int gf_commit_locked(struct engine *e, struct gfile *gf, bool durable);
 
 #endif

@@ -114,24 +114,24 @@ struct gfile *gtable_find_id(struct gtable *t, const struct geo_id *id)
 }
 
 
-struct gfile *gfile_find_ino(struct core *c, dev_t dev, ino_t ino)
+struct gfile *gfile_find_ino(struct engine *e, dev_t dev, ino_t ino)
 {
 	struct gfile *gf;
 
-	pthread_mutex_lock(&c->files->lock);
-	gf = gtable_find_ino(c->files, dev, ino);
+	pthread_mutex_lock(&e->files->lock);
+	gf = gtable_find_ino(e->files, dev, ino);
 	if (gf)
 		gf->refs++;
-	pthread_mutex_unlock(&c->files->lock);
+	pthread_mutex_unlock(&e->files->lock);
 	return gf;
 }
 
 
-int gf_backend(struct core *c, const struct manifest *mf, int local)
+int gf_backend(struct engine *e, const struct manifest *mf, int local)
 {
 	if (local < 0 || local >= mf->nbackends)
 		return -1;
-	int b = config_backend(c->cfg, mf->bnames[local]);
+	int b = config_backend(e->cfg, mf->bnames[local]);
 	return b < 0 ? -1 : b;
 }
 
@@ -181,30 +181,14 @@ struct gfile *gf_alloc(int stubfd)
 }
 
 
-/* Resolves a manifest's tags against the config. A category the config no
- * longer declares falls back to the default category (fail closed). */
-void gf_manifest_tags(struct core *c, const struct manifest *mf, struct geo_tags *t)
-{
-	t->cat = config_category(c->cfg, mf->category);
-	if (t->cat < 0) {
-		log_warn("a file uses undeclared category '%s'; treating it as '%s'",
-			 mf->category, c->cfg->cats[c->cfg->default_category].name);
-		t->cat = c->cfg->default_category;
-	}
-	t->origin = country_index(mf->origin);
-	if (t->origin < 0)
-		t->origin = c->cfg->default_origin;
-	t->flags = mf->flags & (MANIFEST_CAT_SET | MANIFEST_ORIGIN_SET);
-}
 
-
-void gf_adopt(struct core *c, struct gfile *gf, struct manifest *disk, bool in_stub)
+void gf_adopt(struct engine *e, struct gfile *gf, struct manifest *disk, bool in_stub)
 {
 	manifest_free(gf->mf);
 	gf->mf = disk;
 	gf->disk_gen = disk->generation;
 	gf->in_stub = in_stub;
-	gf_manifest_tags(c, disk, &gf->tags);
+	tags_from_manifest(e->cfg, disk, &gf->tags);
 	gf->put_mask = 0;
 	gf->nrecent = 0;
 	gf->recent_full = false;
@@ -212,11 +196,11 @@ void gf_adopt(struct core *c, struct gfile *gf, struct manifest *disk, bool in_s
 	/* With durability = fsync, a close before this may have left the
 	 * manifest and its objects in the page cache only: the next fsync()
 	 * makes them durable, as a local filesystem's fsync would. */
-	if (!c->cfg->durable_close) {
+	if (!e->cfg->durable_close) {
 		gf->unsynced = true;
 		for (uint64_t i = 0; i < disk->nshards; i++)
 			for (int k = 0; k < disk->shards[i].nrep; k++) {
-				int b = gf_backend(c, disk, disk->shards[i].rep[k].backend);
+				int b = gf_backend(e, disk, disk->shards[i].rep[k].backend);
 				if (b >= 0)
 					gf_note_put(gf, b, &disk->shards[i].rep[k].oid);
 			}
@@ -313,29 +297,29 @@ bool gf_references(const struct manifest *mf, const char *bname, const struct ge
 }
 
 
-uint8_t *gf_buf_alloc(struct core *c, struct gfile *gf)
+uint8_t *gf_buf_alloc(struct engine *e, struct gfile *gf)
 {
 	uint8_t *b = malloc(gf_shard_size(gf));
 
 	if (b)
-		__atomic_add_fetch(&c->dirty_bytes, gf_shard_size(gf), __ATOMIC_RELAXED);
+		__atomic_add_fetch(&e->dirty_bytes, gf_shard_size(gf), __ATOMIC_RELAXED);
 	return b;
 }
 
 
-void gf_buf_free(struct core *c, size_t len, uint8_t *b)
+void gf_buf_free(struct engine *e, size_t len, uint8_t *b)
 {
 	if (b) {
-		__atomic_sub_fetch(&c->dirty_bytes, len, __ATOMIC_RELAXED);
+		__atomic_sub_fetch(&e->dirty_bytes, len, __ATOMIC_RELAXED);
 		free(b);
 	}
 }
 
 
-void gf_drop_dirty(struct core *c, struct gfile *gf)
+void gf_drop_dirty(struct engine *e, struct gfile *gf)
 {
 	for (int i = 0; i < gf->ndirty; i++)
-		gf_buf_free(c, gf_shard_size(gf), gf->dirty[i].buf);
+		gf_buf_free(e, gf_shard_size(gf), gf->dirty[i].buf);
 	gf->ndirty = 0;
 }
 
@@ -347,12 +331,12 @@ void gf_wait_inflight(struct gfile *gf)
 }
 
 
-int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct shard_ref *ref)
+int gf_install(struct engine *e, struct gfile *gf, const struct placed *p, struct shard_ref *ref)
 {
 	ref->gen = p->gen;
 	ref->objlen = p->objlen;
 	for (int k = 0; k < p->n; k++) {
-		int local = manifest_backend(gf->mf, c->cfg->backends[p->b[k]].name);
+		int local = manifest_backend(gf->mf, e->cfg->backends[p->b[k]].name);
 		if (local < 0)
 			return local;
 		if (ref->nrep >= CFG_MAX_REPLICAS)
@@ -363,4 +347,49 @@ int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct 
 		gf_note_put(gf, p->b[k], &p->oid[k]);
 	}
 	return 0;
+}
+
+int engine_init(struct engine *e, size_t cache_size)
+{
+	e->files = gtable_new();
+	e->cache = scache_new(cache_size);
+	if (!e->files || !e->cache) {
+		engine_fini(e);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void engine_fini(struct engine *e)
+{
+	gtable_free(e->files);
+	scache_free(e->cache);
+	e->files = NULL;
+	e->cache = NULL;
+}
+
+void engine_bind(struct engine *e, struct geo_config *cfg, struct keyring *keys,
+		 struct store *store)
+{
+	e->cfg = cfg;
+	e->keys = keys;
+	e->store = store;
+}
+
+void engine_audit(struct engine *e, const struct audit_event *ev)
+{
+	if (e->audit)
+		e->audit(e->hook_arg, ev);
+}
+
+void gf_note_status(struct engine *e, const struct geo_id *id, bool misplaced)
+{
+	if (e->note_status)
+		e->note_status(e->hook_arg, id, misplaced);
+}
+
+void gf_inval_links(struct engine *e, ino_t ino)
+{
+	if (e->inval_links)
+		e->inval_links(e->hook_arg, ino);
 }

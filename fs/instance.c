@@ -50,6 +50,34 @@ static int preflight(const struct geo_config *cfg, char *err, size_t errlen)
 	return preflight_run(cfg, &pf) ? -EINVAL : 0;
 }
 
+/* The engine's hooks up to this instance. */
+static void hook_audit(void *arg, const struct audit_event *ev)
+{
+	core_audit_event(arg, ev);
+}
+
+static void hook_note_status(void *arg, const struct geo_id *id, bool misplaced)
+{
+	stats_note_status(arg, id, misplaced);
+}
+
+static void hook_inval_links(void *arg, ino_t ino)
+{
+	core_inval_links(arg, ino);
+}
+
+/* Gives the engine what it works with: the instance's config, keyring,
+ * store and meta root (a reload rebinds the first three), and the hooks. */
+static void wire_engine(struct core *c)
+{
+	engine_bind(&c->eng, c->cfg, c->keys, c->store);
+	c->eng.meta = c->meta;
+	c->eng.audit = hook_audit;
+	c->eng.note_status = hook_note_status;
+	c->eng.inval_links = hook_inval_links;
+	c->eng.hook_arg = c;
+}
+
 int core_open(const char *config_path, struct core **out, char *err, size_t errlen)
 {
 	struct core *c = calloc(1, sizeof(*c));
@@ -89,15 +117,15 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 		goto fail;
 	audit_close(c->audit);
 	c->audit = NULL;
-	c->cache = scache_new(c->cfg->cache_size);
-	c->files = gtable_new();
+	rc = engine_init(&c->eng, c->cfg->cache_size);
 	c->mon = stats_new();
 	c->links = links_new();
-	if (!c->cache || !c->files || !c->mon || !c->links) {
+	if (rc || !c->mon || !c->links) {
 		rc = -ENOMEM;
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	wire_engine(c);
 	core_resolve_admin(c->cfg, &c->have_admin_gid, &c->admin_gid);
 	*out = c;
 	return 0;
@@ -123,8 +151,8 @@ int core_start(struct core *c, char *err, size_t errlen)
 		n = 2;
 	if (store_remote(c->store) && n < REMOTE_WORKERS)
 		n = REMOTE_WORKERS;
-	c->workers = workers_new((int)n);
-	if (!c->workers) {
+	c->eng.workers = workers_new((int)n);
+	if (!c->eng.workers) {
 		snprintf(err, errlen, "cannot start worker threads");
 		return -ENOMEM;
 	}
@@ -141,10 +169,9 @@ void core_close(struct core *c)
 		return;
 	stats_stop(c);
 	stats_free(c->mon);
-	workers_free(c->workers);
+	workers_free(c->eng.workers);
 	audit_close(c->audit);
-	gtable_free(c->files);
-	scache_free(c->cache);
+	engine_fini(&c->eng);
 	links_free(c->links);
 	store_close(c->store);
 	meta_close(c->meta);

@@ -18,29 +18,29 @@
 #include "placement.h"
 #include "policy.h"
 
-int core_check_placement(struct core *c, const struct geo_tags *t, char *why, size_t len)
+int placement_check(struct engine *e, const struct geo_tags *t, char *why, size_t len)
 {
 	struct backend_state st[CFG_MAX_BACKENDS];
-	int idx[CFG_MAX_BACKENDS], healthy = 0, want = c->cfg->cats[t->cat].replicas;
-	int n = policy_qualified(c->cfg, t->cat, t->origin, idx, CFG_MAX_BACKENDS);
+	int idx[CFG_MAX_BACKENDS], healthy = 0, want = e->cfg->cats[t->cat].replicas;
+	int n = policy_qualified(e->cfg, t->cat, t->origin, idx, CFG_MAX_BACKENDS);
 
 	/* Refuse early, on the call that would store: not only where nothing
 	 * is configured, but also where too few allowed backends are up. */
 	if (n >= want) {
-		store_state(c->store, st);
+		store_state(e->store, st);
 		for (int i = 0; i < n; i++)
 			healthy += st[idx[i]].healthy;
 		if (healthy >= want)
 			return 0;
 	}
-	int w = policy_explain(c->cfg, t->cat, t->origin, why, len);
+	int w = policy_explain(e->cfg, t->cat, t->origin, why, len);
 	if (n >= want && w >= 0 && (size_t)w < len)
 		snprintf(why + w, len - (size_t)w, "; only %d of them %s reachable now", healthy,
 			 healthy == 1 ? "is" : "are");
 	return -EACCES;
 }
 
-void placement_refused(struct core *c, const struct geo_req *r, const char *intent,
+void placement_refused(struct engine *e, const struct geo_req *r, const char *intent,
 		       const char *path, const struct geo_id *fid, const struct geo_tags *t,
 		       int rc, const char *why)
 {
@@ -49,7 +49,7 @@ void placement_refused(struct core *c, const struct geo_req *r, const char *inte
 	char reason[256];
 
 	if (!why) {
-		policy_explain(c->cfg, t->cat, t->origin, reason, sizeof(reason));
+		policy_explain(e->cfg, t->cat, t->origin, reason, sizeof(reason));
 		why = reason;
 	}
 	if (fid) {
@@ -57,44 +57,52 @@ void placement_refused(struct core *c, const struct geo_req *r, const char *inte
 		snprintf(detail, sizeof(detail), "file id %s: %s", hex, why);
 		why = detail;
 	}
-	__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-	core_audit(c, r ? r : &nobody, "placement-refused", intent, path, NULL, t, rc, NULL, why);
+	if (!r)
+		r = &nobody;
+	struct audit_event ev = {
+		.op = "placement-refused", .intent = intent, .path = path,
+		.category = e->cfg->cats[t->cat].name, .origin = country_code(t->origin),
+		.result = rc, .detail = why, .uid = r->uid, .gid = r->gid, .pid = r->pid,
+	};
+
+	__atomic_add_fetch(&e->ctr.placement_refused, 1, __ATOMIC_RELAXED);
+	engine_audit(e, &ev);
 }
 
-void gf_unstore(struct core *c, struct placed *p, int from)
+void gf_unstore(struct engine *e, struct placed *p, int from)
 {
 	for (int k = from; k < p->n; k++)
-		store_delete(c->store, p->b[k], &p->oid[k]);
+		store_delete(e->store, p->b[k], &p->oid[k]);
 	p->n = from;
 }
 
-int gf_store_copies(struct core *c, const struct geo_tags *t, const uint8_t *obj, size_t n,
+int gf_store_copies(struct engine *e, const struct geo_tags *t, const uint8_t *obj, size_t n,
 		    int want, uint64_t exclude, struct placed *p)
 {
 	struct backend_state st[CFG_MAX_BACKENDS];
 	int chosen[CFG_MAX_REPLICAS], start = p->n;
 
-	store_state(c->store, st);
+	store_state(e->store, st);
 	while (want > 0) {
-		int k = policy_choose(c->cfg, t->cat, t->origin, st, n, exclude, want, chosen,
+		int k = policy_choose(e->cfg, t->cat, t->origin, st, n, exclude, want, chosen,
 				      crypto_random_u32, NULL);
 		if (k < 0) {
-			gf_unstore(c, p, start);
+			gf_unstore(e, p, start);
 			return k;
 		}
 		for (int i = 0; i < k; i++) {
 			int b = chosen[i];
-			int rc = store_put(c->store, b, obj, n, &p->oid[p->n]);
+			int rc = store_put(e->store, b, obj, n, &p->oid[p->n]);
 
 			if (rc) {
-				log_warn("backend %s refused an object: %s", c->cfg->backends[b].name,
+				log_warn("backend %s refused an object: %s", e->cfg->backends[b].name,
 					 strerror(-rc));
 				/* Full stays a candidate that cannot take it (ENOSPC);
 				 * broken is no candidate any more (EACCES if none is left). */
 				if (rc == -ENOSPC || rc == -EDQUOT) {
 					st[b].avail = 0;
 				} else {
-					store_mark_failed(c->store, b);
+					store_mark_failed(e->store, b);
 					st[b].healthy = false;
 				}
 				continue;
@@ -107,7 +115,7 @@ int gf_store_copies(struct core *c, const struct geo_tags *t, const uint8_t *obj
 	return 0;
 }
 
-int gf_check_writable(struct core *c, struct gfile *gf)
+int gf_check_writable(struct engine *e, struct gfile *gf)
 {
 	char why[256];
 	time_t now = time(NULL);
@@ -118,11 +126,11 @@ int gf_check_writable(struct core *c, struct gfile *gf)
 	 * and audited every time. Tags or policy changes reset writable_at. */
 	if (gf->writable_at == now)
 		return 0;
-	rc = core_check_placement(c, &gf->tags, why, sizeof(why));
+	rc = placement_check(e, &gf->tags, why, sizeof(why));
 	if (!rc) {
 		gf->writable_at = now;
 		return 0;
 	}
-	placement_refused(c, NULL, NULL, gf->path, &gf->id, &gf->tags, rc, why);
+	placement_refused(e, NULL, NULL, gf->path, &gf->id, &gf->tags, rc, why);
 	return rc;
 }

@@ -20,7 +20,7 @@
 #include "workers.h"
 
 /* Per file: shards in flight at once, and shards decoded ahead. Dirty
- * shards are bounded per mount by [data] dirty_size (c->dirty_bytes). */
+ * shards are bounded per mount by [data] dirty_size (e->dirty_bytes). */
 #define INFLIGHT_BYTES  (8u << 20)
 #define READAHEAD_BYTES (4u << 20)
 /* Beyond the decoded read-ahead, sequential readers have the kernel fetch
@@ -61,7 +61,7 @@ struct shard_snap {
 	uint8_t key[AEAD_KEY_LEN];
 };
 
-static void snap_shard(struct core *c, struct gfile *gf, uint64_t idx, struct shard_snap *s)
+static void snap_shard(struct engine *e, struct gfile *gf, uint64_t idx, struct shard_snap *s)
 {
 	s->path = gf->path ? strdup(gf->path) : NULL;
 	s->addr.file = gf->id;
@@ -71,7 +71,7 @@ static void snap_shard(struct core *c, struct gfile *gf, uint64_t idx, struct sh
 	s->shard_size = gf_shard_size(gf);
 	memcpy(s->key, gf->key, sizeof(s->key));
 	for (int k = 0; k < s->ref.nrep; k++)
-		s->b[k] = gf_backend(c, gf->mf, s->ref.rep[k].backend);
+		s->b[k] = gf_backend(e, gf->mf, s->ref.rep[k].backend);
 }
 
 static void snap_done(struct shard_snap *s)
@@ -84,14 +84,14 @@ static void snap_done(struct shard_snap *s)
 /* Audits an integrity failure of shard s: the file's path, the backend
  * (and its country) and the object, so an operator can act on them; b < 0
  * when no replica was readable at all. */
-static void auth_audit(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
+static void auth_audit(struct engine *e, const struct shard_snap *s, const struct geo_tags *t,
 		       int b, const struct geo_id *oid, const char *what)
 {
 	char fid[GEO_HEX_LEN + 1], obj[GEO_HEX_LEN + 1], detail[400];
-	const struct cfg_backend *be = b >= 0 ? &c->cfg->backends[b] : NULL;
+	const struct cfg_backend *be = b >= 0 ? &e->cfg->backends[b] : NULL;
 	struct audit_event ev = {
 		.op = "auth-failure", .path = s->path, .result = -EIO, .detail = detail,
-		.category = c->cfg->cats[t->cat].name, .origin = country_code(t->origin),
+		.category = e->cfg->cats[t->cat].name, .origin = country_code(t->origin),
 	};
 
 	geoid_hex(&s->addr.file, fid);
@@ -103,7 +103,7 @@ static void auth_audit(struct core *c, const struct shard_snap *s, const struct 
 		ev.object = obj;
 		ev.countries = country_code(be->country);
 	}
-	audit_record(c->audit, &ev);
+	engine_audit(e, &ev);
 }
 
 /* The one reader of "the first authentic replica": tries s's replicas in
@@ -112,7 +112,7 @@ static void auth_audit(struct core *c, const struct shard_snap *s, const struct 
  * that fails authentication is counted, logged and audited. Returns the
  * plaintext length and sets *objlen; -EIO (audited) if none is good.
  * Needs no gfile lock. */
-static int fetch_authentic(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
+static int fetch_authentic(struct engine *e, const struct shard_snap *s, const struct geo_tags *t,
 			   uint8_t *obj, size_t cap, uint8_t *out, long *objlen)
 {
 	int len = -EIO;
@@ -122,10 +122,10 @@ static int fetch_authentic(struct core *c, const struct shard_snap *s, const str
 
 		if (s->b[k] < 0)
 			continue;
-		n = store_get(c->store, s->b[k], &s->ref.rep[k].oid, obj, cap);
+		n = store_get(e->store, s->b[k], &s->ref.rep[k].oid, obj, cap);
 		if (n < 0) {
 			log_warn("shard %llu: replica on backend %s unreadable: %s",
-				 (unsigned long long)s->addr.index, c->cfg->backends[s->b[k]].name,
+				 (unsigned long long)s->addr.index, e->cfg->backends[s->b[k]].name,
 				 strerror((int)-n));
 			continue;
 		}
@@ -134,14 +134,14 @@ static int fetch_authentic(struct core *c, const struct shard_snap *s, const str
 			*objlen = n;
 			break;
 		}
-		__atomic_add_fetch(&c->stats.integrity_failures, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&e->ctr.integrity_failures, 1, __ATOMIC_RELAXED);
 		log_err("shard %llu: replica on backend %s fails authentication",
-			(unsigned long long)s->addr.index, c->cfg->backends[s->b[k]].name);
-		auth_audit(c, s, t, s->b[k], &s->ref.rep[k].oid,
+			(unsigned long long)s->addr.index, e->cfg->backends[s->b[k]].name);
+		auth_audit(e, s, t, s->b[k], &s->ref.rep[k].oid,
 			   "stored object fails authentication");
 	}
 	if (len < 0) {
-		auth_audit(c, s, t, -1, NULL, "no replica of the shard is readable and authentic");
+		auth_audit(e, s, t, -1, NULL, "no replica of the shard is readable and authentic");
 		return -EIO;
 	}
 	memset(out + len, 0, s->shard_size - (size_t)len);
@@ -149,7 +149,7 @@ static int fetch_authentic(struct core *c, const struct shard_snap *s, const str
 }
 
 /* fetch_authentic with an object buffer of its own. */
-static int fetch_snap(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
+static int fetch_snap(struct engine *e, const struct shard_snap *s, const struct geo_tags *t,
 		      uint8_t *out)
 {
 	size_t cap = codec_max_object(s->shard_size);
@@ -159,25 +159,25 @@ static int fetch_snap(struct core *c, const struct shard_snap *s, const struct g
 
 	if (!obj)
 		return -ENOMEM;
-	len = fetch_authentic(c, s, t, obj, cap, out, &objlen);
+	len = fetch_authentic(e, s, t, obj, cap, out, &objlen);
 	free(obj);
 	return len;
 }
 
-long gf_fetch_object(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *obj, size_t cap,
+long gf_fetch_object(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *obj, size_t cap,
 		     uint8_t *plain)
 {
 	struct shard_snap s;
 	long objlen = -EIO;
 	int len;
 
-	snap_shard(c, gf, idx, &s);
-	len = fetch_authentic(c, &s, &gf->tags, obj, cap, plain, &objlen);
+	snap_shard(e, gf, idx, &s);
+	len = fetch_authentic(e, &s, &gf->tags, obj, cap, plain, &objlen);
 	snap_done(&s);
 	return len < 0 ? len : objlen;
 }
 
-int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
+int gf_fetch(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *out)
 {
 	struct shard_ref *ref = ref_of(gf, idx);
 	struct shard_snap s;
@@ -188,17 +188,17 @@ int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
 		memset(out, 0, gf_shard_size(gf));
 		return 0;
 	}
-	if (!scache_read(c->cache, &gf->id, idx, ref->gen, out, 0, gf_shard_size(gf))) {
-		snap_shard(c, gf, idx, &s);
-		len = fetch_snap(c, &s, &gf->tags, out);
+	if (!scache_read(e->cache, &gf->id, idx, ref->gen, out, 0, gf_shard_size(gf))) {
+		snap_shard(e, gf, idx, &s);
+		len = fetch_snap(e, &s, &gf->tags, out);
 		snap_done(&s);
 		/* Another mount may have replaced the shard and deleted its
 		 * objects: take its newer manifest and try once more. */
-		if (len < 0 && gf_reload(c, gf) == 1)
-			return gf_fetch(c, gf, idx, out);
+		if (len < 0 && gf_reload(e, gf) == 1)
+			return gf_fetch(e, gf, idx, out);
 		if (len < 0)
 			return len;
-		scache_insert(c->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
+		scache_insert(e->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
 	}
 	/* A truncate not yet committed leaves bytes past EOF in the stored
 	 * shard (and the cache): they read as zeros, here for every caller. */
@@ -223,11 +223,11 @@ static bool all_zero(const uint8_t *p, size_t n)
 
 /* Encodes a shard and stores its replicas: the part of a flush that needs
  * no lock. */
-static int encode_store(struct core *c, const struct geo_id *fid, const uint8_t *key,
+static int encode_store(struct engine *e, const struct geo_id *fid, const uint8_t *key,
 			const struct geo_tags *t, uint64_t idx, const uint8_t *data, size_t len,
 			struct placed *p)
 {
-	const struct cfg_category *cat = &c->cfg->cats[t->cat];
+	const struct cfg_category *cat = &e->cfg->cats[t->cat];
 	struct shard_addr addr = { .file = *fid, .index = idx };
 	size_t cap = codec_max_object(len);
 	uint8_t *obj = malloc(cap);
@@ -239,30 +239,30 @@ static int encode_store(struct core *c, const struct geo_id *fid, const uint8_t 
 	do {
 		rc = crypto_random(&addr.gen, sizeof(addr.gen));
 	} while (!rc && addr.gen == 0);
-	n = rc ? rc : codec_encode(key, &addr, cat->compress, c->cfg->pad, data, len, obj,
+	n = rc ? rc : codec_encode(key, &addr, cat->compress, e->cfg->pad, data, len, obj,
 					 cap);
 	if (n >= 0) {
 		p->gen = addr.gen;
 		p->objlen = (uint32_t)n;
-		rc = gf_store_copies(c, t, obj, (size_t)n, cat->replicas, 0, p);
+		rc = gf_store_copies(e, t, obj, (size_t)n, cat->replicas, 0, p);
 	} else {
 		rc = n;
 	}
 	free(obj);
 	if (rc && rc != -ENOMEM)
-		placement_refused(c, NULL, NULL, NULL, fid, t, rc, NULL);
+		placement_refused(e, NULL, NULL, NULL, fid, t, rc, NULL);
 	return rc;
 }
 
 /* Puts the stored shard (or a hole) in the manifest. gf->lock held. */
-static int install_shard(struct core *c, struct gfile *gf, uint64_t idx, const struct placed *p)
+static int install_shard(struct engine *e, struct gfile *gf, uint64_t idx, const struct placed *p)
 {
 	struct shard_ref nref;
 	int rc;
 
 	memset(&nref, 0, sizeof(nref));
 	if (p && p->n) {
-		rc = gf_install(c, gf, p, &nref);
+		rc = gf_install(e, gf, p, &nref);
 		if (rc)
 			return rc;
 	}
@@ -317,16 +317,16 @@ static void flush_job(void *arg)
 {
 	struct flushjob *j = arg, **pp;
 	struct gfile *gf = j->gf;
-	struct core *c = j->c;
+	struct engine *e = j->e;
 	struct placed p;
 	int rc;
 
-	rc = encode_store(c, &gf->id, gf->key, &j->tags, j->index, j->buf, j->len, &p);
+	rc = encode_store(e, &gf->id, gf->key, &j->tags, j->index, j->buf, j->len, &p);
 	pthread_mutex_lock(&gf->lock);
 	if (!rc) {
-		rc = install_shard(c, gf, j->index, &p);
+		rc = install_shard(e, gf, j->index, &p);
 		if (rc)
-			gf_unstore(c, &p, 0);
+			gf_unstore(e, &p, 0);
 	}
 	for (pp = &gf->inflight; *pp != j; pp = &(*pp)->next)
 		;
@@ -345,7 +345,7 @@ static void flush_job(void *arg)
 	pthread_cond_broadcast(&gf->cond);
 	uint32_t len = gf_shard_size(gf);
 	pthread_mutex_unlock(&gf->lock);
-	gf_buf_free(c, len, j->buf);
+	gf_buf_free(e, len, j->buf);
 	free(j);
 }
 
@@ -354,17 +354,17 @@ static void flush_job(void *arg)
  * meanwhile, as a worker would hold it only at the end): for the last
  * small shard of a commit, a hand-off to another thread and back costs
  * more than the work. */
-static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
+static int submit_flush(struct engine *e, struct gfile *gf, int i, bool here)
 {
 	struct dshard d = gf->dirty[i];
 	size_t len = shard_len(gf, d.index);
 	struct flushjob *j;
 
 	if (len == 0 || all_zero(d.buf, len)) {
-		int rc = install_shard(c, gf, d.index, &(struct placed){ .n = 0 });
+		int rc = install_shard(e, gf, d.index, &(struct placed){ .n = 0 });
 		if (rc)
 			return rc;
-		gf_buf_free(c, gf_shard_size(gf), d.buf);
+		gf_buf_free(e, gf_shard_size(gf), d.buf);
 		gf->dirty[i] = gf->dirty[--gf->ndirty];
 		return 0;
 	}
@@ -378,7 +378,7 @@ static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	j->c = c;
+	j->e = e;
 	j->gf = gf;
 	j->index = d.index;
 	j->buf = cur->buf;
@@ -393,7 +393,7 @@ static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
 		flush_job(j);
 		pthread_mutex_lock(&gf->lock);
 	} else {
-		workers_submit(c->workers, flush_job, j);
+		workers_submit(e->workers, flush_job, j);
 	}
 	return 0;
 }
@@ -404,7 +404,7 @@ static int cmp_dirty(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int gf_flush_dirty(struct core *c, struct gfile *gf)
+int gf_flush_dirty(struct engine *e, struct gfile *gf)
 {
 	int rc = 0;
 
@@ -415,7 +415,7 @@ int gf_flush_dirty(struct core *c, struct gfile *gf)
 	 * comes back dirty (flush_job): stop at the first failure rather than
 	 * retry it forever. */
 	while (!rc && gf->ndirty > 0 && !gf->async_err)
-		rc = submit_flush(c, gf, gf->ndirty - 1, gf->ndirty == 1 && gf->ninflight == 0);
+		rc = submit_flush(e, gf, gf->ndirty - 1, gf->ndirty == 1 && gf->ninflight == 0);
 	gf_wait_inflight(gf);
 	if (!rc && gf->async_err) {
 		rc = gf->async_err;
@@ -427,7 +427,7 @@ int gf_flush_dirty(struct core *c, struct gfile *gf)
 /* The dirty buffer for shard idx, creating it (loaded unless `whole`, when
  * the caller overwrites all of it) and handing the LRU one to a worker if
  * there are too many. */
-static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole, struct dshard **out)
+static int get_dirty(struct engine *e, struct gfile *gf, uint64_t idx, bool whole, struct dshard **out)
 {
 	struct dshard *d;
 	uint8_t *buf;
@@ -442,29 +442,29 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 		*out = d;
 		return 0;
 	}
-	if (gf->ndirty >= 2 && __atomic_load_n(&c->dirty_bytes, __ATOMIC_RELAXED) + gf_shard_size(gf) >
-				       c->cfg->dirty_size) {
+	if (gf->ndirty >= 2 && __atomic_load_n(&e->dirty_bytes, __ATOMIC_RELAXED) + gf_shard_size(gf) >
+				       e->cfg->dirty_size) {
 		int lru = 0;
 		for (int i = 1; i < gf->ndirty; i++)
 			if (gf->dirty[i].used < gf->dirty[lru].used)
 				lru = i;
-		rc = submit_flush(c, gf, lru, false);
+		rc = submit_flush(e, gf, lru, false);
 		if (rc)
 			return rc;
 	}
-	buf = gf_buf_alloc(c, gf);
+	buf = gf_buf_alloc(e, gf);
 	if (!buf)
 		return -ENOMEM;
 	if (!whole) {
-		rc = gf_fetch(c, gf, idx, buf);
+		rc = gf_fetch(e, gf, idx, buf);
 		if (rc) {
-			gf_buf_free(c, gf_shard_size(gf), buf);
+			gf_buf_free(e, gf_shard_size(gf), buf);
 			return rc;
 		}
 	}
 	rc = add_dirty(gf, idx, buf);
 	if (rc) {
-		gf_buf_free(c, gf_shard_size(gf), buf);
+		gf_buf_free(e, gf_shard_size(gf), buf);
 		return rc;
 	}
 	*out = &gf->dirty[gf->ndirty - 1];
@@ -472,7 +472,7 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 }
 
 struct prefetch {
-	struct core *c;
+	struct engine *e;
 	struct gfile *gf;
 	struct shard_snap s;
 	struct geo_tags tags;
@@ -485,9 +485,9 @@ static void prefetch_job(void *arg)
 	uint8_t *buf = malloc(p->s.shard_size);
 
 	if (buf) {
-		int len = fetch_snap(p->c, &p->s, &p->tags, buf);
+		int len = fetch_snap(p->e, &p->s, &p->tags, buf);
 		if (len >= 0)
-			scache_insert_owned(p->c->cache, &p->s.addr.file, p->s.addr.index,
+			scache_insert_owned(p->e->cache, &p->s.addr.file, p->s.addr.index,
 					    p->s.addr.gen, buf, (size_t)len);
 		else
 			free(buf);
@@ -515,7 +515,7 @@ static bool prefetching(const struct gfile *gf, uint64_t idx)
 
 /* Hints the objects of the shards after `from` (up to HINT_BYTES), each
  * once, at its first readable replica. gf->lock held. */
-static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
+static void hint_ahead(struct engine *e, struct gfile *gf, uint64_t from)
 {
 	uint64_t until = from + per_bytes(gf, HINT_BYTES, 4);
 
@@ -524,12 +524,12 @@ static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
 	for (; gf->hint_next <= until && gf->hint_next < gf->mf->nshards; gf->hint_next++) {
 		const struct shard_ref *ref = &gf->mf->shards[gf->hint_next];
 
-		if (scache_contains(c->cache, &gf->id, gf->hint_next, ref->gen))
+		if (scache_contains(e->cache, &gf->id, gf->hint_next, ref->gen))
 			continue;	/* decoded already: its object is not needed */
 		for (int k = 0; k < ref->nrep; k++) {
-			int b = gf_backend(c, gf->mf, ref->rep[k].backend);
+			int b = gf_backend(e, gf->mf, ref->rep[k].backend);
 			if (b >= 0) {
-				store_willneed(c->store, b, &ref->rep[k].oid);
+				store_willneed(e->store, b, &ref->rep[k].oid);
 				break;
 			}
 		}
@@ -538,7 +538,7 @@ static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
 
 /* After a read of shard idx that continues the previous one, decodes the
  * next shards into the cache in the background. gf->lock held. */
-static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
+static void read_ahead(struct engine *e, struct gfile *gf, uint64_t idx)
 {
 	uint64_t ahead = per_bytes(gf, READAHEAD_BYTES, 2), until = idx + ahead;
 	/* Several FUSE threads serve one reader's requests, so they arrive a
@@ -566,26 +566,26 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 		struct prefetch *p;
 
 		if (ref->nrep == 0 || find_dirty(gf, i) || find_inflight(gf, i) ||
-		    scache_contains(c->cache, &gf->id, i, ref->gen))
+		    scache_contains(e->cache, &gf->id, i, ref->gen))
 			continue;
 		p = malloc(sizeof(*p));
 		if (!p)
 			return;
-		p->c = c;
+		p->e = e;
 		p->gf = gf;
 		p->tags = gf->tags;
-		snap_shard(c, gf, i, &p->s);
+		snap_shard(e, gf, i, &p->s);
 		gf->pf[gf->nprefetch++] = i;
-		workers_submit(c->workers, prefetch_job, p);
+		workers_submit(e->workers, prefetch_job, p);
 	}
 	/* Object hints cost a syscall each: only for a reader that has gone
 	 * on through two shards in order (a random reader that happens to
 	 * land near its last read does not qualify). */
 	if (gf->seq_run >= 2)
-		hint_ahead(c, gf, until);
+		hint_ahead(e, gf, until);
 }
 
-long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64_t off)
+long gfile_read(struct engine *e, struct gfile *gf, char *buf, size_t size, uint64_t off)
 {
 	size_t done = 0;
 	uint8_t *tmp = NULL;
@@ -612,8 +612,8 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 		} else if (!ref || ref->nrep == 0) {
 			memset(buf + done, 0, n);
 		} else {
-			read_ahead(c, gf, idx);
-			if (!scache_read(c->cache, &gf->id, idx, ref->gen, buf + done, in, n)) {
+			read_ahead(e, gf, idx);
+			if (!scache_read(e->cache, &gf->id, idx, ref->gen, buf + done, in, n)) {
 				/* A worker is decoding it: wait rather than decode twice. */
 				if (prefetching(gf, idx)) {
 					while (prefetching(gf, idx))
@@ -624,7 +624,7 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 					rc = -ENOMEM;
 					break;
 				}
-				rc = gf_fetch(c, gf, idx, tmp);
+				rc = gf_fetch(e, gf, idx, tmp);
 				if (rc)
 					break;
 				memcpy(buf + done, tmp + in, n);
@@ -641,7 +641,7 @@ out:
 	return rc < 0 ? rc : (long)done;
 }
 
-long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size, uint64_t off,
+long gfile_write(struct engine *e, struct gfile *gf, const char *buf, size_t size, uint64_t off,
 		 bool append)
 {
 	size_t done = 0;
@@ -652,7 +652,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 	size0 = gf->mf->size;
 	if (append)
 		off = gf->mf->size;
-	rc = gf_check_writable(c, gf);
+	rc = gf_check_writable(e, gf);
 	if (!rc && (off + size < off || off + size > (uint64_t)INT64_MAX))
 		rc = -EFBIG;
 	if (!rc && gf->async_err) {
@@ -666,7 +666,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 
 		if (n > size - done)
 			n = size - done;
-		rc = get_dirty(c, gf, idx, in == 0 && n == gf_shard_size(gf), &d);
+		rc = get_dirty(e, gf, idx, in == 0 && n == gf_shard_size(gf), &d);
 		if (rc)
 			break;
 		memcpy(d->buf + in, buf + done, n);
@@ -678,7 +678,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 		gf->changed = true;
 		/* A shard written up to its end is done for a sequential writer. */
 		if (in + n == gf_shard_size(gf))
-			rc = submit_flush(c, gf, (int)(d - gf->dirty), false);
+			rc = submit_flush(e, gf, (int)(d - gf->dirty), false);
 	}
 	if (done)
 		gf_stub_touch(gf, gf->mf->size != size0);
@@ -686,7 +686,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 	return done ? (long)done : rc;
 }
 
-static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
+static int truncate_locked(struct engine *e, struct gfile *gf, uint64_t size)
 {
 	uint64_t keep = manifest_shards_for(gf->mf, size);	/* shards that stay */
 	int rc = 0;
@@ -695,7 +695,7 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 	if (size < gf->mf->size) {
 		for (int i = gf->ndirty - 1; i >= 0; i--)
 			if (gf->dirty[i].index >= keep) {
-				gf_buf_free(c, gf_shard_size(gf), gf->dirty[i].buf);
+				gf_buf_free(e, gf_shard_size(gf), gf->dirty[i].buf);
 				gf->dirty[i] = gf->dirty[--gf->ndirty];
 			}
 		for (uint64_t i = keep; i < gf->mf->nshards && !rc; i++)
@@ -709,7 +709,7 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 			struct dshard *d;
 			struct shard_ref *ref = ref_of(gf, size / gf_shard_size(gf));
 			if (find_dirty(gf, size / gf_shard_size(gf)) || (ref && ref->nrep)) {
-				rc = get_dirty(c, gf, size / gf_shard_size(gf), false, &d);
+				rc = get_dirty(e, gf, size / gf_shard_size(gf), false, &d);
 				if (rc)
 					return rc;
 				memset(d->buf + size % gf_shard_size(gf), 0, gf_shard_size(gf) - size % gf_shard_size(gf));
@@ -724,16 +724,16 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 	return 0;
 }
 
-int gfile_truncate(struct core *c, struct gfile *gf, uint64_t size)
+int gfile_truncate(struct engine *e, struct gfile *gf, uint64_t size)
 {
 	int rc;
 
 	if (size > (uint64_t)INT64_MAX)
 		return -EFBIG;
 	pthread_mutex_lock(&gf->lock);
-	rc = size > gf->mf->size ? gf_check_writable(c, gf) : 0;
+	rc = size > gf->mf->size ? gf_check_writable(e, gf) : 0;
 	if (!rc)
-		rc = truncate_locked(c, gf, size);
+		rc = truncate_locked(e, gf, size);
 	pthread_mutex_unlock(&gf->lock);
 	return rc;
 }

@@ -1,7 +1,9 @@
 /*
- * test_engine.c — the open-file engine (gfile.h) driven without a mount:
- * two instances (core_open, as two app servers would) on one meta root and
- * one pair of backend directories under a temp directory. A commit makes
+ * test_engine.c — the open-file engine (gfile.h) driven without a mount
+ * and without an instance (struct core): two engines (engine.h), as two
+ * app servers would have, each on its own config, keyring, meta root
+ * handle, store and workers, share one meta root and one pair of backend
+ * directories under a temp directory. A commit makes
  * content readable by the other instance; two instances' commits of
  * different shards of one file merge; an overwritten shard's objects are
  * superseded (deleted once the new manifest is published); a commit that
@@ -25,10 +27,12 @@
 
 #include <cmocka.h>
 
-#include "core.h"
+#include "engine.h"
 #include "gfile.h"
 #include "keys.h"
+#include "meta.h"
 #include "store.h"
+#include "workers.h"
 #include "testutil.h"
 
 #define SHARD (64u << 10)
@@ -36,7 +40,7 @@
 struct fixture {
 	char *dir;
 	char conf[512];
-	struct core *a, *b;	/* two instances on the same meta root */
+	struct engine *a, *b;	/* two engines on the same meta root */
 };
 
 static void write_text(const char *path, const char *text)
@@ -48,18 +52,36 @@ static void write_text(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
-static struct core *open_instance(struct fixture *f)
+/* An engine on f's config, as an instance would wire it (no hooks). */
+static struct engine *open_engine(struct fixture *f)
 {
+	struct engine *e = calloc(1, sizeof(*e));
+	struct geo_config *cfg;
+	struct keyring *keys;
+	struct store *store;
 	char err[4096] = "";
-	struct core *c;
-	int rc = core_open(f->conf, &c, err, sizeof(err));
 
-	if (rc)
-		fail_msg("core_open: %s: %s", strerror(-rc), err);
-	rc = core_start(c, err, sizeof(err));
-	if (rc)
-		fail_msg("core_start: %s: %s", strerror(-rc), err);
-	return c;
+	assert_non_null(e);
+	assert_int_equal(config_load(f->conf, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(keyring_load(cfg->keyring_path, &keys, err, sizeof(err)), 0);
+	assert_int_equal(meta_open(cfg->meta_path, false, &e->meta, err, sizeof(err)), 0);
+	assert_int_equal(store_open(cfg, STORE_STRICT_ALL, &store, err, sizeof(err)), 0);
+	assert_int_equal(engine_init(e, cfg->cache_size), 0);
+	e->workers = workers_new(2);
+	assert_non_null(e->workers);
+	engine_bind(e, cfg, keys, store);
+	return e;
+}
+
+static void close_engine(struct engine *e)
+{
+	workers_free(e->workers);
+	engine_fini(e);
+	store_close(e->store);
+	meta_close(e->meta);
+	keyring_free(e->keys);
+	config_free(e->cfg);
+	free(e);
 }
 
 static int setup(void **state)
@@ -93,8 +115,8 @@ static int setup(void **state)
 	assert_int_equal(keyring_save(kr, cfg->keyring_path, true, err, sizeof(err)), 0);
 	keyring_free(kr);
 	config_free(cfg);
-	f->a = open_instance(f);
-	f->b = open_instance(f);
+	f->a = open_engine(f);
+	f->b = open_engine(f);
 	*state = f;
 	return 0;
 }
@@ -103,8 +125,8 @@ static int teardown(void **state)
 {
 	struct fixture *f = *state;
 
-	core_close(f->a);
-	core_close(f->b);
+	close_engine(f->a);
+	close_engine(f->b);
 	assert_int_equal(tu_rmtree(f->dir), 0);
 	free(f);
 	return 0;
@@ -122,49 +144,49 @@ static int stub(struct fixture *f, const char *name)
 	return fd;
 }
 
-/* A new file `name` made through instance c, with default tags. */
-static struct gfile *create(struct fixture *f, struct core *c, const char *name)
+/* A new file `name` made through engine e, with default tags. */
+static struct gfile *create(struct fixture *f, struct engine *e, const char *name)
 {
-	struct geo_tags t = { .cat = c->cfg->default_category, .origin = c->cfg->default_origin };
+	struct geo_tags t = { .cat = e->cfg->default_category, .origin = e->cfg->default_origin };
 	struct gfile *gf;
 	int fd = stub(f, name);
 
-	assert_int_equal(gfile_create(c, fd, &t, &gf), 0);
+	assert_int_equal(gfile_create(e, fd, &t, &gf), 0);
 	close(fd);
 	return gf;
 }
 
-/* The file `name` through instance c, with its key. */
-static struct gfile *get(struct fixture *f, struct core *c, const char *name)
+/* The file `name` through engine e, with its key. */
+static struct gfile *get(struct fixture *f, struct engine *e, const char *name)
 {
 	struct gfile *gf;
 	int fd = stub(f, name);
 
-	assert_int_equal(gfile_get(c, fd, &gf), 0);
-	assert_int_equal(gfile_refresh(c, gf, fd), 0);
+	assert_int_equal(gfile_get(e, fd, &gf), 0);
+	assert_int_equal(gfile_refresh(e, gf, fd), 0);
 	close(fd);
 	return gf;
 }
 
-static void put_bytes(struct core *c, struct gfile *gf, uint64_t off, size_t n, uint64_t seed)
+static void put_bytes(struct engine *e, struct gfile *gf, uint64_t off, size_t n, uint64_t seed)
 {
 	uint8_t *buf = malloc(n);
 
 	assert_non_null(buf);
 	tu_fill(buf, n, seed);
-	assert_int_equal(gfile_write(c, gf, (const char *)buf, n, off, false), (long)n);
+	assert_int_equal(gfile_write(e, gf, (const char *)buf, n, off, false), (long)n);
 	free(buf);
 }
 
 /* Asserts that [off, off+n) of gf reads as tu_fill(seed). */
-static void expect_bytes(struct core *c, struct gfile *gf, uint64_t off, size_t n, uint64_t seed)
+static void expect_bytes(struct engine *e, struct gfile *gf, uint64_t off, size_t n, uint64_t seed)
 {
 	uint8_t *want = malloc(n), *got = malloc(n);
 
 	assert_non_null(want);
 	assert_non_null(got);
 	tu_fill(want, n, seed);
-	assert_int_equal(gfile_read(c, gf, (char *)got, n, off), (long)n);
+	assert_int_equal(gfile_read(e, gf, (char *)got, n, off), (long)n);
 	assert_memory_equal(got, want, n);
 	free(want);
 	free(got);
