@@ -7,7 +7,7 @@
 #   make bench           benchmark against the peers (docs/performance.md)
 #   make install         install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
 #   make man-check       the man pages render without warnings (part of make test)
-#   make docs-check      every file README.md and docs/ link exists (part of make test)
+#   make docs-check      every file README.md and docs/ link, and docs/architecture.md names, exists (part of make test)
 #   make SANITIZE=1 test the same suite under AddressSanitizer + UBSan (objects in build-san/)
 #   make SANITIZE=thread ThreadSanitizer build (objects in build-tsan/)
 #   make stress          long integrity/crash/concurrency runs, then the concurrency tests

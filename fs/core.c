@@ -16,6 +16,17 @@
 #include "log.h"
 #include "links.h"
 #include "placement.h"
+#include "preflight.h"
+
+void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid)
+{
+	int rc = preflight_admin_gid(cfg, gid);
+
+	*have = rc == 0;
+	if (rc == -ENOENT)
+		log_warn("admin_group '%s' does not exist: only root may loosen tags",
+			 cfg->admin_group);
+}
 
 void core_enter(struct core *c)
 {

@@ -97,10 +97,12 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 /* Starts what runs threads (the audit writer, the status thread); call
  * after daemonizing. */
 int core_start(struct core *c, char *err, size_t errlen);
-/* Releases the handles still open (committing their files, as a last
- * close would), stops the threads (writing the metrics file a last time)
- * and frees. */
+/* Stops the threads (writing the metrics file a last time) and frees, in
+ * the reverse order of core_open/core_start. Release the handles still
+ * open first (core_release_all). NULL ok. */
 void core_close(struct core *c);
+
+/* ---- what every operation shares (core.c) ---- */
 
 /* Brackets every call from the front end: holds reload_lock shared, so a
  * reload waits for calls in progress and new calls wait for the reload.

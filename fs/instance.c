@@ -20,16 +20,6 @@
 #include "stats.h"
 #include "workers.h"
 
-void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid)
-{
-	int rc = preflight_admin_gid(cfg, gid);
-
-	*have = rc == 0;
-	if (rc == -ENOENT)
-		log_warn("admin_group '%s' does not exist: only root may loosen tags",
-			 cfg->admin_group);
-}
-
 /* Writers first: a waiting reload stops new calls from overtaking it. */
 static void init_reload_lock(pthread_rwlock_t *l)
 {
