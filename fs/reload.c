@@ -9,6 +9,7 @@
 #include "country.h"
 #include "gfile.h"
 #include "log.h"
+#include "policy.h"
 #include "reload.h"
 #include "stats.h"
 

@@ -20,6 +20,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "marker.h"
+#include "policy.h"
 #include "store.h"
 #include "store_kind.h"
 

@@ -30,12 +30,12 @@
 
 #include "config.h"
 #include "geoid.h"
-#include "policy.h"
 
 #define STORE_MARKER      "geofs-backend"
 #define STORE_RELPATH_MAX (sizeof("objects/ab/") + GEO_HEX_LEN)
 
 struct store;
+struct backend_state;		/* policy.h: what store_state() fills in */
 
 /* Opens every backend of cfg. A backend is usable only if its directory or
  * bucket exists and carries its marker (marker.h). An unusable backend is kept but
