@@ -16,6 +16,7 @@
 #include "log.h"
 #include "links.h"
 #include "placement.h"
+#include "policy.h"
 #include "preflight.h"
 
 void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid)

@@ -28,9 +28,6 @@
 
 struct gfile;
 
-struct gtable *gtable_new(void);
-void gtable_free(struct gtable *t);
-
 /* Takes a reference on the file whose stub is open as stubfd (O_RDWR; the
  * gfile keeps its own dup). Loads manifest and key on first use.
  * -EIO if the stub has no id or the manifest is missing/damaged, -EACCES if

@@ -127,6 +127,10 @@ struct gfile {
  * refs, unlinked, gone_nlink, closing and the chains. */
 void gtable_lock(struct gtable *t);
 void gtable_unlock(struct gtable *t);
+/* A new, empty table (NULL on ENOMEM), and freeing an empty one (NULL ok):
+ * engine_init / engine_fini. */
+struct gtable *gtable_new(void);
+void gtable_free(struct gtable *t);
 /* Table lock held for the rest. */
 void gtable_insert(struct gtable *t, struct gfile *gf);
 void gtable_remove(struct gtable *t, struct gfile *gf);

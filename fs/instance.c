@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "core.h"
-#include "gfile.h"
 #include "links.h"
 #include "log.h"
 #include "preflight.h"

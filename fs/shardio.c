@@ -705,15 +705,16 @@ static int truncate_locked(struct engine *e, struct gfile *gf, uint64_t size)
 		if (gf->mf->nshards > keep)
 			gf->mf->nshards = keep;
 		/* The cut shard must not keep stale bytes past the new end. */
-		if (size % gf_shard_size(gf)) {
+		uint32_t ss = gf_shard_size(gf), tail = (uint32_t)(size % ss);
+		uint64_t cut = size / ss;
+		struct shard_ref *ref = ref_of(gf, cut);
+		if (tail && (find_dirty(gf, cut) || (ref && ref->nrep))) {
 			struct dshard *d;
-			struct shard_ref *ref = ref_of(gf, size / gf_shard_size(gf));
-			if (find_dirty(gf, size / gf_shard_size(gf)) || (ref && ref->nrep)) {
-				rc = get_dirty(e, gf, size / gf_shard_size(gf), false, &d);
-				if (rc)
-					return rc;
-				memset(d->buf + size % gf_shard_size(gf), 0, gf_shard_size(gf) - size % gf_shard_size(gf));
-			}
+
+			rc = get_dirty(e, gf, cut, false, &d);
+			if (rc)
+				return rc;
+			memset(d->buf + tail, 0, ss - tail);
 		}
 	}
 	if (size != gf->mf->size) {
