@@ -11,10 +11,8 @@
 #include <string.h>
 
 #include "codec.h"
-#include "crypto.h"
 #include "gfile_int.h"
 #include "info_text.h"
-#include "log.h"
 #include "policy.h"
 
 #define PL(n) ((n) == 1 ? "" : "s")

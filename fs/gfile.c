@@ -16,7 +16,6 @@
 #include "crypto.h"
 #include "gfile_int.h"
 #include "log.h"
-#include "policy.h"
 
 /* Gets the key of the manifest's domain at its version. -EACCES without. */
 static int manifest_domain_key(struct engine *e, const struct manifest *mf, uint8_t dkey[AEAD_KEY_LEN])

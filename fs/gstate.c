@@ -15,9 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto.h"
 #include "gfile_int.h"
-#include "log.h"
 
 #define NBUCKETS 256
 

@@ -14,7 +14,6 @@
 
 #include "core.h"
 #include "links.h"
-#include "log.h"
 #include "preflight.h"
 #include "stats.h"
 #include "workers.h"
