@@ -8,6 +8,8 @@
 #   make install         install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
 #   make man-check       the man pages render without warnings (part of make test)
 #   make docs-check      every file README.md and docs/ link, and docs/architecture.md names, exists (part of make test)
+#   make layers-check    no module cycle in fs/ or tools/geoctl/ beyond scripts/layers.allow
+#                        (part of make test; docs/development.md)
 #   make SANITIZE=1 test the same suite under AddressSanitizer + UBSan (objects in build-san/)
 #   make SANITIZE=thread ThreadSanitizer build (objects in build-tsan/)
 #   make stress          long integrity/crash/concurrency runs, then the concurrency tests
@@ -144,7 +146,7 @@ stress: deps
 		$(PYTEST_ARGS) tests/stress/test_tsan.py
 
 test: deps
-	@$(MAKE) --no-print-directory all unit man-check docs-check
+	@$(MAKE) --no-print-directory all layers-check unit man-check docs-check
 	@$(MAKE) --no-print-directory mount-tests
 
 # ---- fuzzing -----------------------------------------------------------------
@@ -276,10 +278,15 @@ DOCS_PENDING =
 docs-check:
 	@scripts/docs-check.sh $(DOCS_PENDING)
 
+# The module graph from the objects (nm): a call cycle not in
+# scripts/layers.allow, or a listed one that is gone, fails.
+layers-check: all
+	@scripts/layers.sh --build $(BUILD)
+
 clean:
 	rm -rf build build-san build-fuzz build-tsan
 
-.PHONY: all deps unit man-check docs-check mount-tests test demo demo-s3 demo-stop bench install uninstall clean fuzz fuzz-build stress
+.PHONY: all deps unit man-check docs-check layers-check mount-tests test demo demo-s3 demo-stop bench install uninstall clean fuzz fuzz-build stress
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -16,7 +16,6 @@
 
 #include "codec.h"
 #include "compress.h"
-#include "config.h"
 
 /* Both AAD labels have the same length. */
 #define CODEC_AAD_LABEL1 "geofs-shard-v1"
@@ -118,7 +117,7 @@ int codec_encode(const uint8_t key[AEAD_KEY_LEN], const struct shard_addr *a,
 	size_t plen = len, ptlen;
 	int ret;
 
-	if (len > CFG_SHARD_MAX || cap < codec_max_object(len))
+	if (len > CODEC_SHARD_MAX || cap < codec_max_object(len))
 		return -EINVAL;
 
 	if (compress && lz4) {
@@ -184,13 +183,13 @@ int codec_decode(const uint8_t key[AEAD_KEY_LEN], const struct shard_addr *a,
 	int version;
 
 	/* Everything checkable in clear is checked before any work. */
-	if (objlen < CODEC_OVERHEAD || objlen > codec_max_object(CFG_SHARD_MAX))
+	if (objlen < CODEC_OVERHEAD || objlen > codec_max_object(CODEC_SHARD_MAX))
 		return -EIO;
 	if (memcmp(o, codec_magic, 4) != 0 || o[5] || o[6] || o[7])
 		return -EIO;
 	version = o[4];
 	if (version == 1) {
-		if (objlen > CFG_SHARD_MAX + CODEC_OVERHEAD)
+		if (objlen > CODEC_SHARD_MAX + CODEC_OVERHEAD)
 			return -EIO;
 		inner = CODEC_INNER_LEN;
 	} else if (version == 2) {
@@ -215,7 +214,7 @@ int codec_decode(const uint8_t key[AEAD_KEY_LEN], const struct shard_addr *a,
 
 	rawlen = get_le32(pt + 1);
 	c = compress_by_id(pt[0]);
-	if (!c || rawlen > cap || rawlen > CFG_SHARD_MAX)
+	if (!c || rawlen > cap || rawlen > CODEC_SHARD_MAX)
 		return -EIO;
 	if (c->decompress(pt + inner, plen, out, rawlen) != 0)
 		return -EIO;

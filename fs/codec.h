@@ -38,6 +38,9 @@
 #define CODEC_HDR_LEN     (4 + 4 + AEAD_NONCE_LEN)
 #define CODEC_INNER_LEN   5	/* v1: codec id, raw length */
 #define CODEC_INNER2_LEN  9	/* v2: codec id, raw length, payload length */
+/* The largest shard an object holds: a bound of the format, which the
+ * config's shard_size range (CFG_SHARD_MAX) stays within. */
+#define CODEC_SHARD_MAX   (16u * 1024 * 1024)
 /* The smallest overhead an object has (v1); v2 adds 4 bytes and padding. */
 #define CODEC_OVERHEAD    (CODEC_HDR_LEN + CODEC_INNER_LEN + AEAD_TAG_LEN)
 #define CODEC_OVERHEAD2   (CODEC_HDR_LEN + CODEC_INNER2_LEN + AEAD_TAG_LEN)
@@ -69,7 +72,7 @@ struct shard_addr {
 	uint64_t gen;
 };
 
-/* Encodes len bytes (len <= 16 MiB) into obj (cap >= codec_max_object(len)).
+/* Encodes len bytes (len <= CODEC_SHARD_MAX) into obj (cap >= codec_max_object(len)).
  * compress: try LZ4 first; pad: write a padded (v2) object, else an
  * unpadded v1 one. Returns the object length or -errno. */
 int codec_encode(const uint8_t key[AEAD_KEY_LEN], const struct shard_addr *a,

@@ -5,34 +5,17 @@
  * (gfile_int.h); where a new replica goes is placement.c's.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "codec.h"
 #include "gfile_int.h"
 #include "info_text.h"
 #include "policy.h"
 
 #define PL(n) ((n) == 1 ? "" : "s")
-
-/* Appends printf output to buf at *pos without overflowing. */
-static void appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (*pos >= len)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *pos, len - *pos, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*pos += (size_t)n < len - *pos ? (size_t)n : len - *pos - 1;
-}
 
 /* Is a replica on config backend b acceptable for the file's tags? */
 static bool rep_allowed(struct engine *e, struct gfile *gf, int b, const struct cset *allowed)
@@ -124,7 +107,7 @@ static void status_locked(struct engine *e, struct gfile *gf, char *buf, size_t 
 		appendf(buf, len, &pos, " %llu shard%s with fewer than %d good replica%s;",
 			(unsigned long long)s.under, PL(s.under), want, PL(want));
 	}
-	if (pos && buf[pos - 1] == ';')
+	if (pos && pos < len && buf[pos - 1] == ';')
 		buf[pos - 1] = '\0';
 }
 

@@ -45,7 +45,7 @@
 #define CFG_MAX_CATEGORIES  64
 #define CFG_MAX_REPLICAS    4
 #define CFG_SHARD_MIN       (64u * 1024)
-#define CFG_SHARD_MAX       (16u * 1024 * 1024)
+#define CFG_SHARD_MAX       (16u * 1024 * 1024)	/* <= CODEC_SHARD_MAX (test_codec.c) */
 #define CFG_S3_PREFIX_MAX   256
 #define CFG_ERR_MAX         4096	/* suggested size of error buffers */
 

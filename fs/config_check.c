@@ -3,14 +3,15 @@
  * file can tell once every line is parsed (required sections and keys, the
  * values that follow the site or [data], the [defaults] category, paths that
  * overlap (meta root, keyring, audit log, backends), whether `replicas` can
- * ever be met). Problems go through config_problem_at() like the line
- * parser's; the parser is config.c.
+ * ever be met). Problems go through config_problem_at() (config_report.c) like
+ * the line parser's; the parser is config.c, the tables it reads config_keys.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "config.h"
 #include "config_int.h"
 
@@ -165,9 +166,8 @@ static void resolve_default_category(struct parser *p)
 	if (cfg->default_category >= 0 || !cfg->ncats)
 		return;
 	names[0] = '\0';
-	for (int i = 0; i < cfg->ncats && pos < sizeof(names); i++)
-		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s",
-					i ? ", " : "", cfg->cats[i].name);
+	for (int i = 0; i < cfg->ncats; i++)
+		appendf(names, sizeof(names), &pos, "%s%s", i ? ", " : "", cfg->cats[i].name);
 	config_problem_at(p, keyline(&p->single[S_DEFAULTS], S_DEFAULTS, "category"),
 			  "unknown category '%s' in [defaults]; expected one of: %s",
 			  p->defcat, names);

@@ -1,7 +1,9 @@
 /*
- * config_int.h — what the mount config's line parser (config.c), its value
- * parsers (config_values.c) and its whole-file checks (config_check.c) share;
- * internal to those three files, not an interface for anything else.
+ * config_int.h — what the mount config's parser files share, bottom up:
+ * reporting and lookups (config_report.c), the value parsers
+ * (config_values.c), the section and key tables (config_keys.c), the
+ * whole-file checks (config_check.c) and the line parser (config.c);
+ * internal to those files, not an interface for anything else.
  */
 #ifndef GEOFS_CONFIG_INT_H
 #define GEOFS_CONFIG_INT_H
@@ -18,6 +20,7 @@
 #define SHOW_MAX      48		/* how much of a bad value is echoed */
 
 #define CODE_EXPECT   "an ISO 3166-1 alpha-2 code such as JP"
+#define NAME_EXPECT   "1..63 characters from A-Z a-z 0-9 _ . -"
 #define LIST_EXPECT   "a comma-separated list of ISO 3166-1 alpha-2 codes such as JP, origin, site, or * alone"
 
 struct parser;
@@ -51,7 +54,7 @@ struct section_def {
 enum { S_SITE, S_META, S_KEYS, S_AUDIT, S_DATA, S_BACKEND, S_CATEGORY, S_DEFAULTS, S_STATUS,
        NSECTIONS };
 
-/* The sections a file may have, by S_*; with their key tables, in config.c. */
+/* The sections a file may have, by S_*; with their key tables, in config_keys.c. */
 extern const struct section_def config_sections[NSECTIONS];
 
 /* One section as written: where it started, where each key was set. */
@@ -85,8 +88,8 @@ struct parser {
 	char defcat[CFG_NAME_MAX];
 };
 
-/* Reporting, in config.c: a problem at a line (problem(): at the current one), a
- * section's label, its key names, a printable bounded copy of a value. */
+/* Reporting, in config_report.c: a problem at a line (problem(): at the current
+ * one), a section's label, its key names, a printable bounded copy of a value. */
 void config_problem_at(struct parser *p, int line, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 #define problem(p, ...) config_problem_at((p), (p)->line, __VA_ARGS__)
@@ -94,9 +97,12 @@ const char *config_sect_label(const struct section_def *def, const char *name,
 			      char *buf, size_t len);
 void config_list_keys(const struct section_def *def, bool required, char *buf, size_t len);
 const char *config_shown(const char *s, char buf[SHOW_MAX + 4]);
+/* Also in config_report.c: the index of the [backend NAME] (kind SEC_BACKEND)
+ * or [category NAME] so far of that name, or -1. */
+int config_find_named(const struct geo_config *cfg, enum sec_kind kind, const char *name);
 
 /*
- * The value parsers, in config_values.c, named by the key tables in config.c:
+ * The value parsers, in config_values.c, named by the key tables in config_keys.c:
  * each stores the non-empty value of key p->key, mostly into `field` (its place
  * in the section's struct), and returns true; or returns false after reporting
  * the problem (or setting p->oom).

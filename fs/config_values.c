@@ -3,8 +3,9 @@
  * string of one `key = value` line into its field (a name, a country, a path
  * resolved against the config file's directory, a ranged number or size, a
  * choice, a country list, the [defaults] category and origin). The key tables
- * that name them, and the line parser that calls them, are in config.c; a bad
- * value is reported through config_problem_at() like every other problem.
+ * that name them are in config_keys.c, the line parser that calls them in
+ * config.c; a bad value is reported through config_problem_at()
+ * (config_report.c) like every other problem.
  */
 #include <errno.h>
 #include <stdint.h>

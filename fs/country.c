@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "country.h"
 #include "country_table.h"
 
@@ -117,32 +118,21 @@ int cset_count(const struct cset *s)
 	return n;
 }
 
-/* Appends str at *pos if it fits (keeping room for the NUL); always
- * advances *pos so the caller learns the length it needed. */
-static void put(char *buf, size_t len, size_t *pos, const char *str)
-{
-	size_t n = strlen(str);
-
-	if (*pos < len)
-		memcpy(buf + *pos, str, *pos + n < len ? n : len - 1 - *pos);
-	*pos += n;
-}
-
 int cset_format(const struct cset *s, char *buf, size_t len)
 {
 	size_t pos = 0;
 
 	if (cset_full(s)) {
-		put(buf, len, &pos, "*");
+		appendf(buf, len, &pos, "*");
 	} else if (cset_empty(s)) {
-		put(buf, len, &pos, "-");
+		appendf(buf, len, &pos, "-");
 	} else {
 		for (int i = 0; i < NCODES; i++) {
 			if (!cset_has(s, i))
 				continue;
 			if (pos)
-				put(buf, len, &pos, ",");
-			put(buf, len, &pos, country_codes[i]);
+				appendf(buf, len, &pos, ",");
+			appendf(buf, len, &pos, "%s", country_codes[i]);
 		}
 	}
 	if (len)

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "appendf.h"
 #include "fileio.h"
 #include "keys.h"
 #include "keys_int.h"
@@ -40,24 +41,6 @@
 #define KEYRING_FILE_MAX  (4u << 20)	/* ~25k domain lines */
 
 /* ---- small helpers ------------------------------------------------------ */
-
-/* Appends one formatted line to err (always NUL-terminated, truncates). */
-static void __attribute__((format(printf, 3, 4)))
-err_add(char *err, size_t errlen, const char *fmt, ...)
-{
-	size_t used;
-	va_list ap;
-
-	if (!err || errlen == 0)
-		return;
-	used = strnlen(err, errlen - 1);
-	if (used && used < errlen - 1)
-		err[used++] = '\n';
-	err[used] = '\0';
-	va_start(ap, fmt);
-	vsnprintf(err + used, errlen - used, fmt, ap);
-	va_end(ap);
-}
 
 /* Exactly 2 * AEAD_KEY_LEN hex digits into key. 0 or -EINVAL. */
 static int parse_key_hex(const char *s, uint8_t key[AEAD_KEY_LEN])
@@ -106,7 +89,7 @@ struct parse_state {
 };
 
 #define perr(ps, line, fmt, ...) do {						\
-		err_add((ps)->err, (ps)->errlen, "%s:%d: " fmt, (ps)->file, (line),	\
+		appendf_line((ps)->err, (ps)->errlen, "%s:%d: " fmt, (ps)->file, (line),	\
 			##__VA_ARGS__);						\
 		(ps)->nerr++;							\
 	} while (0)
@@ -276,7 +259,7 @@ static int parse_text(struct parse_state *ps, const char *text, size_t len)
 	}
 	crypto_wipe(line, sizeof(line));
 	if (!ps->seen_header && ps->nerr == 0) {
-		err_add(ps->err, ps->errlen, "%s: empty file (expected first line '"
+		appendf_line(ps->err, ps->errlen, "%s: empty file (expected first line '"
 			KEYRING_MAGIC " 1')", ps->file);
 		ps->nerr++;
 	}
@@ -293,7 +276,7 @@ static int read_secure(int fd, const char *path, size_t expect, char **buf, size
 	long n;
 
 	if (expect > KEYRING_FILE_MAX) {
-		err_add(err, errlen, "%s: larger than %u bytes: not a keyring", path,
+		appendf_line(err, errlen, "%s: larger than %u bytes: not a keyring", path,
 			KEYRING_FILE_MAX);
 		return -EINVAL;
 	}
@@ -303,12 +286,12 @@ static int read_secure(int fd, const char *path, size_t expect, char **buf, size
 		return -ENOMEM;
 	n = fileio_pread_full(fd, b, cap, 0);
 	if (n < 0) {
-		err_add(err, errlen, "%s: %s", path, strerror((int)-n));
+		appendf_line(err, errlen, "%s: %s", path, strerror((int)-n));
 		secmem_free(b, cap);
 		return (int)n;
 	}
 	if ((size_t)n == cap) {
-		err_add(err, errlen, "%s: changed while being read", path);
+		appendf_line(err, errlen, "%s: changed while being read", path);
 		secmem_free(b, cap);
 		return -EAGAIN;
 	}
@@ -328,7 +311,7 @@ int keyring_parse(const char *name, const char *text, size_t len, struct keyring
 	if (err && errlen)
 		err[0] = '\0';
 	if (len > KEYRING_FILE_MAX) {
-		err_add(err, errlen, "%s: larger than %u bytes: not a keyring", ps.file,
+		appendf_line(err, errlen, "%s: larger than %u bytes: not a keyring", ps.file,
 			KEYRING_FILE_MAX);
 		return -EINVAL;
 	}
@@ -357,31 +340,31 @@ int keyring_load(const char *path, struct keyring **out, char *err, size_t errle
 	if (fd < 0) {
 		ret = -errno;
 		if (ret == -ENOENT)
-			err_add(err, errlen, "%s: no such keyring; create it with: "
+			appendf_line(err, errlen, "%s: no such keyring; create it with: "
 				"geoctl keys init -c CONFIG", path);
 		else
-			err_add(err, errlen, "%s: %s", path, strerror(-ret));
+			appendf_line(err, errlen, "%s: %s", path, strerror(-ret));
 		return ret;
 	}
 	if (fstat(fd, &st) != 0) {
 		ret = -errno;
-		err_add(err, errlen, "%s: %s", path, strerror(-ret));
+		appendf_line(err, errlen, "%s: %s", path, strerror(-ret));
 		goto out_close;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		err_add(err, errlen, "%s: not a regular file", path);
+		appendf_line(err, errlen, "%s: not a regular file", path);
 		ret = -EINVAL;
 		goto out_close;
 	}
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		err_add(err, errlen, "%s: mode %04o gives group or others access to the keyring; "
+		appendf_line(err, errlen, "%s: mode %04o gives group or others access to the keyring; "
 			"run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
 		ret = -EPERM;
 		goto out_close;
 	}
 	/* As ssh does with its keys: whoever owns the file can change it. */
 	if (st.st_uid != 0 && st.st_uid != geteuid()) {
-		err_add(err, errlen, "%s: owned by uid %u, not by root or uid %u (who loads it); "
+		appendf_line(err, errlen, "%s: owned by uid %u, not by root or uid %u (who loads it); "
 			"run: chown %u %s", path, (unsigned)st.st_uid, (unsigned)geteuid(),
 			(unsigned)geteuid(), path);
 		ret = -EPERM;
@@ -480,35 +463,35 @@ int keyring_save(const struct keyring *kr, const char *path, bool exclusive,
 	fd = mkostemp(tmp, O_CLOEXEC);	/* O_EXCL, mode 0600, same directory */
 	if (fd < 0) {
 		ret = -errno;
-		err_add(err, errlen, "%s: cannot create a temporary file: %s", path,
+		appendf_line(err, errlen, "%s: cannot create a temporary file: %s", path,
 			strerror(-ret));
 		goto out_free;
 	}
 	if (fchmod(fd, 0600) != 0 || (ret = keyring_write(kr, fd)) != 0 || fsync(fd) != 0) {
 		ret = ret ? ret : -errno;
-		err_add(err, errlen, "%s: writing %s: %s", path, tmp, strerror(-ret));
+		appendf_line(err, errlen, "%s: writing %s: %s", path, tmp, strerror(-ret));
 		close(fd);
 		goto out_unlink;
 	}
 	if (close(fd) != 0) {
 		ret = -errno;
-		err_add(err, errlen, "%s: writing %s: %s", path, tmp, strerror(-ret));
+		appendf_line(err, errlen, "%s: writing %s: %s", path, tmp, strerror(-ret));
 		goto out_unlink;
 	}
 	/* link() never replaces an existing name: the exclusive case. */
 	if ((exclusive ? link(tmp, path) : rename(tmp, path)) != 0) {
 		ret = -errno;
 		if (ret == -EEXIST)
-			err_add(err, errlen, "%s: exists; will not overwrite it", path);
+			appendf_line(err, errlen, "%s: exists; will not overwrite it", path);
 		else
-			err_add(err, errlen, "%s: %s", path, strerror(-ret));
+			appendf_line(err, errlen, "%s: %s", path, strerror(-ret));
 		goto out_unlink;
 	}
 	if (exclusive)
 		unlink(tmp);
 	ret = sync_parent(path);
 	if (ret)
-		err_add(err, errlen, "%s: syncing its directory: %s", path, strerror(-ret));
+		appendf_line(err, errlen, "%s: syncing its directory: %s", path, strerror(-ret));
 	goto out_free;
 out_unlink:
 	unlink(tmp);

@@ -19,10 +19,12 @@
 
 #include "crypto.h"
 #include "fileio.h"
+#include "mkdirs.h"
 #include "log.h"
 #include "meta.h"
 
 #define META_FORMAT "geofs-meta 1\n"
+#define MANIFEST_FILE_MAX ((size_t)1 << 30)	/* larger is not a manifest */
 
 struct meta {
 	int root;		/* the namespace root */
@@ -30,13 +32,6 @@ struct meta {
 	int tmp;		/* .geofs/tmp */
 	int lock;		/* .geofs/lock while held, else -1 */
 };
-
-static int mkdir_at(int dirfd, const char *name, mode_t mode)
-{
-	if (mkdirat(dirfd, name, mode) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 static int open_dir_at(int dirfd, const char *name)
 {
@@ -66,9 +61,8 @@ int meta_open(const char *path, bool create, struct meta **out, char *err, size_
 	if (!m)
 		return -ENOMEM;
 	m->root = m->mdir = m->tmp = m->lock = -1;
-	if (create && mkdir(path, 0755) < 0 && errno != EEXIST) {
-		rc = -errno;
-		snprintf(err, errlen, "meta root %s: %s", path, strerror(errno));
+	if (create && (rc = mkdir_at(AT_FDCWD, path, 0755)) < 0) {
+		snprintf(err, errlen, "meta root %s: %s", path, strerror(-rc));
 		goto fail;
 	}
 	m->root = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -360,33 +354,10 @@ static int parse_for(const uint8_t *buf, size_t len, const struct geo_id *id,
 	return 0;
 }
 
-static int read_file(int fd, uint8_t **out, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf;
-	long n;
-
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (st.st_size > (off_t)1 << 30)
-		return -EFBIG;
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	n = fileio_pread_full(fd, buf, (size_t)st.st_size, 0);
-	if (n != st.st_size) {
-		free(buf);
-		return n < 0 ? (int)n : -EIO;	/* shrank under us: torn */
-	}
-	*out = buf;
-	*len = (size_t)n;
-	return 0;
-}
-
 int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest **out)
 {
 	char rel[3 + GEO_HEX_LEN + 1], what[sizeof("manifest ") + GEO_HEX_LEN];
-	uint8_t *buf = NULL;
+	char *buf = NULL;
 	size_t len = 0;
 	int fd, sfd = manifest_dir(m, id, rel), rc;
 
@@ -397,12 +368,12 @@ int meta_manifest_load(struct meta *m, const struct geo_id *id, struct manifest 
 	close(sfd);
 	if (rc)
 		return rc;
-	rc = read_file(fd, &buf, &len);
+	rc = fileio_read_whole(fd, MANIFEST_FILE_MAX, &buf, &len);
 	close(fd);
 	if (rc)
 		return rc;
 	snprintf(what, sizeof(what), "manifest %s", rel + 3);
-	rc = parse_for(buf, len, id, what, out);
+	rc = parse_for((const uint8_t *)buf, len, id, what, out);
 	free(buf);
 	return rc;
 }

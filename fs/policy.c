@@ -4,10 +4,10 @@
  * no globals; callers pass backend state and a random source in.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "policy.h"
 
 static bool valid_cat(const struct geo_config *cfg, int cat)
@@ -158,21 +158,6 @@ int policy_choose(const struct geo_config *cfg, int cat, int origin,
 		w[i] = w[n];
 	}
 	return want;
-}
-
-static void appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/* snprintf at *pos; *pos advances by the length needed, like snprintf. */
-static void appendf(char *buf, size_t len, size_t *pos, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(*pos < len ? buf + *pos : NULL, *pos < len ? len - *pos : 0, fmt, ap);
-	va_end(ap);
-	*pos += n > 0 ? (size_t)n : 0;
 }
 
 /* What stands between (cat, origin) and a placement, after "...; ". */

@@ -13,24 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "appendf.h"
 #include "keys.h"
 #include "marker.h"
 #include "preflight.h"
 #include "store.h"
-
-static void add_line(char *buf, size_t cap, const char *fmt, va_list ap)
-{
-	size_t used;
-
-	if (!buf || !cap)
-		return;
-	used = strnlen(buf, cap - 1);
-	if (used && used + 1 < cap)
-		buf[used++] = '\n';
-	buf[used] = '\0';
-	if (used + 1 < cap)
-		vsnprintf(buf + used, cap - used, fmt, ap);
-}
 
 __attribute__((format(printf, 2, 3)))
 static void problem(struct preflight *pf, const char *fmt, ...)
@@ -38,7 +25,7 @@ static void problem(struct preflight *pf, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	add_line(pf->errors, pf->errors_len, fmt, ap);
+	vappendf_line(pf->errors, pf->errors_len, fmt, ap);
 	va_end(ap);
 	pf->nerrors++;
 }
@@ -49,7 +36,7 @@ static void warning(struct preflight *pf, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	add_line(pf->warnings, pf->warnings_len, fmt, ap);
+	vappendf_line(pf->warnings, pf->warnings_len, fmt, ap);
 	va_end(ap);
 	pf->nwarnings++;
 }

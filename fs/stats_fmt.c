@@ -53,6 +53,30 @@ static void jkv_bool(FILE *f, bool *first, const char *key, bool val)
 	fputs(val ? "true" : "false", f);
 }
 
+/* A country list as configured ("origin,KR", "*") as a JSON array of its
+ * words (["origin","KR"], ["*"]): the one shape geoctl gives every list. */
+static void jkv_list(FILE *f, bool *first, const char *key, const char *list)
+{
+	bool f1 = true;
+
+	jkey(f, first, key);
+	fputc('[', f);
+	for (const char *p = list; *p; ) {
+		size_t n = strcspn(p, ",");
+		char word[8];
+
+		if (n && n < sizeof(word)) {
+			memcpy(word, p, n);
+			word[n] = '\0';
+			fputs(f1 ? "" : ",", f);
+			f1 = false;
+			jstr(f, word);
+		}
+		p += n + (p[n] == ',');
+	}
+	fputc(']', f);
+}
+
 /* RFC 3339 UTC time, or null for 0. */
 static void jkv_time(FILE *f, bool *first, const char *key, const struct timespec *t)
 {
@@ -83,10 +107,10 @@ static void json_policy(const struct stats_snap *s, FILE *f)
 
 		fputs(i ? ",{" : "{", f);
 		jkv_str(f, &f1, "name", c->name);
-		jkv_str(f, &f1, "store_in", c->store_in);
-		jkv_str(f, &f1, "access_from", c->access_from);
+		jkv_list(f, &f1, "store_in", c->store_in);
+		jkv_list(f, &f1, "access_from", c->access_from);
 		jkv_u64(f, &f1, "replicas", (uint64_t)c->replicas);
-		jkv_bool(f, &f1, "compress", c->compress);
+		jkv_str(f, &f1, "compress", c->compress ? "lz4" : "off");	/* as in the config */
 		fputc('}', f);
 	}
 	fputs("]}", f);
@@ -124,7 +148,7 @@ void stats_fmt_json(const struct stats_snap *s, FILE *f)
 	bool first = true, f1 = true;
 
 	fputc('{', f);
-	jkv_u64(f, &first, "version", 1);
+	jkv_u64(f, &first, "version", 2);	/* 2: lists are arrays, compress lz4|off */
 	jkv_str(f, &first, "site", s->site);
 	jkv_str(f, &first, "country", s->country);
 	jkv_str(f, &first, "config", s->config);

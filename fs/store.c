@@ -57,14 +57,6 @@ struct store {
 	struct backend b[CFG_MAX_BACKENDS];
 };
 
-void store_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX])
-{
-	char hex[GEO_HEX_LEN + 1];
-
-	geoid_hex(oid, hex);
-	snprintf(out, STORE_RELPATH_MAX, "objects/%.2s/%s", hex, hex);
-}
-
 /* Reads and judges the marker of an open backend (marker.h). */
 static int check_marker(const struct store_kind *k, void *h, const struct cfg_backend *cb,
 			const char *cfgfile, struct marker *m, char *err, size_t errlen)
@@ -506,10 +498,7 @@ int store_walk(struct store *s, int b, store_walk_fn fn, void *arg)
 void store_object_relpath(struct store *s, int b, const struct geo_id *oid,
 			  char out[STORE_RELPATH_MAX])
 {
-	if (s->b[b].k->object_relpath)
-		s->b[b].k->object_relpath(oid, out);
-	else
-		store_relpath(oid, out);
+	s->b[b].k->object_relpath(oid, out);
 }
 
 int store_remove_relpath(struct store *s, int b, const char *relpath)

@@ -31,11 +31,12 @@
 #include "config.h"
 #include "geoid.h"
 
+struct backend_state;		/* policy.h: what store_state() fills */
+
 #define STORE_MARKER      "geofs-backend"
 #define STORE_RELPATH_MAX (sizeof("objects/ab/") + GEO_HEX_LEN)
 
 struct store;
-struct backend_state;		/* policy.h: what store_state() fills in */
 
 /* Opens every backend of cfg. A backend is usable only if its directory or
  * bucket exists and carries its marker (marker.h). An unusable backend is kept but
@@ -108,7 +109,7 @@ int store_statfs(struct store *s, struct statvfs *out);
 
 /* Calls fn for every object file (oid: a regular file with a 32-hex name
  * in a fan-out directory objects/XX/; relpath says which one, and it need
- * not be store_object_relpath(oid) when the file sits in the wrong fan-out
+ * not be store_object_relpath() when the file sits in the wrong fan-out
  * directory), and with oid NULL for every leftover temp file (tmp/NAME)
  * and every other entry under objects/ (a misnamed file, a file or
  * directory at the wrong depth, a symlink; size 0 if not a regular file).
@@ -120,11 +121,8 @@ int store_walk(struct store *s, int b,
 /* Removes a leftover temp file named by store_walk. */
 int store_remove_relpath(struct store *s, int b, const char *relpath);
 
-/* "objects/ab/<hex>" for an object id. */
-void store_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX]);
-
 /* Where backend b keeps object oid, as store_walk names it: the fan-out
- * path of store_relpath() on a directory, "objects/<hex>" on a kind whose
+ * path "objects/ab/<hex>" on a directory, "objects/<hex>" on a kind whose
  * names need no fan-out (S3). fsck compares it with what it found. */
 void store_object_relpath(struct store *s, int b, const struct geo_id *oid,
 			  char out[STORE_RELPATH_MAX]);

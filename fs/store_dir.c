@@ -27,6 +27,7 @@
 
 #include "fileio.h"
 #include "marker.h"
+#include "mkdirs.h"
 #include "store.h"
 #include "store_kind.h"
 
@@ -42,40 +43,13 @@ static int fd_of(void *h)
 	return ((struct dir_backend *)h)->fd;
 }
 
-static int mkdir_at(int dirfd, const char *name)
-{
-	if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* mkdir -p: parents 0755, the last component `mode`. */
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char *p = strdup(path);
-	int rc = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *sl = strchr(p + 1, '/'); sl && !rc; sl = strchr(sl + 1, '/')) {
-		*sl = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			rc = -errno;
-		*sl = '/';
-	}
-	if (!rc && mkdir(p, mode) < 0 && errno != EEXIST)
-		rc = -errno;
-	free(p);
-	return rc;
-}
-
 static int dir_open(const struct cfg_backend *cb, const char *cfgfile, bool create, void **h,
 		    char *err, size_t errlen)
 {
 	struct dir_backend *d;
 	int fd, rc;
 
-	if (create && (rc = mkdir_p(cb->path, 0700)) < 0) {
+	if (create && (rc = mkdir_p(cb->path, 0755, 0700)) < 0) {
 		snprintf(err, errlen, "backend %s: cannot create %s: %s", cb->name, cb->path,
 			 strerror(-rc));
 		return rc;
@@ -124,9 +98,9 @@ static int dir_marker_write(void *h, const char *text, size_t len)
 
 static int dir_prepare(void *h)
 {
-	int rc = mkdir_at(fd_of(h), "objects");
+	int rc = mkdir_at(fd_of(h), "objects", 0700);
 
-	return rc ? rc : mkdir_at(fd_of(h), "tmp");
+	return rc ? rc : mkdir_at(fd_of(h), "tmp", 0700);
 }
 
 /* Opens the directory that holds rel ("objects/ab/<hex>", "tmp/<name>")
@@ -169,7 +143,7 @@ static int open_fanout(int fd, const char *rel, const char **base)
 		ofd = open_parent(fd, dir, &sub);
 		if (ofd < 0)
 			return ofd;
-		int rc = mkdir_at(ofd, sub);
+		int rc = mkdir_at(ofd, sub, 0700);
 		close(ofd);
 		if (rc)
 			return rc;
@@ -178,13 +152,22 @@ static int open_fanout(int fd, const char *rel, const char **base)
 	return pfd;
 }
 
+/* "objects/ab/<hex>": 256 fan-out directories, so none grows without bound. */
+static void dir_object_relpath(const struct geo_id *oid, char out[STORE_RELPATH_MAX])
+{
+	char hex[GEO_HEX_LEN + 1];
+
+	geoid_hex(oid, hex);
+	snprintf(out, STORE_RELPATH_MAX, "objects/%.2s/%s", hex, hex);
+}
+
 static int dir_put(void *h, const struct geo_id *oid, const void *obj, size_t len)
 {
 	char rel[STORE_RELPATH_MAX];
 	const char *base;
 	int pfd, ofd, rc;
 
-	store_relpath(oid, rel);
+	dir_object_relpath(oid, rel);
 	pfd = open_fanout(fd_of(h), rel, &base);
 	if (pfd < 0)
 		return pfd;
@@ -208,7 +191,7 @@ static int dir_put(void *h, const struct geo_id *oid, const void *obj, size_t le
 static int object_dir(void *h, const struct geo_id *oid, char rel[STORE_RELPATH_MAX],
 		      const char **base)
 {
-	store_relpath(oid, rel);
+	dir_object_relpath(oid, rel);
 	return open_parent(fd_of(h), rel, base);
 }
 
@@ -447,5 +430,6 @@ const struct store_kind store_kind_dir = {
 	.statfs = dir_statfs,
 	.walk = dir_walk,
 	.remove_relpath = dir_remove_relpath,
+	.object_relpath = dir_object_relpath,
 	.last_error = dir_last_error,
 };

@@ -81,8 +81,8 @@ struct store_kind {
 	 * returns nonzero to stop; that value is returned. */
 	int (*walk)(void *h, store_walk_fn fn, void *arg);
 	int (*remove_relpath)(void *h, const char *relpath);
-	/* The relpath walk gives object oid, if not store_relpath()'s fan-out
-	 * path. NULL: store_relpath(). */
+	/* The relpath walk gives object oid (dir: a fan-out path
+	 * objects/ab/<hex>; s3: objects/<hex>). Required. */
 	void (*object_relpath)(const struct geo_id *oid, char out[STORE_RELPATH_MAX]);
 
 	/* The last error the storage reported, for `geoctl status` ("" if

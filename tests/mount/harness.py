@@ -420,8 +420,15 @@ class Site:
             f.write(self.render_config() if text is None else text)
         return self.config
 
+    @property
+    def geoctl_env(self):
+        """geoctl's environment: its state (the rebalance --spread journal)
+        kept in this site's tree, so a test leaves nothing behind."""
+        return dict(os.environ, XDG_STATE_HOME=os.path.join(self.root, "state"))
+
     def geoctl(self, *args, check=False, timeout=CMD_TIMEOUT):
-        return run([GEOCTL, *args], timeout=timeout, check=check, cwd=self.root)
+        return run([GEOCTL, *args], timeout=timeout, check=check, cwd=self.root,
+                   env=self.geoctl_env)
 
     def mark_backends(self, names=None):
         """Writes each backend's marker (BACKEND/geofs-backend) where it is

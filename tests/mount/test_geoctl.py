@@ -23,7 +23,7 @@ import time
 
 import pytest
 
-from harness import FILE_MANIFEST_SHARDS, GEOCTL, HarnessError, pattern, run, run_as
+from harness import FILE_MANIFEST_SHARDS, GEOCTL, HarnessError, manifest_bytes, pattern, run, run_as
 from harness import read_file as read, write_file as write
 
 VERBS = ("show", "tag", "verify", "rebalance", "report", "fsck")
@@ -95,9 +95,10 @@ def keep_media_home(site):
     site.remount()
 
 
-def start_rebalance(*args):
+def start_rebalance(*args, site=None):
     return subprocess.Popen([GEOCTL, "rebalance", *args], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=site.geoctl_env if site else None)
 
 
 def first_progress_line(proc, timeout=60):
@@ -173,6 +174,64 @@ def test_show_file_and_dir(site):
         site.placement(p)
     assert sum(x["bytes"] for x in obj["placement"]) == obj["stored"]
     assert obj["stored"] == object_bytes(site, site.backend_dirs)
+
+
+def test_json_lists_and_codecs_have_one_shape(site):
+    """Issue 15 item 6: every --json spells a country list as an array of
+    strings and a codec as lz4|off, whichever verb prints it (geoctl(8),
+    JSON OUTPUT); status (the daemon's document) and check give a category's
+    policy as written, show, verify and report the lists resolved for a file."""
+    media = tagged_dir(site, "photos", category="media")        # origin, KR / * / off
+    p = os.path.join(media, "cat.jpg")
+    write(p, pattern(8, 10_000))
+    med = tagged_dir(site, "med", category="medical")            # origin / origin / lz4
+    loose = os.path.join(med, "leaflet.pdf")
+    write(loose, b"public leaflet")
+    os.setxattr(loose, "user.geo.category", b"public")          # * / *
+
+    def is_list(v):
+        return isinstance(v, list) and v and all(
+            isinstance(x, str) and (re.fullmatch(r"[A-Z]{2}|origin", x) or v == ["*"])
+            for x in v)
+
+    status, _ = geoctl_json(site, "status", "--json", site.mnt, rc=0)
+    assert status["version"] == 2
+    check, _ = geoctl_json(site, "check", "-c", site.config, "--json", rc=0)
+    policy = {c["name"]: c for c in status["policy"]["categories"]}
+    declared = {c["category"]: c for c in check["policy"]}
+    assert set(policy) == set(declared) == set(site.categories)
+    for name, c in policy.items():
+        for key in ("store_in", "access_from"):
+            assert is_list(c[key]) and c[key] == declared[name][key], (name, key, c)
+        assert c["compress"] == declared[name]["compress"] == \
+            site.categories[name].get("compress", "lz4")
+    assert policy["media"]["store_in"] == ["origin", "KR"]
+    assert policy["media"]["access_from"] == ["*"]
+    assert policy["medical"]["store_in"] == ["origin"]
+    for view in declared["media"]["origins"]:
+        assert is_list(view["allowed"]) and is_list(view["access_from"])
+
+    def resolved(written, origin):
+        return sorted({origin if x == "origin" else x for x in written})
+
+    [shown], _ = geoctl_json(site, "show", "--json", p, rc=0)
+    for key in ("store_in", "access_from"):
+        assert is_list(shown[key])
+        assert shown[key] == resolved(policy["media"][key], shown["origin"]), key
+    out, _ = geoctl_json(site, "verify", "--json", med, rc=1)
+    [f] = out["findings"]
+    assert f["store_in"] == f["access_from"] == ["*"]
+    assert f["dir"]["store_in"] == resolved(policy["medical"]["store_in"], "JP")
+    assert is_list(f["dir"]["access_from"])
+    rep, _ = geoctl_json(site, "report", "--json", media, rc=0)
+    [g] = rep["groups"]
+    assert g["allowed_storage"] == shown["store_in"]
+    assert g["access_from"] == shown["access_from"]
+
+    # the text table joins the lists back into the config's words
+    cp = site.geoctl("status", site.mnt)
+    row = next(line.split() for line in cp.stdout.splitlines() if line.startswith("media "))
+    assert row == ["media", "origin,KR", "*", "1", "off"], cp.stdout
 
 
 def test_show_recursive_and_odd_names(site):
@@ -438,6 +497,78 @@ def test_rebalance_spread_replaces_every_file(site_factory):
     assert not old & set(site.objects())             # every object rewritten
     assert site.geoctl("verify", site.mnt).returncode == 0
     same_data(sums)
+
+
+def spread_journals(site):
+    d = os.path.join(site.root, "state", "geoctl")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+@pytest.mark.parametrize("how", ["sigint", "sigkill"])
+def test_interrupted_spread_resumes_where_it_stopped(site_factory, how):
+    """Issue 15 item 6: after an interrupted --spread the hint to rerun is
+    true, and the rerun plans only the files not spread yet. A spread
+    replaces every shard of a file, so its manifest changes exactly when it
+    is spread."""
+    site = media_site(site_factory)
+    sums = fill(site.path("media"), 30, 4096, seed=21)
+
+    def manifests():
+        return {p: manifest_bytes(site, os.path.relpath(p, site.mnt)) for p in sums}
+
+    before = manifests()
+    # ~4 KiB per file at 20 kB/s: about 0.2 s per file, the run ~6 s
+    proc = start_rebalance("--spread", "--bandwidth", "0.02", site.mnt, site=site)
+    try:
+        first_progress_line(proc)
+        time.sleep(0.5)
+        if how == "sigint":
+            proc.send_signal(signal.SIGINT)
+        else:
+            proc.kill()
+        out, _err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    mid = manifests()
+    spread = {p for p in sums if mid[p] != before[p]}
+    assert 0 < len(spread) < len(sums), out               # stopped half-way
+    same_data(sums)
+    assert len(spread_journals(site)) == 1
+    if how == "sigint":
+        assert proc.returncode == 1
+        m = re.search(r"interrupted: (\d+) files .* remain; run the same command again", out)
+        assert m and int(m.group(1)) == len(sums) - len(spread), out
+        assert f"it skips the {len(spread)} files spread so far" in out, out
+        done = len(spread)
+    else:
+        # kill -9 may tear the last record, or land between a file's move
+        # and its record
+        [journal] = spread_journals(site)
+        with open(os.path.join(site.root, "state", "geoctl", journal), "ab") as f:
+            f.write(sorted(set(sums) - spread)[-1].encode())   # no NUL: not done
+        plan, _ = geoctl_json(site, "rebalance", "--spread", "-n", "--json", site.mnt, rc=1)
+        done = plan["plan"]["already_spread"]
+        assert done in (len(spread), len(spread) - 1)
+
+    plan, _ = geoctl_json(site, "rebalance", "--spread", "--dry-run", "--json", site.mnt, rc=1)
+    assert plan["plan"]["already_spread"] == done
+    assert plan["plan"]["files"] == len(sums) - done
+    cp = site.geoctl("rebalance", "--spread", site.mnt, timeout=120)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert f"resuming --spread: {done} files spread by an interrupted run" in cp.stdout
+    assert f"plan: {len(sums) - done} files" in cp.stdout, cp.stdout
+    assert f"moved {len(sums) - done} files" in cp.stdout, cp.stdout
+    after = manifests()
+    for p in sums:
+        assert after[p] != before[p], p                   # every file spread ...
+    if how == "sigint":
+        assert all(after[p] == mid[p] for p in spread)    # ... and only once
+    same_data(sums)
+    assert site.geoctl("verify", site.mnt).returncode == 0
+    assert spread_journals(site) == []                    # the round is over
+    plan, _ = geoctl_json(site, "rebalance", "--spread", "--dry-run", "--json", site.mnt, rc=1)
+    assert plan["plan"]["files"] == len(sums) and plan["plan"]["already_spread"] == 0
 
 
 def test_rebalance_names_files_it_cannot_move(site):

@@ -313,6 +313,12 @@ def test_status_text_is_singular_for_one(site_factory):
     cp = site.geoctl("verify", "--json", d)
     out = json.loads(cp.stdout)
     assert any(s["reason"].startswith("replicas in KR, allowed JP") for s in out["summary"]), out
+    cp = site.geoctl("status", site.mnt)
+    assert cp.returncode == 1, cp.stdout + cp.stderr          # a misplaced file is known
+    assert "misplaced    1 file known" in cp.stdout, cp.stdout
+    assert "since mount  " in cp.stdout and "1 create," in cp.stdout, cp.stdout
+    assert not re.search(r"\b1 (opens|creates|reads|writes|files|failures|hits|misses)\b",
+                         cp.stdout), cp.stdout
 
 
 # ---- issue 15.3: Japanese and hostile names ---------------------------------

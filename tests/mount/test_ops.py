@@ -352,7 +352,7 @@ def test_reload_changes_placement_of_new_writes(site_factory):
     assert st["misplaced_files"] >= len(moved) > 0
     assert st["reloads"] == 1
     media = next(c for c in st["policy"]["categories"] if c["name"] == "media")
-    assert media["store_in"] == "origin"
+    assert media["store_in"] == ["origin"]
     assert site.geoctl("rebalance", d).returncode == 0
     assert site.object_counts()["seoul-1"] == 0
     assert status(site)["misplaced_files"] == 0

@@ -208,6 +208,9 @@ def test_fsck_deleted_object_and_orphans(site_factory, ceph_cluster):
     assert cp.returncode == 1
     assert "/m/gone.bin" in cp.stdout
     assert "/m/keep.bin" not in cp.stdout
+    # The missing object is named as the bucket names it: no fan-out.
+    hexid = gone_key.rsplit("/", 1)[1]
+    assert f" objects/{hexid}: missing" in cp.stdout, cp.stdout
 
 
 @pytest.mark.slow

@@ -20,6 +20,8 @@
 #include "config.h"
 #include "testutil.h"
 
+_Static_assert(CFG_SHARD_MAX <= CODEC_SHARD_MAX, "a shard_size the config accepts must fit an object");
+
 #define MIB (1024 * 1024)
 
 static uint8_t key[AEAD_KEY_LEN];

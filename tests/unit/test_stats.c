@@ -128,7 +128,10 @@ static void json_format(void **state)
 	assert_non_null(strstr(text, "\"path\":\"/mnt/a \\\"quoted\\\"\""));
 	/* the shared escaper: the raw byte as \udcff, valid UTF-8 kept */
 	assert_non_null(strstr(text, "\"path\":\"/mnt/b\\udcff-\xc3\xbf\""));
-	assert_non_null(strstr(text, "\"store_in\":\"origin,KR\""));
+	assert_non_null(strstr(text, "\"version\":2,"));
+	assert_non_null(strstr(text, "\"store_in\":[\"origin\",\"KR\"]"));
+	assert_non_null(strstr(text, "\"access_from\":[\"*\"]"));
+	assert_non_null(strstr(text, "\"compress\":\"off\""));
 	assert_non_null(strstr(text, "\"state\":\"draining\""));
 	assert_non_null(strstr(text, "\"misplaced_files\":2"));
 	assert_non_null(strstr(text, "\"hit_rate\":null"));

@@ -700,8 +700,8 @@ static int run_show(const struct logset *s, struct show *sh)
 		return GEOCTL_ERROR;
 	}
 	if (sh->skipped)
-		fprintf(stderr, "warning: %ld line(s) skipped; run `geoctl audit verify`\n",
-			sh->skipped);
+		fprintf(stderr, "warning: %ld line%s skipped; run `geoctl audit verify`\n",
+			sh->skipped, plural((uint64_t)sh->skipped));
 	return sh->skipped ? GEOCTL_FINDINGS : GEOCTL_OK;
 }
 

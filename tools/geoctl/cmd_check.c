@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "appendf.h"
 #include "config.h"
 #include "geoctl.h"
 #include "json.h"
@@ -183,12 +184,9 @@ static const char *fmt_backends(const struct geo_config *cfg, const struct view 
 	size_t pos = 0;
 
 	buf[0] = '\0';
-	for (int i = 0; i < v->nq && pos < len; i++)
-		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? "," : "",
-					cfg->backends[v->qual[i]].name);
-	if (pos < len)
-		snprintf(buf + pos, len - pos, "%s%s", v->nq ? "" : "none",
-			 v->nq < replicas ? " (too few)" : "");
+	for (int i = 0; i < v->nq; i++)
+		appendf(buf, len, &pos, "%s%s", i ? "," : "", cfg->backends[v->qual[i]].name);
+	appendf(buf, len, &pos, "%s%s", v->nq ? "" : "none", v->nq < replicas ? " (too few)" : "");
 	return buf;
 }
 
@@ -403,17 +401,31 @@ static void emit_view(struct json *j, const struct geo_config *cfg, int origin,
 	json_obj_end(j);
 }
 
+/* A store_in / access_from list as written, as an array of its words:
+ * ["origin", "KR"], ["*"]. */
+static void emit_spec(struct json *j, const char *key, const struct cfg_cspec *spec)
+{
+	json_arr_begin(j, key);
+	if (spec->any)
+		json_str(j, NULL, "*");
+	if (!spec->any && spec->origin)
+		json_str(j, NULL, "origin");
+	for (int i = 0; !spec->any && i < country_count(); i++)
+		if (cset_has(&spec->set, i))
+			json_str(j, NULL, country_code(i));
+	json_arr_end(j);
+}
+
 static void emit_category(struct json *j, const struct geo_config *cfg, int c,
 			  const struct cset *hosts)
 {
 	const struct cfg_category *cat = &cfg->cats[c];
-	char spec[4 * COUNTRY_MAX];
 	struct view base, v;
 
 	json_obj_begin(j, NULL);
 	json_str(j, "category", cat->name);
-	json_str(j, "store_in", fmt_spec(&cat->store_in, spec, sizeof(spec)));
-	json_str(j, "access_from", fmt_spec(&cat->access_from, spec, sizeof(spec)));
+	emit_spec(j, "store_in", &cat->store_in);
+	emit_spec(j, "access_from", &cat->access_from);
 	json_int(j, "replicas", cat->replicas);
 	json_str(j, "compress", cat->compress ? "lz4" : "off");
 	json_bool(j, "default", c == cfg->default_category);

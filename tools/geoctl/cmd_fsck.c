@@ -1,22 +1,18 @@
 /*
  * cmd_fsck.c — geoctl fsck: offline check of a meta root and its backends
  * (see fsck.h for the parts). Sets up from the mount config, runs the
- * file check and the orphan search, prints findings, chooses the exit.
+ * file check and the orphan search, has the findings printed
+ * (fsck_report.c), chooses the exit.
  */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "array.h"
 #include "fsck.h"
-#include "escape.h"
 #include "geoctl.h"
 #include "walk.h"
-#include "json.h"
 #include "mountinfo.h"
-#include "table.h"
 
 static const char fsck_help[] =
 "usage: geoctl fsck -c CONFIG [--repair] [--json]\n"
@@ -82,53 +78,6 @@ static const char fsck_help[] =
 "Examples:\n"
 "  geoctl fsck -c /etc/geofs/tokyo.conf\n"
 "  geoctl fsck -c /etc/geofs/tokyo.conf --repair\n";
-
-static const char *const kind_name[FK_NKINDS] = {
-	[FK_DAMAGED] = "DAMAGED", [FK_DEGRADED] = "DEGRADED", [FK_MISPLACED] = "MISPLACED",
-	[FK_NO_ID] = "NO-ID", [FK_SHARED_ID] = "SHARED-ID",
-	[FK_ORPHAN_OBJECT] = "ORPHAN-OBJECT", [FK_ORPHAN_TEMP] = "ORPHAN-TEMP",
-	[FK_ORPHAN_MANIFEST] = "ORPHAN-MANIFEST", [FK_META_TEMP] = "META-TEMP",
-	[FK_MISNAMED] = "MISNAMED", [FK_NO_KEY] = "NO-KEY",
-};
-
-int fsck_add(struct fsck *fk, enum fsck_kind kind, const char *what, uint64_t bytes,
-	     const char *fmt, ...)
-{
-	struct fsck_finding *f = array_grow(fk->f, &fk->capf, fk->nf, sizeof(*f));
-	va_list ap;
-	int n;
-
-	if (!f)
-		return -ENOMEM;
-	fk->f = f;
-	f += fk->nf;
-	memset(f, 0, sizeof(*f));
-	f->kind = kind;
-	f->bytes = bytes;
-	f->what = strdup(what);
-	va_start(ap, fmt);
-	n = vasprintf(&f->detail, fmt, ap);
-	va_end(ap);
-	if (!f->what || n < 0) {
-		free(f->what);
-		return -ENOMEM;
-	}
-	fk->nf++;
-	return 0;
-}
-
-void fsck_error(struct fsck *fk, const char *fmt, ...)
-{
-	va_list ap;
-
-	progress_end(&fk->prog);
-	fputs("geoctl: fsck: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fk->errors++;
-}
 
 struct mounted {
 	char own[CFG_NAME_MAX + 8];	/* "geofs:SITE", the fsname geofs mounts with */
@@ -212,94 +161,13 @@ static int open_all(struct fsck *fk, const char *config)
 static void close_all(struct fsck *fk)
 {
 	fsck_free_files(fk);
-	for (size_t i = 0; i < fk->nf; i++) {
-		free(fk->f[i].what);
-		free(fk->f[i].detail);
-	}
-	free(fk->f);
+	fsck_free_findings(fk);
 	free(fk->obj);
 	free(fk->raw);
 	store_close(fk->st);
 	meta_close(fk->meta);
 	keyring_free(fk->kr);
 	config_free(fk->cfg);
-}
-
-static bool is_finding(const struct fsck_finding *f)
-{
-	return f->kind != FK_NO_KEY && !f->repaired;
-}
-
-static void print_text(const struct fsck *fk)
-{
-	size_t counts[FK_NKINDS] = { 0 }, open = 0, repaired = 0;
-	char b[TABLE_BYTES_LEN];
-	bool first = true;
-
-	for (size_t i = 0; i < fk->nf; i++) {
-		const struct fsck_finding *f = &fk->f[i];
-
-		printf("%-16s ", kind_name[f->kind]);
-		esc_fputs(f->what, stdout);
-		printf(": %s%s\n", f->detail, f->repaired ? " (deleted)" : "");
-		counts[f->kind]++;
-		open += is_finding(f);
-		repaired += f->repaired;
-	}
-	printf("%schecked %llu file%s, %llu object%s (%s) on %d backend%s: ", fk->nf ? "\n" : "",
-	       (unsigned long long)fk->nfiles, fk->nfiles == 1 ? "" : "s",
-	       (unsigned long long)fk->nobjects, fk->nobjects == 1 ? "" : "s",
-	       table_bytes(fk->object_bytes, b), fk->cfg->nbackends,
-	       fk->cfg->nbackends == 1 ? "" : "s");
-	if (!fk->nf) {
-		puts("clean");
-		return;
-	}
-	for (int k = 0; k < FK_NKINDS; k++) {
-		if (!counts[k])
-			continue;
-		printf("%s%zu %s", first ? "" : ", ", counts[k], kind_name[k]);
-		first = false;
-	}
-	if (repaired)
-		printf("; %zu deleted", repaired);
-	printf("; %zu finding%s remain%s\n", open, open == 1 ? "" : "s", open == 1 ? "s" : "");
-}
-
-static void print_json(const struct fsck *fk)
-{
-	size_t counts[FK_NKINDS] = { 0 };
-	struct json j;
-
-	json_init(&j, stdout);
-	json_obj_begin(&j, NULL);
-	json_str(&j, "config", fk->cfg->file);
-	json_str(&j, "meta", fk->cfg->meta_path);
-	json_u64(&j, "files", fk->nfiles);
-	json_u64(&j, "objects", fk->nobjects);
-	json_u64(&j, "object_bytes", fk->object_bytes);
-	json_arr_begin(&j, "findings");
-	for (size_t i = 0; i < fk->nf; i++) {
-		const struct fsck_finding *f = &fk->f[i];
-
-		counts[f->kind]++;
-		json_obj_begin(&j, NULL);
-		json_str(&j, "kind", kind_name[f->kind]);
-		json_str(&j, "what", f->what);
-		json_str(&j, "detail", f->detail);
-		json_u64(&j, "bytes", f->bytes);
-		json_bool(&j, "repaired", f->repaired);
-		json_obj_end(&j);
-	}
-	json_arr_end(&j);
-	json_obj_begin(&j, "counts");
-	for (int k = 0; k < FK_NKINDS; k++)
-		if (counts[k])
-			json_u64(&j, kind_name[k], counts[k]);
-	json_obj_end(&j);
-	json_int(&j, "errors", fk->errors);
-	json_obj_end(&j);
-	json_finish(&j);
 }
 
 int cmd_fsck(int argc, char **argv)
@@ -346,15 +214,15 @@ int cmd_fsck(int argc, char **argv)
 	if (r < 0 && fk.cfg && fk.meta && fk.st)
 		geoctl_err("fsck: %s", strerror(-r));
 	if (r == 0 && json)
-		print_json(&fk);
+		fsck_print_json(&fk);
 	else if (r == 0)
-		print_text(&fk);
+		fsck_print_text(&fk);
 	if (r == 0 && (fflush(stdout) != 0 || ferror(stdout))) {
 		geoctl_err("fsck: writing the report: %s", strerror(errno));
 		fk.errors++;
 	}
 	for (size_t i = 0; i < fk.nf; i++)
-		open_findings |= is_finding(&fk.f[i]);
+		open_findings |= fsck_is_finding(&fk.f[i]);
 	c = r < 0 || fk.errors ? GEOCTL_ERROR : open_findings ? GEOCTL_FINDINGS : GEOCTL_OK;
 	close_all(&fk);
 	return c;

@@ -14,10 +14,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "appendf.h"
 #include "config.h"
 #include "crypto.h"
 #include "geoctl.h"
 #include "json.h"
+#include "mkdirs.h"
 #include "keys.h"
 #include "store.h"
 #include "keys_cmd.h"
@@ -271,37 +273,21 @@ static struct geo_config *load_config(const char *file)
 	return cfg;
 }
 
-struct keyring *keys_load_keyring(const char *path, bool site)
+/* Creates the missing directories above file path, mode 0700 (the keyring's).
+ * 0 or -errno (reported). */
+static int make_parents(const char *path)
 {
-	struct keyring *kr = NULL;
-	char err[CFG_ERR_MAX] = "";
-	int ret = keyring_load(path, &kr, err, sizeof(err));
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int ret;
 
-	if (ret == -ENOENT && !site)
-		geoctl_err("%s: %s", path, strerror(ENOENT));
-	else if (ret)
-		fprintf(stderr, "%s\n", err);
-	return kr;
-}
-
-/* Creates the missing directories above path, each with mode. */
-static int make_parents(const char *path, mode_t mode)
-{
-	char *p = strdup(path);
-	int ret = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
-		*s = '\0';
-		if (mkdir(p, mode) != 0 && errno != EEXIST) {
-			ret = -errno;
-			geoctl_err("cannot create directory %s: %s", p, strerror(errno));
-			break;
-		}
-		*s = '/';
-	}
-	free(p);
+	if (!slash || slash == path)
+		return 0;
+	dir = strndup(path, (size_t)(slash - path));
+	ret = dir ? mkdir_p(dir, 0700, 0700) : -ENOMEM;
+	if (ret)
+		geoctl_err("cannot create directory %s: %s", dir ? dir : path, strerror(-ret));
+	free(dir);
 	return ret;
 }
 
@@ -314,12 +300,10 @@ static int make_site_dir(const char *what, const char *dir)
 
 	if (stat(dir, &st) == 0)
 		return 0;
-	ret = make_parents(dir, 0755);
-	if (ret)
+	ret = mkdir_p(dir, 0755, 0700);
+	if (ret) {
+		geoctl_err("cannot create %s %s: %s", what, dir, strerror(-ret));
 		return ret;
-	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-		geoctl_err("cannot create %s %s: %s", what, dir, strerror(errno));
-		return -errno;
 	}
 	printf("created %s %s (mode 0700)\n", what, dir);
 	return 0;
@@ -360,7 +344,7 @@ static int keys_init(struct keys_args *ka, struct geo_config *cfg)
 			   "files (see geoctl keys list -c %s)", path, ka->config);
 		return GEOCTL_ERROR;
 	}
-	if (make_parents(path, 0700) != 0)
+	if ((ret = make_parents(path)) != 0)
 		return GEOCTL_ERROR;
 	ret = keyring_new(!ka->no_master, &kr);
 	if (ret) {
@@ -644,8 +628,8 @@ static int keys_import(struct keys_args *ka, struct geo_config *cfg)
 		goto out;
 	status = GEOCTL_OK;
 	if (added == 0 && bumped == 0) {
-		printf("nothing to import: %s already holds the %zu domain keys of %s\n",
-		       cfg->keyring_path, dl.n, ka->file);
+		printf("nothing to import: %s already holds the %zu domain key%s of %s\n",
+		       cfg->keyring_path, dl.n, plural(dl.n), ka->file);
 		goto out;
 	}
 	if (keyring_save(site, cfg->keyring_path, false, err, sizeof(err)) != 0) {
@@ -653,9 +637,10 @@ static int keys_import(struct keys_args *ka, struct geo_config *cfg)
 		status = GEOCTL_ERROR;
 		goto out;
 	}
-	printf("imported %d of %zu domain keys from %s into %s (%zu already present); "
-	       "reload (geoctl reload MOUNT) or remount geofs to use them\n", added, dl.n, ka->file, cfg->keyring_path,
-	       dl.n - (size_t)added);
+	printf("imported %d of %zu domain key%s from %s into %s (%zu already present); "
+	       "reload (geoctl reload MOUNT) or remount geofs to use %s\n", added, dl.n,
+	       plural(dl.n), ka->file, cfg->keyring_path, dl.n - (size_t)added,
+	       added == 1 ? "it" : "them");
 out:
 	free(dl.v);
 	keyring_free(site);
@@ -676,9 +661,8 @@ static bool domain_declared(const struct keys_args *ka, const struct geo_config 
 	if (config_category(cfg, cat) >= 0)
 		return true;
 	names[0] = '\0';
-	for (int i = 0; i < cfg->ncats && pos < sizeof(names); i++)
-		pos += (size_t)snprintf(names + pos, sizeof(names) - pos, "%s%s", i ? ", " : "",
-					cfg->cats[i].name);
+	for (int i = 0; i < cfg->ncats; i++)
+		appendf(names, sizeof(names), &pos, "%s%s", i ? ", " : "", cfg->cats[i].name);
 	geoctl_err("keys %s: --domain %s: %s declares no category '%s'; expected one of: %s",
 		   ka->verb, ka->domain, cfg->file, cat, names);
 	return false;

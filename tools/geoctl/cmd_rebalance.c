@@ -36,6 +36,14 @@ static const char rebalance_help[] =
 "Running the same command again finishes the job. At the end the paths are\n"
 "verified again (as geoctl verify does for placement).\n"
 "\n"
+"--spread re-places files that are not misplaced, so their placement cannot\n"
+"tell a rerun which ones are done: a journal does, one per command (mount and\n"
+"PATHs) in $XDG_STATE_HOME/geoctl (default ~/.local/state/geoctl), listing\n"
+"each file as soon as it is spread. Running the same command again after an\n"
+"interrupt (or kill -9) skips those files; a run that leaves nothing to do\n"
+"removes the journal, so the next --spread re-places every file again.\n"
+"Remove the journal by hand to start a round over.\n"
+"\n"
 "Options:\n"
 "  -n, --dry-run          print the plan only\n"
 "  -b, --bandwidth MB/s   average at most this many megabytes (10^6 bytes) of\n"
@@ -44,7 +52,8 @@ static const char rebalance_help[] =
 "                         backend weight and free space, evening usage across\n"
 "                         each file's allowed backends\n"
 "      --json             print the plan and the outcome as one JSON object\n"
-"                         (plan {files, bytes, moves [{from, to, files, bytes}]},\n"
+"                         (plan {files, bytes, already_spread, moves [{from, to,\n"
+"                         files, bytes}]},\n"
 "                         dry_run, moved {files, bytes}, failed [{path, errno,\n"
 "                         reason}], interrupted, remaining {files, bytes},\n"
 "                         misplaced_after, errors)\n"
@@ -103,6 +112,10 @@ static void print_outcome(const struct rebalance *rb)
 		printf("interrupted: %llu file%s (%s) remain; run the same command again to "
 		       "finish\n", (unsigned long long)left, left == 1 ? "" : "s",
 		       table_bytes(rb->total_bytes - rb->moved_bytes, b));
+	if (rb->interrupted && rb->spread && rb->journal.key)
+		printf("  it skips the %llu file%s spread so far (listed in %s)\n",
+		       (unsigned long long)(rb->skipped + rb->moved_files),
+		       rb->skipped + rb->moved_files == 1 ? "" : "s", rb->journal.file);
 }
 
 static void print_json(const struct rebalance *rb)
@@ -115,6 +128,7 @@ static void print_json(const struct rebalance *rb)
 	json_obj_begin(&j, "plan");
 	json_u64(&j, "files", rb->nc);
 	json_u64(&j, "bytes", rb->total_bytes);
+	json_u64(&j, "already_spread", rb->skipped);
 	json_arr_begin(&j, "moves");
 	for (size_t i = 0; i < rb->nm; i++) {
 		json_obj_begin(&j, NULL);
@@ -153,6 +167,7 @@ static void print_json(const struct rebalance *rb)
 
 static void rebalance_free(struct rebalance *rb)
 {
+	rjournal_close(&rb->journal, false);	/* no-op once closed */
 	for (size_t i = 0; i < rb->nc; i++)
 		free(rb->c[i].path);
 	for (size_t i = 0; i < rb->nm; i++)
@@ -221,6 +236,10 @@ int cmd_rebalance(int argc, char **argv)
 	npaths = argc - optind;
 	if (scan_check_roots(paths, npaths))
 		return GEOCTL_ERROR;
+	if (rb.spread && rjournal_open(&rb.journal, paths, npaths) < 0) {
+		rebalance_free(&rb);
+		return GEOCTL_ERROR;
+	}
 	rebalance_catch_signals();
 	r = scan_paths(paths, npaths, SCAN_RECURSE, rebalance_collect, &rb);
 	if (r < 0) {
@@ -266,6 +285,9 @@ int cmd_rebalance(int argc, char **argv)
 		rc = GEOCTL_FINDINGS;
 	else
 		rc = GEOCTL_OK;
+	/* Spread in full: a later --spread is a new round over every file. */
+	rjournal_close(&rb.journal, !rb.dry_run && r >= 0 && !rb.errors && !rb.nfail &&
+				    !rb.interrupted);
 	rebalance_free(&rb);
 	return rc;
 }

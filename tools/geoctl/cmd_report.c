@@ -1,7 +1,8 @@
 /*
  * cmd_report.c — geoctl report: the transparency report a privacy policy
  * needs, per (category, origin): files, logical bytes, stored bytes per
- * storage country, the allowed countries. Text, JSON or HTML.
+ * storage country, the allowed countries. Text, JSON or HTML. The figures
+ * are gathered by report_figures.c, the HTML page is report_html.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -9,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "array.h"
+#include "appendf.h"
 #include "escape.h"
 #include "geoctl.h"
 #include "json.h"
@@ -63,111 +64,15 @@ static const char report_help[] =
 "  geoctl report --html /var/www/geofs-report.html /srv/app\n"
 "  geoctl report --json /srv/app | jq '.totals.stored_by_country'\n";
 
-int report_country_add(struct rep_country **list, size_t *n, size_t *cap,
-		       const char *cc, uint64_t bytes)
-{
-	struct rep_country *l;
-	size_t i = 0;
-
-	while (i < *n && strcmp((*list)[i].cc, cc) < 0)
-		i++;
-	if (i < *n && strcmp((*list)[i].cc, cc) == 0) {
-		(*list)[i].bytes += bytes;
-		return 0;
-	}
-	l = array_grow(*list, cap, *n, sizeof(*l));
-	if (!l)
-		return -ENOMEM;
-	*list = l;
-	memmove(l + i + 1, l + i, (*n - i) * sizeof(*l));
-	snprintf(l[i].cc, sizeof(l[i].cc), "%s", cc);
-	l[i].bytes = bytes;
-	(*n)++;
-	return 0;
-}
-
-bool report_allowed(const struct rep_group *g, const char *cc)
-{
-	int idx = country_index(cc);
-
-	return idx >= 0 && cset_has(&g->store_set, idx);
-}
-
-static struct rep_group *group_of(struct report *rp, const struct geo_info *gi)
-{
-	struct rep_group *g;
-
-	for (size_t i = 0; i < rp->ng; i++)
-		if (strcmp(rp->g[i].category, gi->category) == 0 &&
-		    strcmp(rp->g[i].origin, gi->origin) == 0)
-			return &rp->g[i];
-	g = array_grow(rp->g, &rp->capg, rp->ng, sizeof(*g));
-	if (!g)
-		return NULL;
-	rp->g = g;
-	g += rp->ng++;
-	memset(g, 0, sizeof(*g));
-	snprintf(g->category, sizeof(g->category), "%s", gi->category);
-	snprintf(g->origin, sizeof(g->origin), "%s", gi->origin);
-	snprintf(g->store_in, sizeof(g->store_in), "%s", gi->store_in);
-	snprintf(g->access_from, sizeof(g->access_from), "%s", gi->access_from);
-	g->store_set = gi->store_set;
-	g->replicas = gi->replicas;
-	return g;
-}
-
-static int gather(const struct scan_item *it, void *arg)
-{
-	struct report *rp = arg;
-	const struct geo_info *gi = it->gi;
-	struct rep_group *g;
-
-	if (gi->type != INFO_FILE)
-		return 0;
-	g = group_of(rp, gi);
-	if (!g)
-		return -ENOMEM;
-	g->files++;
-	g->size += gi->size;
-	g->stored += gi->stored;
-	rp->files++;
-	rp->size += gi->size;
-	rp->stored += gi->stored;
-	for (int i = 0; i < gi->nplace; i++) {
-		const struct info_place *p = &gi->place[i];
-
-		if (report_country_add(&g->by, &g->nby, &g->capby, p->country, p->bytes) < 0 ||
-		    report_country_add(&rp->total_by, &rp->ntotal, &rp->captotal, p->country,
-				       p->bytes) < 0)
-			return -ENOMEM;
-		if (!report_allowed(g, p->country))
-			g->outside += p->bytes;
-	}
-	return 0;
-}
-
-static int group_cmp(const void *a, const void *b)
-{
-	const struct rep_group *x = a, *y = b;
-	int c = strcmp(x->category, y->category);
-
-	return c ? c : strcmp(x->origin, y->origin);
-}
-
 static void by_country_text(const struct rep_group *g, char *buf, size_t len)
 {
 	char b[TABLE_BYTES_LEN];
 	size_t used = 0;
 
 	snprintf(buf, len, "-");
-	for (size_t i = 0; i < g->nby && used < len; i++) {
-		bool bad = !report_allowed(g, g->by[i].cc);
-		int n = snprintf(buf + used, len - used, "%s%s %s%s", i ? ", " : "",
-				 g->by[i].cc, table_bytes(g->by[i].bytes, b), bad ? " !" : "");
-		if (n < 0)
-			break;
-		used += (size_t)n;
-	}
+	for (size_t i = 0; i < g->nby; i++)
+		appendf(buf, len, &used, "%s%s %s%s", i ? ", " : "", g->by[i].cc,
+			table_bytes(g->by[i].bytes, b), report_allowed(g, g->by[i].cc) ? "" : " !");
 }
 
 static void print_text(const struct report *rp)
@@ -209,11 +114,9 @@ static void print_text(const struct report *rp)
 	table_cell(&t, "%s", table_bytes(rp->size, a));
 	table_cell(&t, "%s", table_bytes(rp->stored, b));
 	by[0] = '\0';
-	for (size_t i = 0, used = 0; i < rp->ntotal && used < sizeof(by); i++) {
-		int n = snprintf(by + used, sizeof(by) - used, "%s%s %s", i ? ", " : "",
-				 rp->total_by[i].cc, table_bytes(rp->total_by[i].bytes, a));
-		used += n > 0 ? (size_t)n : 0;
-	}
+	for (size_t i = 0, used = 0; i < rp->ntotal; i++)
+		appendf(by, sizeof(by), &used, "%s%s %s", i ? ", " : "", rp->total_by[i].cc,
+			table_bytes(rp->total_by[i].bytes, a));
 	table_cell(&t, "%s", by);
 	table_cell(&t, "%s", "");
 	table_cell(&t, "%s", "");
@@ -297,14 +200,6 @@ static int write_html(const struct report *rp, const char *file)
 	return r;
 }
 
-static void report_free(struct report *rp)
-{
-	for (size_t i = 0; i < rp->ng; i++)
-		free(rp->g[i].by);
-	free(rp->g);
-	free(rp->total_by);
-}
-
 int cmd_report(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -343,7 +238,7 @@ int cmd_report(int argc, char **argv)
 	strftime(rp.generated, sizeof(rp.generated), "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
 	if (mountinfo_point_of(rp.paths[0], rp.mount, sizeof(rp.mount)) < 0)
 		rp.mount[0] = '\0';
-	r = scan_paths(rp.paths, rp.npaths, SCAN_RECURSE, gather, &rp);
+	r = report_gather(&rp);
 	if (r >= 0 && html)
 		report_evidence(&rp);
 	if (r < 0) {
@@ -351,8 +246,6 @@ int cmd_report(int argc, char **argv)
 		report_free(&rp);
 		return GEOCTL_ERROR;
 	}
-	if (rp.ng)
-		qsort(rp.g, rp.ng, sizeof(*rp.g), group_cmp);
 	for (size_t i = 0; i < rp.ng; i++)
 		outside += rp.g[i].outside;
 	if (json)

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "geoctl.h"
 #include "info.h"
 #include "json.h"
@@ -103,13 +104,9 @@ static void placement_text(const struct geo_info *gi, char *buf, size_t len)
 	size_t used = 0;
 
 	snprintf(buf, len, "-");
-	for (int i = 0; i < gi->nplace && used < len; i++) {
-		int n = snprintf(buf + used, len - used, "%s%s/%s", i ? "," : "",
-				 gi->place[i].country, gi->place[i].backend);
-		if (n < 0)
-			break;
-		used += (size_t)n;
-	}
+	for (int i = 0; i < gi->nplace; i++)
+		appendf(buf, len, &used, "%s%s/%s", i ? "," : "", gi->place[i].country,
+			gi->place[i].backend);
 }
 
 static int show_row(struct show *s, const struct scan_item *it)

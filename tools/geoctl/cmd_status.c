@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/xattr.h>
 
+#include "appendf.h"
 #include "geoctl.h"
 #include "json.h"
 #include "jsonread.h"
@@ -47,13 +48,15 @@ static const char help[] =
 "               config, metrics_path, pid, started, uptime_s, reloads,\n"
 "               reload_failures, last_reload, last_reload_result, policy\n"
 "               {default_category, default_origin, categories [{name,\n"
-"               store_in, access_from, replicas, compress}]}, backends [{name,\n"
-"               country, path, weight, drain, state, counted, objects, bytes,\n"
-"               free}], misplaced_files, counters {opens, creates, reads,\n"
+"               store_in [CC|origin|*], access_from [CC|origin|*], replicas,\n"
+"               compress (lz4|off)}]}, backends [{name, country, path,\n"
+"               weight, drain, state, counted, objects, bytes, free}],\n"
+"               misplaced_files, counters {opens, creates, reads,\n"
 "               writes, bytes_read, bytes_written, denied, placement_refused,\n"
 "               integrity_failures}, rates {window_s, ops_per_s,\n"
 "               read_bytes_per_s, write_bytes_per_s}, cache {hits, misses,\n"
-"               hit_rate}\n"
+"               hit_rate}; lists and codecs as in every geoctl JSON\n"
+"               (geoctl(8), JSON OUTPUT)\n"
 "  -h, --help   this text\n"
 "\n"
 "Exit status: 0 all well; 1 findings: a backend is not ok (full,\n"
@@ -215,6 +218,34 @@ static void print_backends(const struct jval *s)
 	}
 }
 
+/* A country list of the policy as the config writes it ("origin,KR", "*"):
+ * the array's words joined (a version 1 daemon sent the text itself). */
+static const char *list_text(const struct jval *c, const char *key, char *buf, size_t len)
+{
+	const struct jval *v = jread_get(c, key);
+	size_t pos = 0;
+
+	if (v && v->type == J_STR)
+		return v->text;
+	if (!v || v->type != J_ARR)
+		return "?";
+	buf[0] = '\0';
+	for (size_t i = 0; i < v->n; i++)
+		if (v->kids[i].type == J_STR)
+			appendf(buf, len, &pos, "%s%s", pos ? "," : "", v->kids[i].text);
+	return buf;
+}
+
+/* "lz4" or "off" (a version 1 daemon sent a bool). */
+static const char *codec_text(const struct jval *c)
+{
+	const struct jval *v = jread_get(c, "compress");
+
+	if (v && v->type == J_BOOL)
+		return v->b ? "lz4" : "off";
+	return jread_str(c, "compress", "?");
+}
+
 static void print_policy(const struct jval *s)
 {
 	static const char *const heads[] = { "CATEGORY", "STORE_IN", "ACCESS_FROM", "REPLICAS",
@@ -227,13 +258,14 @@ static void print_policy(const struct jval *s)
 	table_init(&t, heads, 0x8);
 	for (size_t i = 0; cats && cats->type == J_ARR && i < cats->n; i++) {
 		const struct jval *c = &cats->kids[i];
+		char store[1024], access[1024];
 
 		table_row(&t);
 		table_cell(&t, "%s", jread_str(c, "name", "?"));
-		table_cell(&t, "%s", jread_str(c, "store_in", "?"));
-		table_cell(&t, "%s", jread_str(c, "access_from", "?"));
+		table_cell(&t, "%s", list_text(c, "store_in", store, sizeof(store)));
+		table_cell(&t, "%s", list_text(c, "access_from", access, sizeof(access)));
 		table_cell(&t, "%" PRIu64, jread_u64(c, "replicas"));
-		table_cell(&t, "%s", jread_bool(c, "compress") ? "lz4" : "off");
+		table_cell(&t, "%s", codec_text(c));
 	}
 	table_print(&t, stdout, 0);
 	table_free(&t);
@@ -245,15 +277,20 @@ static void print_counters(const struct jval *s)
 	const struct jval *cache = jread_get(s, "cache"), *hr = jread_get(cache, "hit_rate");
 	char b1[TABLE_BYTES_LEN], b2[TABLE_BYTES_LEN];
 
-	printf("\nsince mount  %" PRIu64 " opens, %" PRIu64 " creates, %" PRIu64 " reads (%s), %"
-	       PRIu64 " writes (%s)\n", jread_u64(k, "opens"), jread_u64(k, "creates"),
-	       jread_u64(k, "reads"), table_bytes(jread_u64(k, "bytes_read"), b1),
-	       jread_u64(k, "writes"), table_bytes(jread_u64(k, "bytes_written"), b2));
+	uint64_t opens = jread_u64(k, "opens"), creates = jread_u64(k, "creates");
+	uint64_t reads = jread_u64(k, "reads"), writes = jread_u64(k, "writes");
+	uint64_t failures = jread_u64(k, "integrity_failures");
+	uint64_t misplaced = jread_u64(s, "misplaced_files");
+
+	printf("\nsince mount  %" PRIu64 " open%s, %" PRIu64 " create%s, %" PRIu64 " read%s (%s), %"
+	       PRIu64 " write%s (%s)\n", opens, plural(opens), creates, plural(creates), reads,
+	       plural(reads), table_bytes(jread_u64(k, "bytes_read"), b1), writes, plural(writes),
+	       table_bytes(jread_u64(k, "bytes_written"), b2));
 	printf("refusals     %" PRIu64 " denied (EACCES/EPERM), %" PRIu64
 	       " placement refused\n", jread_u64(k, "denied"), jread_u64(k, "placement_refused"));
-	printf("integrity    %" PRIu64 " failures\n", jread_u64(k, "integrity_failures"));
-	printf("misplaced    %" PRIu64 " files known%s\n", jread_u64(s, "misplaced_files"),
-	       jread_u64(s, "misplaced_files") ? " (see geoctl verify, geoctl rebalance)" : "");
+	printf("integrity    %" PRIu64 " failure%s\n", failures, plural(failures));
+	printf("misplaced    %" PRIu64 " file%s known%s\n", misplaced, plural(misplaced),
+	       misplaced ? " (see geoctl verify, geoctl rebalance)" : "");
 	if (jread_num(r, "window_s") > 0) {
 		table_bytes((uint64_t)jread_num(r, "read_bytes_per_s"), b1);
 		table_bytes((uint64_t)jread_num(r, "write_bytes_per_s"), b2);
@@ -261,9 +298,10 @@ static void print_counters(const struct jval *s)
 		       jread_num(r, "ops_per_s"), b1, b2, jread_num(r, "window_s"));
 	}
 	if (hr && hr->type == J_NUM)
-		printf("cache        %.1f%% hits (%" PRIu64 " hits, %" PRIu64 " misses)\n",
+		printf("cache        %.1f%% hits (%" PRIu64 " hit%s, %" PRIu64 " miss%s)\n",
 		       100.0 * strtod(hr->text, NULL), jread_u64(cache, "hits"),
-		       jread_u64(cache, "misses"));
+		       plural(jread_u64(cache, "hits")), jread_u64(cache, "misses"),
+		       jread_u64(cache, "misses") == 1 ? "" : "es");
 	else
 		printf("cache        no reads yet\n");
 }

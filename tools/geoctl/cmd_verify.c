@@ -37,10 +37,10 @@ static const char verify_help[] =
 "Options:\n"
 "      --json   one JSON object: checked {files, bytes, dirs}, findings [{kind,\n"
 "               type (file or dir), path, reason, size, stored, category,\n"
-"               origin, store_in,\n"
-"               access_from, and for looser: dir {path, category, origin,\n"
-"               store_in, access_from}}], summary [{reason, files, bytes}],\n"
-"               errors (paths that could not be checked)\n"
+"               origin, store_in [CC|*], access_from [CC|*], and for\n"
+"               looser: dir {path, category, origin, store_in,\n"
+"               access_from}}], summary [{reason, files, bytes}], errors\n"
+"               (paths that could not be checked)\n"
 "  -h, --help   this text\n"
 "\n"
 "Columns: KIND (MISPLACED or LOOSER), PATH, SIZE (logical), REASON.\n"
@@ -235,8 +235,8 @@ static void json_tags(struct json *j, const struct geo_info *gi)
 {
 	json_str(j, "category", gi->category);
 	json_str(j, "origin", gi->origin);
-	json_str(j, "store_in", gi->store_in);
-	json_str(j, "access_from", gi->access_from);
+	json_str_list(j, "store_in", gi->store_in);
+	json_str_list(j, "access_from", gi->access_from);
 }
 
 static void print_json(const struct verify *v, int errors)

@@ -1,7 +1,9 @@
 /*
- * fsck.h — geoctl fsck's shared state: cmd_fsck.c sets up and reports,
- * fsck_files.c checks every file of the namespace against its manifest,
- * its objects and the policy, fsck_orphans.c finds what nothing refers to.
+ * fsck.h — geoctl fsck's shared state, bottom up: fsck_findings.c keeps the
+ * finding list, fsck_files.c checks every file of the namespace against its
+ * manifest, its objects and the policy, fsck_orphans.c finds what nothing
+ * refers to, fsck_report.c prints the findings, and cmd_fsck.c sets up, runs
+ * the checks and chooses the exit.
  *
  * Offline: it reads the meta root and the backends directly, with the
  * core modules the daemon uses (config, keys, meta, manifest, store,
@@ -62,12 +64,25 @@ struct fsck {
 	size_t objcap, rawcap;
 };
 
+/* ---- fsck_findings.c ---- */
+
+/* "DAMAGED", "ORPHAN-OBJECT", ... by kind: the names the report prints. */
+extern const char *const fsck_kind_name[FK_NKINDS];
+
 /* Records a finding. The detail is printf-formatted. 0 or -ENOMEM. */
 int fsck_add(struct fsck *fk, enum fsck_kind kind, const char *what, uint64_t bytes,
 	     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* Reports a runtime error (exit 2) on stderr and counts it. */
 void fsck_error(struct fsck *fk, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Frees the finding list (fk->f); fk stays usable. */
+void fsck_free_findings(struct fsck *fk);
+
+/* Whether a finding is still open: not a NO-KEY note, not repaired. */
+bool fsck_is_finding(const struct fsck_finding *f);
+
+/* ---- fsck_files.c, fsck_orphans.c ---- */
 
 /* Checks every file below the meta root. 0 or -errno (fatal). */
 int fsck_files(struct fsck *fk);
@@ -78,5 +93,12 @@ void fsck_free_files(struct fsck *fk);
 /* Orphan manifests, meta temp files, then every backend's orphan objects
  * and temp files; deletes them when fk->repair. 0 or -errno (fatal). */
 int fsck_orphans(struct fsck *fk);
+
+/* ---- fsck_report.c ---- */
+
+/* The findings one per line ("KIND  WHAT: DETAIL", names escaped) and the
+ * summary line, or (json) one JSON object, on stdout. */
+void fsck_print_text(const struct fsck *fk);
+void fsck_print_json(const struct fsck *fk);
 
 #endif

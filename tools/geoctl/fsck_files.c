@@ -68,7 +68,7 @@ static int check_replica(struct fsck *fk, struct file_check *fc, uint64_t index,
 		fsck_error(fk, "out of memory recording referenced objects");
 		fk->unreadable_manifests++;	/* so --repair deletes no object */
 	}
-	store_relpath(&rep->oid, rel);
+	store_object_relpath(fk->st, b, &rep->oid, rel);
 	if (fc->policy_known && !cset_has(&fc->allowed, fk->cfg->backends[b].country) &&
 	    fc->offshore++ == 0)
 		snprintf(fc->first_offshore, sizeof(fc->first_offshore), "shard %llu on %s (%s)",

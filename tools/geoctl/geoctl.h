@@ -48,10 +48,17 @@ int geoctl_backend_init(const struct geo_config *cfg, uint64_t which, unsigned f
  * printing why (cmd_status.c). */
 int geoctl_fetch_stats(const char *path, char *root, size_t rootlen, char **json);
 
-/* Prints "geoctl: " + message to stderr. */
+/* "s" after a count other than 1: "%llu file%s", n, plural(n). */
+static inline const char *plural(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+/* Prints "geoctl: " + message to stderr, escaped (escape.h) (cli.c). */
 void geoctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* True if argv contains --help or -h (verbs print their help and exit 0). */
+/* True if argv contains --help or -h before any "--" (verbs print their
+ * help and exit 0) (cli.c). */
 bool geoctl_wants_help(int argc, char **argv);
 
 #endif

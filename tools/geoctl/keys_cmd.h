@@ -1,6 +1,7 @@
 /*
  * keys_cmd.h — what `geoctl keys` (cmd_keys.c: dispatch, init, list,
- * export, import) shares with its rotate verb (keys_rotate.c).
+ * export, import) shares with its rotate verb (keys_rotate.c), and the
+ * keyring loading both use (keys_load.c).
  */
 #ifndef GEOCTL_KEYS_CMD_H
 #define GEOCTL_KEYS_CMD_H
@@ -18,7 +19,7 @@ struct keys_args {
 	bool resume, force, dry_run;	/* rotate */
 };
 
-/* Loads a keyring, printing why it cannot. site: it is the config's (a
+/* Loads a keyring, printing why it cannot (keys_load.c). site: it is the config's (a
  * missing one names `keys init`), else a file given on the command line.
  * NULL on failure; free with keyring_free(). */
 struct keyring *keys_load_keyring(const char *path, bool site);

@@ -412,10 +412,11 @@ static void decide(struct rotation *rt)
 		rt->target = cur;
 	}
 	if (!rt->ka->resume && !rt->ka->force && behind && !rt->ka->json)
-		printf("%s: %llu files are still below the current version %u: an earlier "
+		printf("%s: %llu file%s %s still below the current version %u: an earlier "
 		       "rotation did not finish.\n%s; no new version is added (run this command "
 		       "again afterwards to rotate, or use --force).\n", rt->domain,
-		       (unsigned long long)behind, (unsigned)cur,
+		       (unsigned long long)behind, plural(behind), behind == 1 ? "is" : "are",
+		       (unsigned)cur,
 		       rt->ka->dry_run ? "This run would finish it" : "Finishing it");
 	for (size_t i = 0; i < rt->n; i++)
 		if (rt->f[i].version < rt->target)
@@ -549,12 +550,13 @@ static void report_text(const struct rotation *rt, const uint32_t *ver, const ui
 		       (unsigned long long)rt->rewrapped, (unsigned)rt->target,
 		       (unsigned long long)rt->already, (unsigned long long)rt->failed);
 	if (rt->unnamed)
-		printf("unnamed: %llu manifests of %s that no name refers to stay at older "
+		printf("unnamed: %llu manifest%s of %s that no name refers to stay%s at older "
 		       "versions (open-but-deleted files or crash leftovers: geoctl fsck)\n",
-		       (unsigned long long)rt->unnamed, rt->domain);
+		       (unsigned long long)rt->unnamed, plural(rt->unnamed), rt->domain,
+		       rt->unnamed == 1 ? "s" : "");
 	if (rt->unreadable)
-		printf("unreadable: %llu manifests could not be read (see geoctl fsck)\n",
-		       (unsigned long long)rt->unreadable);
+		printf("unreadable: %llu manifest%s could not be read (see geoctl fsck)\n",
+		       (unsigned long long)rt->unreadable, plural(rt->unreadable));
 	if (rt->fresh && !rt->ka->dry_run)
 		printf("note: version %u of %s is a new random key that exists only in %s: back "
 		       "it up, and export it to every site that reads %s\n", (unsigned)rt->target,

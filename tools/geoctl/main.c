@@ -1,15 +1,11 @@
 /*
  * main.c — geoctl: dispatch to one cmd_<verb>.c per subcommand.
  */
-#include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "escape.h"
 #include "geoctl.h"
 #include "version.h"
-
 
 static const struct geoctl_verb verbs[] = {
 	{ "check", "validate a mount config and print the resolved policy", cmd_check },
@@ -25,35 +21,6 @@ static const struct geoctl_verb verbs[] = {
 	{ "reload", "make a running geofs reread its config without unmounting", cmd_reload },
 	{ "backend", "write or check the marker of each backend directory", cmd_backend },
 };
-
-void geoctl_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	char *msg = NULL;
-	int n;
-
-	va_start(ap, fmt);
-	n = vasprintf(&msg, fmt, ap);
-	va_end(ap);
-	fputs("geoctl: ", stderr);
-	/* Messages name paths: escape them whole (escape.h), so that a name can
-	 * neither drive the terminal nor forge a line. */
-	esc_fputs(n >= 0 ? msg : fmt, stderr);
-	free(msg);
-	fputc('\n', stderr);
-}
-
-bool geoctl_wants_help(int argc, char **argv)
-{
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
-			break;
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
-			return true;
-	}
-	return false;
-}
 
 static void usage(FILE *f)
 {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "escape.h"
+#include "geoctl.h"
 #include "progress.h"
 #include "table.h"
 
@@ -50,7 +51,8 @@ static void counters(const struct progress *p, char *buf, size_t len)
 	double measured = progress_rate(p), rate = measured;
 	int n;
 
-	n = snprintf(buf, len, "%" PRIu64 "/%" PRIu64 " files", p->files_done, p->files_total);
+	n = snprintf(buf, len, "%" PRIu64 "/%" PRIu64 " file%s", p->files_done, p->files_total,
+		     plural(p->files_total));
 	if (p->bytes_total == 0 || n < 0 || (size_t)n >= len)
 		return;
 	if (p->limit > 0 && (rate == 0 || rate > p->limit))

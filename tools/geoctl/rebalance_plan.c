@@ -76,6 +76,10 @@ int rebalance_collect(const struct scan_item *it, void *arg)
 
 	if (it->gi->type != INFO_FILE || !(it->gi->misplaced || rb->spread))
 		return 0;
+	if (!it->gi->misplaced && rjournal_done(&rb->journal, it->path)) {
+		rb->skipped++;		/* spread by the interrupted run */
+		return 0;
+	}
 	c = array_grow(rb->c, &rb->capc, rb->nc, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -98,12 +102,19 @@ void rebalance_print_plan(const struct rebalance *rb)
 	char b[TABLE_BYTES_LEN];
 	struct table t;
 
+	if (rb->skipped)
+		printf("resuming --spread: %zu file%s spread by an interrupted run of this "
+		       "command %s skipped\n", rb->skipped, rb->skipped == 1 ? "" : "s",
+		       rb->skipped == 1 ? "is" : "are");
 	if (rb->nc == 0) {
-		printf("nothing to move: every file is placed as the policy requires\n");
+		printf("nothing to move: every file is placed as the policy requires%s\n",
+		       rb->skipped ? " and spread" : "");
 		return;
 	}
 	printf("plan: %zu file%s, %s to move%s\n", rb->nc, rb->nc == 1 ? "" : "s",
-	       table_bytes(rb->total_bytes, b), rb->spread ? " (--spread: every file)" : "");
+	       table_bytes(rb->total_bytes, b),
+	       rb->spread ? rb->skipped ? " (--spread: every file not spread yet)" :
+	       " (--spread: every file)" : "");
 	table_init(&t, heads, (1u << 2) | (1u << 3));
 	for (size_t i = 0; i < rb->nm; i++) {
 		table_row(&t);

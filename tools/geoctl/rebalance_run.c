@@ -115,6 +115,8 @@ int rebalance_migrate(struct rebalance *rb)
 			p.files_done++;
 			continue;
 		}
+		if (rb->spread)
+			rjournal_add(&rb->journal, c->path);
 		rb->moved_files++;
 		rb->moved_bytes += c->bytes;
 		progress_step(&p, c->bytes, c->path);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "appendf.h"
 #include "country.h"
 #include "geoctl.h"
 #include "info.h"
@@ -44,7 +45,7 @@ static void add_name(char *buf, size_t len, const char *name)
 {
 	size_t n = strlen(buf);
 
-	snprintf(buf + n, len - n, "%s%s", n ? ", " : "", name);
+	appendf(buf, len, &n, "%s%s", n ? ", " : "", name);
 }
 
 static void tally(const struct jval *doc, const struct geo_info *gi, struct tally *t)

@@ -1,6 +1,7 @@
 /*
- * report.h — the transparency report's figures, shared by cmd_report.c
- * (gathering, text and JSON) and report_html.c (the HTML page).
+ * report.h — the transparency report's figures, gathered by
+ * report_figures.c, with its evidence (report_evidence.c); printed by
+ * cmd_report.c (text and JSON) and report_html.c (the HTML page).
  */
 #ifndef GEOCTL_REPORT_H
 #define GEOCTL_REPORT_H
@@ -61,11 +62,16 @@ void report_evidence(struct report *rp);
  * no script, no external resource). 0 or -EIO if writing failed. */
 int report_html(FILE *f, const struct report *rp);
 
+/* Fills rp's groups and totals from every file below rp->paths, the groups
+ * sorted by category, then origin. Returns how many paths could not be
+ * scanned (each named on stderr; 0: all were), or -errno when the scan
+ * stopped (scan_paths()). Free with report_free() either way. */
+int report_gather(struct report *rp);
+
+/* Frees what report_gather() built (NULL fields ok). */
+void report_free(struct report *rp);
+
 /* True if g's policy allows storage in country cc. */
 bool report_allowed(const struct rep_group *g, const char *cc);
-
-/* Adds bytes to country cc in a sorted country list. 0 or -ENOMEM. */
-int report_country_add(struct rep_country **list, size_t *n, size_t *cap,
-		       const char *cc, uint64_t bytes);
 
 #endif

@@ -10,43 +10,31 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "crypto.h"
+#include "fileio.h"
 #include "geoctl.h"
 #include "jsonread.h"
 #include "report.h"
 
 #define TAIL_MAX (1 << 20)	/* an audit record is far shorter */
 
-/* SHA-256 hex of the whole file. 0 or -errno. */
+/* SHA-256 hex of the whole file (at most 16 MiB). 0 or -errno. */
 static int file_sha256(const char *path, char out[65])
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
-	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc;
 	char *buf = NULL;
+	size_t len = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || st.st_size > 16 * 1024 * 1024) {
-		rc = errno ? -errno : -EFBIG;
-		goto out;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	if (read(fd, buf, (size_t)st.st_size) != st.st_size) {
-		rc = -EIO;
-		goto out;
-	}
-	crypto_sha256_hex(buf, (size_t)st.st_size, out);
-out:
-	free(buf);
+	rc = fileio_read_whole(fd, 16u << 20, &buf, &len);
 	close(fd);
+	if (rc == 0)
+		crypto_sha256_hex(buf, len, out);
+	free(buf);
 	return rc;
 }
 

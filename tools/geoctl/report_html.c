@@ -13,6 +13,7 @@
 
 #include "report.h"
 #include "country.h"
+#include "geoctl.h"
 #include "table.h"
 #include "version.h"
 
@@ -262,8 +263,9 @@ static void header(FILE *f, const struct report *rp, uint64_t outside)
 		"placement the geofs daemon reports for each file.</p>\n", rp->generated,
 		rp->generated + 11);
 	evidence(f, rp);
-	fprintf(f, "<p>%" PRIu64 " files, %s of data, stored as %s of encrypted objects "
-		"(all replicas) in %zu countr%s.</p>\n", rp->files, table_bytes(rp->size, a),
+	fprintf(f, "<p>%" PRIu64 " file%s, %s of data, stored as %s of encrypted objects "
+		"(all replicas) in %zu countr%s.</p>\n", rp->files, plural(rp->files),
+		table_bytes(rp->size, a),
 		table_bytes(rp->stored, b), rp->ntotal, rp->ntotal == 1 ? "y" : "ies");
 	if (outside)
 		fprintf(f, "<p class=\"note\"><span class=\"bad\">%s is stored in countries the "
