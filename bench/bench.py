@@ -16,12 +16,16 @@ in a second table with ratio columns against s3fs and rclone-crypt.
   --results DIR  raw fio JSON, daemon logs, results.json, table.md
   --s3-env FILE  DIR/env of the Ceph cluster (tests/ceph/cluster.sh) that
                  bench.sh started for the object-store group
+  --ceph-env FILE  DIR/env of that cluster started with --fs (a CephFS), for
+                 geofs-cephmeta in the metadata group (may be the same file)
 
 Knobs (environment):
   BENCH_SIZE       sequential file size (default 1G; K/M/G suffixes)
   BENCH_RAND_SIZE  file of the random 4 KiB workloads (default 256M)
   BENCH_RUNS       repetitions; the table shows medians (default 3)
   BENCH_FILES      files of the metadata workloads (default 10000)
+  BENCH_PAR_PROCS  processes of the parallel metadata group (default 4)
+  BENCH_PAR_FILES  files each of them creates, stats and unlinks (2500)
   BENCH_TIME       seconds of each random 4 KiB run (default 15)
   BENCH_ONLY       comma-separated subset of: plain passthrough_ll gocryptfs
                    mergerfs geofs geofs-nocomp, plus geofs-64k geofs-4m
@@ -29,8 +33,18 @@ Knobs (environment):
                    ([data] durability = fsync: close is no power-loss
                    durability point) and geofs-nopad ([data] pad = off, to
                    measure what Padmé padding costs next to geofs); these
-                   four are not in the default set
-  BENCH_WORKLOADS  comma-separated subset of: seq rand meta s3 (default all);
+                   four are not in the default set, except that geofs-fsync
+                   runs the metadata groups by default; and geofs-cephmeta
+                   (geofs with its meta root on CephFS through ceph-fuse, the
+                   backends local: what a shared meta root costs), which runs
+                   the meta group by default when --ceph-env is given
+  BENCH_WORKLOADS  comma-separated subset of: seq rand meta metapar s3
+                   (default all). meta: create (and, on the plain directory,
+                   the durable create: fdatasync + fsync of the directory,
+                   the physical limit), cold and warm stat, unlink of
+                   BENCH_FILES files in one directory, one process; metapar:
+                   BENCH_PAR_PROCS processes at once in one directory, each
+                   creating, stating (cold) and unlinking BENCH_PAR_FILES;
                    s3 is the object-store group (bench/s3.py documents it):
                    geofs-s3, s3fs and rclone-crypt on the radosgw of --s3-env,
                    sized by BENCH_S3_SIZE (512M), BENCH_S3_RAND_SIZE (128M),
@@ -39,6 +53,15 @@ Knobs (environment):
   BENCH_S3         0: skip the object-store group
   BENCH_PERF       1: perf-record every geofs daemon during the incompressible
                    sequential write and read; flat profiles go to the results
+  BENCH_BASE_BIN   a directory with another build's geofs and geoctl (e.g. of the
+                   commit before a change): adds geofs-base and geofs-fsync-base,
+                   geofs and geofs-fsync run from that build, to the same run,
+                   for before/after figures measured side by side
+  BENCH_TRACE      1: after the timed create of the meta group, create
+                   BENCH_TRACE_FILES (2000) more files twice on every geofs
+                   target, once under `strace -c -f -w` of the daemon and once
+                   under `perf record -g`; the summaries (syscalls per file,
+                   wall time in each; the flat profile) go to RESULTS/trace/
 Must run as root (drop_caches).
 """
 
@@ -64,8 +87,13 @@ MOUNT_TIMEOUT = 30.0
 UNMOUNT_TIMEOUT = 60.0
 
 DEFAULT_FS = ["plain", "passthrough_ll", "gocryptfs", "mergerfs", "geofs", "geofs-nocomp"]
-EXTRA_FS = ["geofs-64k", "geofs-4m", "geofs-fsync", "geofs-nopad"]
-WORKLOADS = ["seq", "rand", "meta"]
+EXTRA_FS = ["geofs-64k", "geofs-4m", "geofs-fsync", "geofs-nopad", "geofs-cephmeta",
+            "geofs-base", "geofs-fsync-base"]
+WORKLOADS = ["seq", "rand", "meta", "metapar"]
+# Without BENCH_ONLY, these run only the workloads named here (geofs-cephmeta
+# always: its creates are too slow for a parallel group worth the time).
+META_FS = {"geofs-fsync": ("meta", "metapar"), "geofs-fsync-base": ("meta", "metapar"),
+           "geofs-cephmeta": ("meta",)}
 
 # (key, label, unit, higher_is_better)
 ROWS = [
@@ -76,9 +104,13 @@ ROWS = [
     ("randread", "random read 4K, QD1", "IOPS", True),
     ("randwrite", "random write 4K, QD1", "IOPS", True),
     ("create", "create 4 KiB files", "files/s", True),
+    ("create_durable", "durable create 4 KiB (+fdatasync, dir fsync)", "files/s", True),
     ("stat_cold", "stat, cold", "files/s", True),
     ("stat_warm", "stat, warm", "files/s", True),
     ("unlink", "unlink", "files/s", True),
+    ("par_create", "parallel: create 4 KiB files", "files/s", True),
+    ("par_stat_cold", "parallel: stat, cold", "files/s", True),
+    ("par_unlink", "parallel: unlink", "files/s", True),
     ("cpu_write_daemon", "CPU per GiB written, daemon", "s/GiB", False),
     ("cpu_write_client", "CPU per GiB written, fio", "s/GiB", False),
     ("cpu_read_daemon", "CPU per GiB read, daemon", "s/GiB", False),
@@ -265,6 +297,9 @@ class Target:
         drop_caches()
         self.start()
 
+    def teardown(self):
+        """After the last stop: undo what setup mounted (nothing here)."""
+
     def save_logs(self, dest):
         os.makedirs(dest, exist_ok=True)
         for n in sorted(os.listdir(self.top)):
@@ -340,8 +375,9 @@ class Mergerfs(Target):
 
 class Geofs(Target):
     def __init__(self, name, top, ctx, shard_size="1M", compress="lz4", durability="close",
-                 pad="padme"):
+                 pad="padme", bindir=None):
         super().__init__(name, top, ctx)
+        self.bindir = bindir or ctx.bin
         self.shard_size = shard_size
         self.compress = compress
         self.durability = durability
@@ -349,6 +385,10 @@ class Geofs(Target):
 
     # Where the one replica of the bench category may go.
     store_in = "*"
+
+    @property
+    def meta_path(self):
+        return os.path.join(self.top, "meta")
 
     def backends_text(self):
         """The [backend] sections (making their directories)."""
@@ -361,14 +401,14 @@ class Geofs(Target):
     def setup(self):
         super().setup()
         self.config = os.path.join(self.top, "geofs.conf")
-        os.makedirs(os.path.join(self.top, "meta"), exist_ok=True)
+        os.makedirs(self.meta_path, exist_ok=True)
         text = f"""# written by bench/bench.py
 [site]
 name = bench
 country = JP
 
 [meta]
-path = {self.top}/meta
+path = {self.meta_path}
 country = JP
 
 [keys]
@@ -399,7 +439,7 @@ admin_group = root
         with open(self.config, "w") as f:
             f.write(text)
         self.pre_keys_init()
-        geoctl = os.path.join(self.ctx.bin, "geoctl")
+        geoctl = os.path.join(self.bindir, "geoctl")
         cp = subprocess.run([geoctl, "keys", "init", "-c", self.config],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         if cp.returncode != 0:
@@ -409,7 +449,39 @@ admin_group = root
         """Runs after the config is written, before `geoctl keys init`."""
 
     def argv(self):
-        return [os.path.join(self.ctx.bin, "geofs"), "-c", self.config, self.mnt, "-f"]
+        return [os.path.join(self.bindir, "geofs"), "-c", self.config, self.mnt, "-f"]
+
+
+class GeofsCephMeta(Geofs):
+    """geofs with its meta root on CephFS (one ceph-fuse client session of
+    the cluster bench.sh started with --fs), its backends local as geofs's:
+    what a shared meta root costs."""
+
+    def setup(self):
+        if not self.ctx.ceph_dir:
+            raise BenchError("geofs-cephmeta needs --ceph-env (scripts/bench.sh starts a "
+                             "Ceph cluster with a CephFS for it; BENCH_CEPHMETA=0 skips it)")
+        os.makedirs(self.top, exist_ok=True)
+        self.cephfs = os.path.join(self.top, "cephfs")
+        os.makedirs(self.cephfs, exist_ok=True)
+        cp = subprocess.run([os.path.join(REPO, "tests", "ceph", "cluster.sh"), "fuse-mount",
+                             self.ctx.ceph_dir, self.cephfs], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, timeout=180)
+        if cp.returncode != 0:
+            raise BenchError(f"ceph-fuse mount of the CephFS failed:\n{cp.stdout[-2000:]}")
+        self.ceph_mounted = True
+        super().setup()
+
+    @property
+    def meta_path(self):
+        return os.path.join(self.cephfs, "geofs-meta")
+
+    def teardown(self):
+        if getattr(self, "ceph_mounted", False):
+            subprocess.run([os.path.join(REPO, "tests", "ceph", "cluster.sh"), "fuse-umount",
+                            self.ctx.ceph_dir, self.cephfs], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=180)
+            self.ceph_mounted = False
 
 
 def make_target(name, top, ctx):
@@ -433,6 +505,13 @@ def make_target(name, top, ctx):
         return Geofs(name, top, ctx, durability="fsync")
     if name == "geofs-nopad":
         return Geofs(name, top, ctx, pad="off")
+    if name == "geofs-cephmeta":
+        return GeofsCephMeta(name, top, ctx)
+    if name in ("geofs-base", "geofs-fsync-base"):
+        if not ctx.base_bin:
+            raise BenchError(f"{name} needs BENCH_BASE_BIN (a directory with geofs and geoctl)")
+        return Geofs(name, top, ctx, bindir=ctx.base_bin,
+                     durability="fsync" if "fsync" in name else "close")
     if name in s3.ALL_FS:
         return s3.make_target(name, top, ctx)
     raise BenchError(f"unknown filesystem {name}")
@@ -449,18 +528,42 @@ class Context:
         self.rand_size = parse_size(os.environ.get("BENCH_RAND_SIZE", "256M"))
         self.runs = int(os.environ.get("BENCH_RUNS", "3"))
         self.files = int(os.environ.get("BENCH_FILES", "10000"))
+        self.par_procs = int(os.environ.get("BENCH_PAR_PROCS", "4"))
+        self.par_files = int(os.environ.get("BENCH_PAR_FILES", "2500"))
+        self.trace = os.environ.get("BENCH_TRACE", "") not in ("", "0")
+        base = os.environ.get("BENCH_BASE_BIN", "").strip()
+        self.base_bin = os.path.abspath(base) if base else None
+        if self.base_bin and not all(os.access(os.path.join(self.base_bin, b), os.X_OK)
+                                     for b in ("geofs", "geoctl")):
+            raise BenchError(f"BENCH_BASE_BIN={base}: no executable geofs and geoctl there")
+        self.trace_files = int(os.environ.get("BENCH_TRACE_FILES", "2000"))
+        self.ceph_dir = os.path.dirname(os.path.abspath(args.ceph_env)) if args.ceph_env \
+            else None
         self.time = int(os.environ.get("BENCH_TIME", "15"))
+        # Without BENCH_ONLY the metadata groups also run geofs-fsync, and
+        # geofs-cephmeta when there is a CephFS; those run nothing else.
+        self.explicit_only = bool(os.environ.get("BENCH_ONLY", "").strip())
+        meta_fs = ["geofs-fsync"] + (["geofs-cephmeta"] if self.ceph_dir else [])
+        base_fs = ["geofs-base", "geofs-fsync-base"] if self.base_bin else []
         self.only = env_list("BENCH_ONLY", DEFAULT_FS + EXTRA_FS + s3.ALL_FS,
-                             DEFAULT_FS + s3.DEFAULT_FS)
+                             DEFAULT_FS + meta_fs + base_fs + s3.DEFAULT_FS)
         self.workloads = env_list("BENCH_WORKLOADS", WORKLOADS + ["s3"], WORKLOADS + ["s3"])
         if os.environ.get("BENCH_S3", "1").strip() == "0":
             self.workloads = [w for w in self.workloads if w != "s3"]
         self.s3 = s3.S3Settings(args.s3_env)
         self.perf = os.environ.get("BENCH_PERF", "") not in ("", "0")
         if self.size < MiB or self.rand_size < MiB or self.runs < 1 or self.files < 1 \
-                or self.time < 1:
+                or self.time < 1 or self.par_procs < 1 or self.par_files < 1 \
+                or self.trace_files < 1:
             raise BenchError("BENCH_SIZE/BENCH_RAND_SIZE >= 1M, BENCH_RUNS, BENCH_FILES, "
-                             "BENCH_TIME >= 1 expected")
+                             "BENCH_TIME, BENCH_PAR_PROCS, BENCH_PAR_FILES, "
+                             "BENCH_TRACE_FILES >= 1 expected")
+
+    def runs_workload(self, name, wl):
+        """Whether filesystem name runs workload wl (META_FS without BENCH_ONLY)."""
+        if self.explicit_only and name != "geofs-cephmeta":
+            return True
+        return wl in META_FS.get(name, WORKLOADS)
         self.child = None       # the fio/meta process running now, killed on exit
 
 
@@ -514,10 +617,10 @@ class Runner:
         client = (job["usr_cpu"] + job["sys_cpu"]) / 100.0 * job["job_runtime"] / 1000.0
         return job, client
 
-    def perf_start(self, tag):
-        if not (self.ctx.perf and self.t.name.startswith("geofs") and self.t.pid()):
+    def perf_start(self, tag, sub="perf", force=False):
+        if not ((self.ctx.perf or force) and self.t.name.startswith("geofs") and self.t.pid()):
             return None
-        data = os.path.join(self.ctx.results, "perf", f"{self.t.name}-run{self.run}-{tag}.data")
+        data = os.path.join(self.ctx.results, sub, f"{self.t.name}-run{self.run}-{tag}.data")
         os.makedirs(os.path.dirname(data), exist_ok=True)
         p = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-p", str(self.t.pid()),
                               "-o", data], stdin=subprocess.DEVNULL,
@@ -595,23 +698,98 @@ class Runner:
         res["randwrite"] = job["write"]["iops"]
         os.unlink(path)
 
-    def meta_phase(self, phase, top, n=None):
+    def meta_phase(self, phase, top, n=None, procs=1):
         n = n or self.ctx.files
-        out, _ = self.spawn([PYTHON, os.path.join(HERE, "meta.py"), phase, top,
-                             str(n)], timeout=1800)
+        argv = [PYTHON, os.path.join(HERE, "meta.py")]
+        if procs > 1:
+            argv += ["--procs", str(procs)]
+        out, _ = self.spawn(argv + [phase, top, str(n)], timeout=1800)
         r = json.loads(out)
         with open(os.path.join(self.out, f"run{self.run}-meta.jsonl"), "a") as f:
-            f.write(json.dumps(r) + "\n")
-        return n / r["seconds"]
+            f.write(json.dumps(dict(r, fs=self.t.name)) + "\n")
+        return r["n"] / r["seconds"]
+
+    def strace_start(self, tag):
+        dest = os.path.join(self.ctx.results, "trace",
+                            f"{self.t.name}-run{self.run}-{tag}.strace")
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        # -w: wall time in each syscall (a sleeping fsync counts), not CPU.
+        p = subprocess.Popen(["strace", "-c", "-f", "-w", "-S", "time", "-o", dest,
+                              "-p", str(self.t.pid())], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)         # attached to every thread
+        return p, dest
+
+    def strace_stop(self, h, n):
+        """Ends strace; adds a calls-per-file column to its summary."""
+        p, dest = h
+        p.send_signal(signal.SIGINT)
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        try:
+            with open(dest) as f:
+                lines = f.read().splitlines()
+        except OSError:
+            return
+        out = [f"# strace -c -f -w of the {self.t.name} daemon while {n} files were created "
+               f"(meta.py create); calls/file = calls / {n}"]
+        for line in lines:
+            cells = line.split()
+            if len(cells) >= 5 and cells[3].isdigit():
+                line += f"   {int(cells[3]) / n:8.2f}/file"
+            out.append(line)
+        with open(dest + ".txt", "w") as f:
+            f.write("\n".join(out) + "\n")
+
+    def trace_create(self):
+        """BENCH_TRACE: where a create's time goes in the daemon (strace -c,
+        then perf), on files of their own, outside the timed phases."""
+        if not (self.ctx.trace and self.t.name.startswith("geofs") and self.t.pid()):
+            return
+        n = self.ctx.trace_files
+        for tool in ("strace", "perf"):
+            top = os.path.join(self.t.work, f"trace-{tool}")
+            os.mkdir(top)
+            if tool == "strace":
+                h = self.strace_start("create")
+                self.meta_phase("create", top, n)
+                self.strace_stop(h, n)
+            else:
+                h = self.perf_start("create", sub="trace", force=True)
+                self.meta_phase("create", top, n)
+                self.perf_stop(h)
+            self.meta_phase("unlink", top, n)
+            os.rmdir(top)
 
     def meta(self, res):
         top = os.path.join(self.t.work, "meta")
         os.mkdir(top)
         res["create"] = self.meta_phase("create", top)
+        self.trace_create()
+        if not self.t.fuse:
+            # The physical limit: a durable create on the same filesystem.
+            dtop = os.path.join(self.t.work, "meta-durable")
+            os.mkdir(dtop)
+            res["create_durable"] = self.meta_phase("durable", dtop)
+            self.meta_phase("unlink", dtop)
+            os.rmdir(dtop)
         self.t.cold()
         res["stat_cold"] = self.meta_phase("stat", top)
         res["stat_warm"] = self.meta_phase("stat", top)
         res["unlink"] = self.meta_phase("unlink", top)
+        os.rmdir(top)
+
+    def metapar(self, res):
+        top = os.path.join(self.t.work, "metapar")
+        os.mkdir(top)
+        n, procs = self.ctx.par_files, self.ctx.par_procs
+        res["par_create"] = self.meta_phase("create", top, n, procs)
+        self.t.cold()
+        res["par_stat_cold"] = self.meta_phase("stat", top, n, procs)
+        res["par_unlink"] = self.meta_phase("unlink", top, n, procs)
         os.rmdir(top)
 
     def group(self, wl, res):
@@ -675,6 +853,24 @@ def render_table(fss, table_rows, ratios, med, short=None, extra=()):
     return "\n".join(text) + "\n"
 
 
+def limit_lines(med):
+    """The create of each geofs target against the physical limit: time per
+    file of passthrough_ll's create plus the plain directory's durable
+    create (issue: at most 1.3x with durability = close)."""
+    pt = med.get("passthrough_ll", {}).get("create")
+    dur = med.get("plain", {}).get("create_durable")
+    if not pt or not dur:
+        return []
+    limit = 1e6 / pt + 1e6 / dur
+    out = [f"create limit: passthrough_ll create {1e6 / pt:,.0f} us + durable create on the "
+           f"plain directory {1e6 / dur:,.0f} us = {limit:,.0f} us per file"]
+    for name, m in med.items():
+        if name.startswith("geofs") and m.get("create"):
+            us = 1e6 / m["create"]
+            out.append(f"  {name}: create {us:,.0f} us per file = {us / limit:.2f}x the limit")
+    return out
+
+
 def machine_info(ctx):
     def sh(*argv):
         try:
@@ -722,6 +918,8 @@ def run_group(ctx, names, workloads, runner, targets, raw, errors):
             targets[n].hwm = 0.0
         for wl in workloads:
             for name in order:
+                if not ctx.runs_workload(name, wl):
+                    continue
                 t0 = time.monotonic()
                 res = per_run[name]
                 before = set(res)
@@ -750,6 +948,8 @@ def main():
     ap.add_argument("--results", required=True)
     ap.add_argument("--s3-env", help="DIR/env of the Ceph cluster bench.sh started "
                     "(tests/ceph/cluster.sh); needed by the s3 group")
+    ap.add_argument("--ceph-env", help="DIR/env of that cluster started with --fs; "
+                    "needed by geofs-cephmeta")
     args = ap.parse_args()
 
     def on_signal(sig, _frame):
@@ -812,6 +1012,10 @@ def main():
             except Exception as e:  # noqa: BLE001 -- keep unmounting the rest
                 log(f"{t.name}: stop failed: {e}")
             t.save_logs(os.path.join(ctx.results, "logs"))
+            try:
+                t.teardown()
+            except Exception as e:  # noqa: BLE001 -- keep tearing down the rest
+                log(f"{t.name}: teardown failed: {e}")
 
     med = {}
     for name, runs in raw.items():
@@ -822,7 +1026,9 @@ def main():
         tables.append(render_table(
             dir_fs, ROWS, ratio_pairs(dir_fs, ("geofs", "geofs-nocomp", "geofs-64k", "geofs-4m",
                                                "geofs-fsync"), ("gocryptfs", "passthrough_ll")),
-            med, {"passthrough_ll": "ptll"}, extra=[("geofs", "geofs-nopad")]))
+            med, {"passthrough_ll": "ptll", "geofs": "geofs"},
+            extra=[("geofs", "geofs-nopad"), ("geofs-cephmeta", "geofs"),
+                   ("geofs", "geofs-base"), ("geofs-fsync", "geofs-fsync-base")]))
     if s3_fs:
         tables.append(render_table(s3_fs, s3.ROWS, ratio_pairs(s3_fs, ("geofs-s3",), s3.REFS),
                                    med))
@@ -831,6 +1037,7 @@ def main():
         json.dump({"machine": info, "size": ctx.size, "rand_size": ctx.rand_size,
                    "runs": ctx.runs, "files": ctx.files, "time": ctx.time,
                    "filesystems": chosen, "workloads": ctx.workloads,
+                   "base_bin": ctx.base_bin,
                    "s3": ctx.s3.describe() if s3_fs else None,
                    "raw": raw, "median": med, "errors": errors}, f, indent=1)
     with open(os.path.join(ctx.results, "table.md"), "w") as f:
@@ -845,6 +1052,14 @@ def main():
             print("ratios: the geofs column divided by gocryptfs or passthrough_ll (ptll); "
                   "above 1 is better for throughput rows, below 1 is better for CPU and "
                   "memory rows.")
+        if any(w in dir_wl for w in ("meta", "metapar")):
+            print(f"metadata: {ctx.files} files, one process; parallel: {ctx.par_procs} "
+                  f"processes x {ctx.par_files} files in one directory")
+            for line in limit_lines(med):
+                print(line)
+            if ctx.trace:
+                print(f"strace -c and perf of each geofs daemon during create: "
+                      f"{os.path.join(ctx.results, 'trace')}")
     if s3_fs:
         print(f"\nobject store ({ctx.s3.describe()['endpoint']}, local radosgw): "
               f"{ctx.s3.summary()}\n")

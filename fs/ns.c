@@ -228,8 +228,9 @@ static void doomed_look(struct core *c, int dirfd, const char *name, struct doom
 }
 
 /* After the call removed the name: the content of a file that lost its
- * last name goes now, or at its last close if it is open here. Caller
- * holds ns_lock. */
+ * last name goes now, or at its last close if it is open here. Needs no
+ * ns_lock: nothing can give a file without a name a new one (link(2)
+ * needs a name), so the decision taken under the lock stands. */
 static void doomed_drop(struct core *c, struct doomed *d)
 {
 	struct gfile *gf;
@@ -289,6 +290,22 @@ static void names_changed(struct core *c, int sfd, const char *gone, const char 
 	names_changed_ino(c, st.st_ino, st.st_nlink, gone, added);
 }
 
+/* Takes ns_lock for a decision about dirfd/name. When another thread holds
+ * it, first reads what doomed_look will read (the stub's inode and
+ * manifest): under the lock they then come from the cache, and parallel
+ * unlinks wait for each other's decisions, not for each other's disk
+ * reads. Uncontended, nothing is read twice. */
+static void ns_lock_for(struct core *c, int dirfd, const char *name)
+{
+	struct doomed warm;
+
+	if (pthread_mutex_trylock(&c->ns_lock) == 0)
+		return;
+	doomed_look(c, dirfd, name, &warm);
+	doomed_free(&warm);
+	pthread_mutex_lock(&c->ns_lock);
+}
+
 int core_unlink(struct core *c, const struct geo_req *r, const char *path)
 {
 	struct doomed d;
@@ -297,12 +314,14 @@ int core_unlink(struct core *c, const struct geo_req *r, const char *path)
 
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&c->ns_lock);
+	ns_lock_for(c, dfd, name);
 	doomed_look(c, dfd, name, &d);
 	rc = unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+	pthread_mutex_unlock(&c->ns_lock);
+	/* The objects go outside the lock: deleting them is disk work that
+	 * other unlinks need not wait for. */
 	if (!rc)
 		doomed_drop(c, &d);
-	pthread_mutex_unlock(&c->ns_lock);
 	if (!rc && d.reg)
 		names_changed_ino(c, d.ino, d.nlink - 1, path, NULL);
 	doomed_free(&d);
@@ -540,7 +559,7 @@ int core_rename(struct core *c, const struct geo_req *r, const char *from, const
 		rc = resolve_new(c, to, &ndfd, &nname);
 	if (rc)
 		goto out;
-	pthread_mutex_lock(&c->ns_lock);
+	ns_lock_for(c, ndfd, nname);
 	ssfd = open_stub_at(odfd, oname);
 	rc = stricter_rule(c, r, odfd, oname, ndfd, nname, ssfd, from, to,
 			   flags & RENAME_EXCHANGE);

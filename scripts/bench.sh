@@ -12,6 +12,11 @@
 #   BENCH_SIZE=1G BENCH_RAND_SIZE=256M BENCH_RUNS=3 BENCH_FILES=10000
 #   BENCH_TIME=15 BENCH_ONLY=geofs,gocryptfs BENCH_WORKLOADS=seq,rand,meta,s3
 #   BENCH_PERF=1 (perf-record geofs during sequential I/O)
+#   BENCH_TRACE=1 (strace -c and perf of geofs during the meta group's create)
+#   BENCH_PAR_PROCS=4 BENCH_PAR_FILES=2500 (the parallel metadata group)
+#   BENCH_CEPHMETA=0 skips geofs-cephmeta (geofs with its meta root on a
+#   CephFS through ceph-fuse) in the meta group; it needs the Ceph cluster
+#   below, started with an MDS and a CephFS (--fs)
 #   BENCH_PAD=0 skips the padding figure: BUILD_DIR/padbench, the size
 #   overhead of [data] pad = padme over a mixed set of file sizes and the
 #   codec's throughput with pad = padme and off (bench/padbench.c); add
@@ -60,12 +65,31 @@ s3_wanted() {
 }
 S3=0
 s3_wanted && S3=1
+# cephmeta_wanted: geofs-cephmeta runs (the meta group, BENCH_CEPHMETA, BENCH_ONLY)
+cephmeta_wanted() {
+	local w=",${BENCH_WORKLOADS:-meta},"
+	w=${w// /,}
+	[ "${BENCH_CEPHMETA:-1}" != 0 ] || return 1
+	[[ $w == *,meta,* ]] || return 1
+	[ -n "${BENCH_ONLY:-}" ] || return 0
+	[[ ",${BENCH_ONLY// /,}," == *,geofs-cephmeta,* ]]
+}
+CEPHMETA=0
+cephmeta_wanted && CEPHMETA=1
 
 PKGS="fio gocryptfs mergerfs fuse3 libfuse3-dev pkg-config gcc python3 util-linux"
 TOOLS="fio gocryptfs mergerfs fusermount3 $PYTHON"
 if [ "$S3" = 1 ]; then
 	PKGS="$PKGS s3fs rclone ceph-mon ceph-osd radosgw ceph-common ceph-base openssl curl iproute2"
 	TOOLS="$TOOLS s3fs rclone radosgw"
+fi
+if [ "${BENCH_TRACE:-0}" != 0 ] || [ "${BENCH_PERF:-0}" != 0 ]; then
+	PKGS="$PKGS strace linux-perf"
+	TOOLS="$TOOLS strace perf"
+fi
+if [ "$CEPHMETA" = 1 ]; then
+	PKGS="$PKGS ceph-mon ceph-osd ceph-mds ceph-fuse radosgw ceph-common ceph-base openssl curl iproute2"
+	TOOLS="$TOOLS ceph-mds ceph-fuse"
 fi
 # shellcheck disable=SC2086
 scripts/deps.sh $PKGS || die "missing Debian packages (see above)"
@@ -165,16 +189,19 @@ if [ "${BENCH_PAD:-1}" != 0 ]; then
 fi
 
 S3ARGS=()
-if [ "$S3" = 1 ]; then
+if [ "$S3" = 1 ] || [ "$CEPHMETA" = 1 ]; then
 	CEPH=$TMP/ceph
-	echo "bench: starting a local Ceph cluster for the object-store group" >&2
+	FS=()
+	[ "$CEPHMETA" = 1 ] && FS=(--fs)
+	echo "bench: starting a local Ceph cluster${FS:+ with a CephFS} for the object-store group or geofs-cephmeta" >&2
 	# The watcher stops the cluster should this script die by SIGKILL.
-	GEOFS_CEPH_OWNER=$$ tests/ceph/cluster.sh start "$CEPH" >"$TMP/ceph.log" 2>&1 || {
+	GEOFS_CEPH_OWNER=$$ tests/ceph/cluster.sh start "$CEPH" "${FS[@]}" >"$TMP/ceph.log" 2>&1 || {
 		cat "$TMP/ceph.log" >&2
-		die "the Ceph cluster did not start (BENCH_S3=0 skips the object-store group)"
+		die "the Ceph cluster did not start (BENCH_S3=0 skips the object-store group, BENCH_CEPHMETA=0 geofs-cephmeta)"
 	}
 	cp "$TMP/ceph.log" "$RESULTS/ceph-start.log"
-	S3ARGS=(--s3-env "$CEPH/env")
+	[ "$S3" = 1 ] && S3ARGS+=(--s3-env "$CEPH/env")
+	[ "$CEPHMETA" = 1 ] && S3ARGS+=(--ceph-env "$CEPH/env")
 fi
 # In the background, so that the trap runs as soon as a signal arrives; the
 # driver unmounts everything itself on SIGTERM, the trap then checks.

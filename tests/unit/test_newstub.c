@@ -184,8 +184,59 @@ static void setgid_directory_gives_its_group(void **state)
 	close(dfd);
 }
 
+/* Every way of making a stub gives exactly the mode and owner asked for,
+ * whether or not newstub_make needs fchown/fchmod to get there: modes the
+ * umask would cut (main sets 027), set-id bits (which a chown clears),
+ * the daemon's own uid and another, plain and setgid directories. */
+static void mode_and_owner_exactly_as_asked(void **state)
+{
+	static const mode_t modes[] = { 0600, 0644, 0666, 0751, 04755, 02755, 06711, 0 };
+	struct fixture *f = *state;
+	int root = meta_rootfd(f->m), n = 0;
+	bool as_root = getuid() == 0;
+
+	assert_int_equal(mkdirat(root, "plain", 0755), 0);
+	assert_int_equal(mkdirat(root, "sgid", 0755), 0);
+	if (as_root)
+		assert_int_equal(fchownat(root, "sgid", 0, 4321, 0), 0);
+	assert_int_equal(fchmodat(root, "sgid", 02775, 0), 0);
+	for (int w = 0; w < 2; w++)
+		for (int d = 0; d < 2; d++)
+			for (int u = 0; u < (as_root ? 2 : 1); u++)
+				for (int m = 0; modes[m]; m++) {
+					int how = w ? NEWFILE_NAMED : NEWFILE_AUTO;
+					int dfd = openat(root, d ? "sgid" : "plain",
+							 O_RDONLY | O_DIRECTORY);
+					uid_t uid = u ? 1000 : getuid();
+					gid_t gid = u ? 1000 : getgid();
+					struct stat pst, st;
+					struct newstub ns;
+					char name[32];
+
+					assert_true(dfd >= 0);
+					assert_int_equal(fstat(dfd, &pst), 0);
+					snprintf(name, sizeof(name), "f%d", n++);
+					assert_int_equal(newstub_make(dfd, meta_tmpdir(f->m), &how, uid,
+								      gid, modes[m], &ns), 0);
+					assert_int_equal(newstub_link(&ns, dfd, name), 0);
+					newstub_done(&ns);
+					assert_int_equal(fstatat(dfd, name, &st, 0), 0);
+					if ((st.st_mode & 07777) != modes[m] || st.st_uid != uid ||
+					    st.st_gid != (d ? pst.st_gid : gid))
+						fail_msg("%s, %s dir, uid %u, mode %o: got mode %o "
+							 "uid %u gid %u", w ? "named" : "unnamed",
+							 d ? "setgid" : "plain", (unsigned)uid,
+							 (unsigned)modes[m],
+							 (unsigned)(st.st_mode & 07777),
+							 (unsigned)st.st_uid, (unsigned)st.st_gid);
+					close(dfd);
+				}
+}
+
 int main(void)
 {
+	/* Before the first newstub_make, which reads the umask once. */
+	umask(027);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(named_links_then_drops_the_temporary_name, setup,
 						teardown),
@@ -195,6 +246,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(auto_stays_unnamed_where_tmpfile_works, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(setgid_directory_gives_its_group, setup, teardown),
+		cmocka_unit_test_setup_teardown(mode_and_owner_exactly_as_asked, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
