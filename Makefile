@@ -149,6 +149,26 @@ test: deps
 	@$(MAKE) --no-print-directory all layers-check unit man-check docs-check
 	@$(MAKE) --no-print-directory mount-tests
 
+# ---- pjdfstest ----------------------------------------------------------------
+# The POSIX conformance suite (github.com/pjd/pjdfstest) against a fresh
+# geofs mount, as root: it builds from a checkout given as PJDFSTEST_SRC
+# (the suite is not vendored and CI has no network, so `make test` never
+# needs it) into $(BUILD)/pjdfstest and runs `prove -r` over
+# PJDFSTEST_TESTS (default: all of tests/) with the mount as the working
+# directory. The mount is the mount tests' default site (-o allow_other;
+# default_permissions is always on); tests/pjdfstest/run.py.
+DEB_PJD         = autoconf automake perl
+PJDFSTEST_SRC   ?=
+PJDFSTEST_TESTS ?= tests
+
+pjdfstest: all
+	@test -n "$(PJDFSTEST_SRC)" || { echo "usage: make pjdfstest PJDFSTEST_SRC=DIR (a checkout of pjdfstest)" >&2; exit 2; }
+	@scripts/deps.sh $(DEB_PJD)
+	@rm -rf $(BUILD)/pjdfstest && mkdir -p $(BUILD)/pjdfstest
+	@cp -a $(PJDFSTEST_SRC)/. $(BUILD)/pjdfstest/
+	@cd $(BUILD)/pjdfstest && autoreconf -ifs >/dev/null 2>&1 && ./configure -q && $(MAKE) -s pjdfstest
+	@GEOFS_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/pjdfstest/run.py $(abspath $(BUILD))/pjdfstest $(PJDFSTEST_TESTS)
+
 # ---- fuzzing -----------------------------------------------------------------
 # The parsers built with clang + libFuzzer + ASan/UBSan against the core
 # sources compiled afresh (not the gcc-built libgeocore.a). Each target runs
@@ -286,7 +306,7 @@ layers-check: all
 clean:
 	rm -rf build build-san build-fuzz build-tsan
 
-.PHONY: all deps unit man-check docs-check layers-check mount-tests test demo demo-s3 demo-stop bench install uninstall clean fuzz fuzz-build stress
+.PHONY: all deps unit man-check docs-check layers-check mount-tests test demo demo-s3 demo-stop bench install uninstall clean fuzz fuzz-build stress pjdfstest
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,4 +1,5 @@
-"""s3.py -- the object-store group of `make bench` (imported by bench/bench.py).
+"""s3.py -- the object-store group of `make bench` (bench/bench.py runs it; it
+builds on bench/benchlib.py alone).
 
 Three filesystems on buckets of the same local radosgw (the Ceph cluster that
 scripts/bench.sh starts with tests/ceph/cluster.sh), run side by side:
@@ -29,21 +30,31 @@ Workloads (one group each, on a fresh mount, then a cold remount):
   s3rand  lay out BENCH_S3_RAND_SIZE (default 128M), remount, drop caches,
           random 4 KiB reads at QD1 for BENCH_TIME seconds
   s3meta  create BENCH_S3_FILES (default 1000) files of 4 KiB, then unlink
-Daemon memory is the peak RSS (VmHWM) of the daemon over the mounts of a run.
+Daemon memory is the peak RSS (VmHWM) of the daemon over the mounts of a run,
+and per workload group.
+
+The ceiling (column radosgw-1M): what the gateway itself serves in the same
+run, with no filesystem in front: curl --parallel PUTs BENCH_S3_SIZE of
+1 MiB objects (geofs's shard size) RGW_PARALLEL (default 8, geofs's remote
+worker count) at a time into a bucket, drops the caches and GETs them back
+the same way. The seq rows of geofs-s3 against it say how much of the
+gateway's throughput is left on the table.
 The radosgw and OSD run on the same machine: their CPU competes with the
 filesystem under test, alike for the three.
 """
 
+import hashlib
 import os
 import subprocess
+import time
 
-import bench
-from bench import BenchError, Geofs, Runner, Target, fmt_size, parse_size
+import benchlib
+from benchlib import BenchError, Geofs, RunnerBase, Target, fmt_size, parse_size
 
-DEFAULT_FS = ["geofs-s3", "s3fs", "rclone-crypt"]
+DEFAULT_FS = ["geofs-s3", "s3fs", "rclone-crypt", "radosgw-1M"]
 EXTRA_FS = ["rclone-crypt-full"]
 ALL_FS = DEFAULT_FS + EXTRA_FS
-REFS = ("s3fs", "rclone-crypt", "rclone-crypt-full")
+REFS = ("s3fs", "rclone-crypt", "rclone-crypt-full", "radosgw-1M")
 WORKLOADS = ["s3seq", "s3rand", "s3meta"]
 # fio creates the file in the job's own open (O_CREAT) instead of beforehand:
 # rclone without a VFS cache refuses to reopen an existing file for writing.
@@ -59,6 +70,9 @@ ROWS = [
     ("s3_cpu_write", "CPU per GiB written, daemon", "s/GiB", False),
     ("s3_cpu_read", "CPU per GiB read, daemon", "s/GiB", False),
     ("mem_hwm", "daemon peak RSS (VmHWM)", "MiB", False),
+    ("mem_s3seq", "  peak RSS in s3seq", "MiB", False),
+    ("mem_s3rand", "  peak RSS in s3rand", "MiB", False),
+    ("mem_s3meta", "  peak RSS in s3meta", "MiB", False),
 ]
 
 
@@ -70,7 +84,7 @@ class S3Settings:
         self.size = parse_size(os.environ.get("BENCH_S3_SIZE", "512M"))
         self.rand_size = parse_size(os.environ.get("BENCH_S3_RAND_SIZE", "128M"))
         self.files = int(os.environ.get("BENCH_S3_FILES", "1000"))
-        if self.size < bench.MiB or self.rand_size < bench.MiB or self.files < 1:
+        if self.size < benchlib.MiB or self.rand_size < benchlib.MiB or self.files < 1:
             raise BenchError("BENCH_S3_SIZE/BENCH_S3_RAND_SIZE >= 1M, BENCH_S3_FILES >= 1 "
                              "expected")
         self.env = None
@@ -167,7 +181,7 @@ class RcloneConfig:
 
 
 def bucket_of(name):
-    return "bench-" + name.replace("_", "-")
+    return "bench-" + name.replace("_", "-").lower()
 
 
 class GeofsS3(Geofs):
@@ -250,7 +264,66 @@ class RcloneCrypt(Target):
         return clean_environ()
 
 
+class RgwCeiling(Target):
+    """No filesystem: N parallel curl PUTs and GETs of 1 MiB objects."""
+
+    fuse = False
+    OBJ = benchlib.MiB
+
+    def setup(self):
+        os.makedirs(self.top, exist_ok=True)
+        self.bucket = bucket_of(self.name)
+        RcloneConfig(self.top, self.ctx).mkbucket(self.bucket)
+        self.body = os.path.join(self.top, "object")
+        with open(self.body, "wb") as f:
+            f.write(os.urandom(self.OBJ))
+        with open(self.body, "rb") as f:
+            self.sha = hashlib.sha256(f.read()).hexdigest()
+        self.parallel = int(os.environ.get("RGW_PARALLEL", "8"))
+
+    def start(self):
+        pass
+
+    def stop(self):
+        pass
+
+    def cold(self):
+        benchlib.drop_caches()
+
+    def save_logs(self, dest):
+        pass
+
+    def transfer(self, put):
+        """All objects of a run, RGW_PARALLEL at a time; returns MB/s."""
+        s = self.ctx.s3
+        n = max(1, s.size // self.OBJ)
+        cfg = os.path.join(self.top, "curl.conf")
+        sha = self.sha if put else hashlib.sha256(b"").hexdigest()
+        lines = [f'user = "{s.env["RGW_ACCESS_KEY"]}:{s.env["RGW_SECRET_KEY"]}"',
+                 f'aws-sigv4 = "aws:amz:{s.region}:s3"',
+                 f'header = "x-amz-content-sha256: {sha}"',
+                 'write-out = "%{http_code}\\n"', "silent", "show-error"]
+        for i in range(n):
+            lines.append(f'url = "{s.endpoint}/{self.bucket}/o{i}"')
+            lines.append(f'upload-file = "{self.body}"' if put else 'output = "/dev/null"')
+        write_secret(cfg, "\n".join(lines) + "\n")
+        t0 = time.monotonic()
+        cp = subprocess.run(["curl", "--parallel", "--parallel-max", str(self.parallel),
+                             "-K", cfg], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=clean_environ(),
+                            timeout=1800)
+        dt = time.monotonic() - t0
+        codes = cp.stdout.split()
+        if cp.returncode != 0 or len(codes) != n or any(c != "200" for c in codes):
+            bad = [c for c in codes if c != "200"][:5]
+            raise BenchError(f"curl {'PUT' if put else 'GET'} x{n} failed (exit "
+                             f"{cp.returncode}, answers {bad}): {cp.stderr[-500:]}")
+        return n * self.OBJ / dt / 1e6
+
+
 def make_target(name, top, ctx):
+    if name == "radosgw-1M":
+        return RgwCeiling(name, top, ctx)
     if name == "geofs-s3":
         return GeofsS3(name, top, ctx)
     if name == "s3fs":
@@ -262,13 +335,20 @@ def make_target(name, top, ctx):
     raise BenchError(f"unknown filesystem {name}")
 
 
-class S3Runner(Runner):
-    """The workloads of the object-store group (bench.Runner's fio and meta)."""
+class S3Runner(RunnerBase):
+    """The workloads of the object-store group (benchlib.RunnerBase's fio and
+    metadata phases)."""
 
     def s3seq(self, res):
         s = self.ctx.s3
+        if isinstance(self.t, RgwCeiling):
+            benchlib.drop_caches()
+            res["s3_seqwrite"] = self.t.transfer(put=True)
+            self.t.cold()
+            res["s3_seqread"] = self.t.transfer(put=False)
+            return
         path = os.path.join(self.t.work, "seq")
-        bench.drop_caches()
+        benchlib.drop_caches()
         d0 = self.t.cpu()
         ph = self.perf_start("s3seqwrite")
         job, _ = self.fio("s3seqwrite", path, "--rw=write", "--bs=1M", f"--size={s.size}",
@@ -277,7 +357,7 @@ class S3Runner(Runner):
         d1 = self.t.cpu()
         self.perf_stop(ph)
         res["s3_seqwrite"] = job["write"]["bw_bytes"] / 1e6
-        res["s3_cpu_write"] = (d1 - d0) / (s.size / bench.GiB)
+        res["s3_cpu_write"] = (d1 - d0) / (s.size / benchlib.GiB)
         self.t.cold()
         d0 = self.t.cpu()
         ph = self.perf_start("s3seqread")
@@ -285,11 +365,13 @@ class S3Runner(Runner):
         d1 = self.t.cpu()
         self.perf_stop(ph)
         res["s3_seqread"] = job["read"]["bw_bytes"] / 1e6
-        res["s3_cpu_read"] = (d1 - d0) / (s.size / bench.GiB)
+        res["s3_cpu_read"] = (d1 - d0) / (s.size / benchlib.GiB)
         os.unlink(path)
 
     def s3rand(self, res):
         s = self.ctx.s3
+        if isinstance(self.t, RgwCeiling):
+            return
         path = os.path.join(self.t.work, "rand")
         size = f"--size={s.rand_size}"
         self.fio("s3rand-layout", path, "--rw=write", "--bs=1M", size, "--end_fsync=1",
@@ -301,6 +383,8 @@ class S3Runner(Runner):
         os.unlink(path)
 
     def s3meta(self, res):
+        if isinstance(self.t, RgwCeiling):
+            return
         top = os.path.join(self.t.work, f"meta{self.run}")
         os.mkdir(top)
         n = self.ctx.s3.files

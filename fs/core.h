@@ -165,6 +165,13 @@ char *core_dirname_dup(const char *path);
 /* ---- namespace (ns.c) ---- */
 int core_getattr(struct core *c, const char *path, struct stat *st);
 int core_fgetattr(struct core *c, struct geo_handle *h, struct stat *st);
+/* Attributes of the entry name in the open directory dirfd (a listing's
+ * entries, without resolving a path each): as core_getattr. */
+int core_getattrat(struct core *c, int dirfd, const char *name, struct stat *st);
+/* Attributes of the regular file whose stub is inode (dev, ino), if this
+ * mount has it open: reachable after its last name is gone (fstat of an
+ * open descriptor of an unlinked file). -ENOENT if not open here. */
+int core_getattr_ino(struct core *c, dev_t dev, ino_t ino, struct stat *st);
 int core_readlink(struct core *c, const char *path, char *buf, size_t size);
 int core_mknod(struct core *c, const struct geo_req *r, const char *path, mode_t mode, dev_t rdev);
 int core_mkdir(struct core *c, const struct geo_req *r, const char *path, mode_t mode);

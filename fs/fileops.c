@@ -242,11 +242,27 @@ long core_read(struct core *c, struct geo_handle *h, char *buf, size_t size, off
 	return n;
 }
 
+/* Sizes past what the meta root's filesystem represents would leave a
+ * stub whose size (what stat shows) is not the file's: EFBIG, as the
+ * filesystem itself says (meta_max_size). */
+static bool too_big(struct core *c, uint64_t size)
+{
+	return size > meta_max_size(c->meta);
+}
+
 long core_write(struct core *c, struct geo_handle *h, const char *buf, size_t size, off_t off,
 		bool writeback)
 {
-	long n = gfile_write(&c->eng, h->gf, buf, size, (uint64_t)off,
-			     (h->flags & O_APPEND) && !writeback);
+	bool append = (h->flags & O_APPEND) && !writeback;
+	uint64_t at = append ? gfile_size(h->gf) : (uint64_t)off, max = meta_max_size(c->meta);
+	long n;
+
+	/* As write(2) on the filesystem itself: up to the limit, then EFBIG. */
+	if (at >= max && size)
+		return -EFBIG;
+	if (size > max - at)
+		size = (size_t)(max - at);
+	n = gfile_write(&c->eng, h->gf, buf, size, (uint64_t)off, append);
 
 	if (n > 0) {
 		__atomic_add_fetch(&c->stats.writes, 1, __ATOMIC_RELAXED);
@@ -259,6 +275,8 @@ int core_ftruncate(struct core *c, struct geo_handle *h, off_t size)
 {
 	if (size < 0)
 		return -EINVAL;
+	if (too_big(c, (uint64_t)size))
+		return -EFBIG;
 	return gfile_truncate(&c->eng, h->gf, (uint64_t)size);
 }
 
@@ -268,6 +286,8 @@ int core_fallocate(struct core *c, struct geo_handle *h, int mode, off_t off, of
 		return -EOPNOTSUPP;
 	if (off < 0 || len <= 0)
 		return -EINVAL;
+	if ((uint64_t)off + (uint64_t)len < (uint64_t)off || too_big(c, (uint64_t)off + (uint64_t)len))
+		return -EFBIG;
 	/* Backends cannot reserve space: extend the size; holes store nothing. */
 	if ((uint64_t)off + (uint64_t)len > gfile_size(h->gf))
 		return gfile_truncate(&c->eng, h->gf, (uint64_t)off + (uint64_t)len);

@@ -9,7 +9,6 @@
 #include <errno.h>
 #include <limits.h>
 #include <malloc.h>
-#include <fuse.h>
 #include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include "core.h"
 #include "country.h"
 #include "log.h"
+#include "nodes.h"
 #include "ops.h"
 #include "reload.h"
 #include "version.h"
@@ -120,7 +120,8 @@ static void usage(const char *prog)
 	       "Before the first mount create the keyring:  geoctl keys init -c CONFIG\n"
 	       "Check a config:                             geoctl check -c CONFIG\n\n"
 	       "FUSE options:\n", prog, prog);
-	fuse_lib_help(NULL);
+	fuse_cmdline_help();
+	fuse_lowlevel_help();
 }
 
 struct sighup {
@@ -219,16 +220,19 @@ static void log_mounted(struct core *c, const char *mnt)
 static int serve(struct fuse_args *args, struct core *c, const char *mnt, int foreground)
 {
 	struct fuse_loop_config *loop = NULL;
-	struct fuse *fuse;
+	struct geo_front front = { .c = c };
 	struct sighup hup = { .c = c };
+	struct stat root;
 	sigset_t set;
 	char err[CFG_ERR_MAX];
 	int rc = 1;
 
-	fuse = fuse_new(args, &geo_ops, sizeof(geo_ops), c);
-	if (!fuse)
+	if (core_getattr(c, "/", &root) != 0 || !(front.nodes = nodes_new(root.st_dev, root.st_ino)))
 		return 1;
-	if (fuse_mount(fuse, mnt) != 0)
+	front.se = fuse_session_new(args, &geo_ops, sizeof(geo_ops), &front);
+	if (!front.se)
+		goto out_nodes;
+	if (fuse_session_mount(front.se, mnt) != 0)
 		goto out_destroy;
 	raise_readahead(mnt);
 	if (!foreground)
@@ -244,7 +248,7 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 		log_err("%s", err);
 		goto out_unmount;
 	}
-	if (fuse_set_signal_handlers(fuse_get_session(fuse)) != 0)
+	if (fuse_set_signal_handlers(front.se) != 0)
 		goto out_unmount;
 	if (pthread_create(&hup.thread, NULL, signal_thread, &hup) != 0)
 		goto out_handlers;
@@ -252,7 +256,7 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 	log_notify_ready();
 	loop = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_max_threads(loop, 16);
-	rc = loop_result(fuse_loop_mt(fuse, loop));
+	rc = loop_result(fuse_session_loop_mt(front.se, loop));
 	fuse_loop_cfg_destroy(loop);
 	log_notify_stopping();
 	log_event(LOG_LVL_INFO, "unmount", mnt, NULL, "unmounting %s%s",
@@ -261,11 +265,13 @@ static int serve(struct fuse_args *args, struct core *c, const char *mnt, int fo
 	pthread_kill(hup.thread, SIGHUP);
 	pthread_join(hup.thread, NULL);
 out_handlers:
-	fuse_remove_signal_handlers(fuse_get_session(fuse));
+	fuse_remove_signal_handlers(front.se);
 out_unmount:
-	fuse_unmount(fuse);
+	fuse_session_unmount(front.se);
 out_destroy:
-	fuse_destroy(fuse);
+	fuse_session_destroy(front.se);
+out_nodes:
+	nodes_free(front.nodes);
 	return rc;
 }
 

@@ -31,6 +31,7 @@ struct meta {
 	int mdir;		/* .geofs/manifests */
 	int tmp;		/* .geofs/tmp */
 	int lock;		/* .geofs/lock while held, else -1 */
+	uint64_t max_size;	/* meta_max_size(), 0 until probed (atomic) */
 };
 
 static int open_dir_at(int dirfd, const char *name)
@@ -122,6 +123,51 @@ int meta_rootfd(const struct meta *m)
 int meta_tmpdir(const struct meta *m)
 {
 	return m->tmp;
+}
+
+/* The largest size ftruncate accepts on a scratch file in dirfd (a
+ * binary search: about 63 calls), or INT64_MAX if it cannot tell. */
+static uint64_t probe_max_size(int dirfd)
+{
+	char name[64];
+	uint64_t lo = 0, hi = (uint64_t)INT64_MAX;
+	int fd = openat(dirfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		snprintf(name, sizeof(name), "maxsize-%d.probe", (int)getpid());
+		fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return hi;
+	} else {
+		name[0] = '\0';
+	}
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+		if (ftruncate(fd, (off_t)mid) == 0) {
+			lo = mid;
+		} else if (errno == EFBIG || errno == EINVAL) {
+			hi = mid - 1;
+		} else {
+			lo = (uint64_t)INT64_MAX;	/* cannot tell: no limit of ours */
+			break;
+		}
+	}
+	(void)ftruncate(fd, 0);
+	close(fd);
+	if (name[0])
+		unlinkat(dirfd, name, 0);
+	return lo;
+}
+
+uint64_t meta_max_size(struct meta *m)
+{
+	uint64_t v = __atomic_load_n(&m->max_size, __ATOMIC_ACQUIRE);
+
+	if (!v) {
+		v = probe_max_size(m->tmp);
+		__atomic_store_n(&m->max_size, v, __ATOMIC_RELEASE);
+	}
+	return v;
 }
 
 int meta_hold(struct meta *m, bool exclusive)

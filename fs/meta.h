@@ -65,6 +65,11 @@ int meta_rootfd(const struct meta *m);
 /* META/.geofs/tmp, open for the meta root's lifetime. */
 int meta_tmpdir(const struct meta *m);
 
+/* The largest file size the meta root's filesystem can represent (a
+ * stub's size is the file's): probed once on a scratch file in
+ * .geofs/tmp, then cached. Sizes past it are EFBIG. */
+uint64_t meta_max_size(struct meta *m);
+
 /* Holds META/.geofs/lock: shared by every mounted daemon, exclusive for
  * offline repair (fsck --repair), so repair never runs under a live mount.
  * Non-blocking: -EBUSY if the other kind is held. Released by meta_close. */

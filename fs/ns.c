@@ -59,6 +59,19 @@ static int give_to_caller(int dirfd, const char *name, const struct geo_req *r, 
 	return 0;
 }
 
+/* What an open file of this mount has that its stub may not yet show
+ * (size, times of uncommitted writes), over st of a regular file. */
+static void open_overlay(struct core *c, struct stat *st)
+{
+	struct gfile *gf = gfile_find_ino(&c->eng, st->st_dev, st->st_ino);
+
+	if (gf) {
+		gfile_stat(gf, st);
+		gfile_put(&c->eng, gf);
+	}
+	st->st_blocks = (st->st_size + 511) / 512;
+}
+
 int core_getattr(struct core *c, const char *path, struct stat *st)
 {
 	const char *name;
@@ -72,13 +85,16 @@ int core_getattr(struct core *c, const char *path, struct stat *st)
 		return rc;
 	if (st->st_nlink > 1)
 		links_note(c->links, st->st_ino, path);
-	/* A file open here may be ahead of its stub. */
-	struct gfile *gf = gfile_find_ino(&c->eng, st->st_dev, st->st_ino);
-	if (gf) {
-		gfile_stat(gf, st);
-		gfile_put(&c->eng, gf);
-	}
-	st->st_blocks = (st->st_size + 511) / 512;
+	open_overlay(c, st);
+	return 0;
+}
+
+int core_getattrat(struct core *c, int dirfd, const char *name, struct stat *st)
+{
+	if (fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	if (S_ISREG(st->st_mode))
+		open_overlay(c, st);
 	return 0;
 }
 
@@ -89,6 +105,22 @@ int core_fgetattr(struct core *c, struct geo_handle *h, struct stat *st)
 	gfile_stat(h->gf, st);
 	st->st_blocks = (st->st_size + 511) / 512;
 	return 0;
+}
+
+int core_getattr_ino(struct core *c, dev_t dev, ino_t ino, struct stat *st)
+{
+	struct gfile *gf = gfile_find_ino(&c->eng, dev, ino);
+	int rc = 0;
+
+	if (!gf)
+		return -ENOENT;
+	if (fstat(gfile_stubfd(gf), st) < 0)
+		rc = -errno;
+	else
+		gfile_stat(gf, st);
+	gfile_put(&c->eng, gf);
+	st->st_blocks = (st->st_size + 511) / 512;
+	return rc;
 }
 
 int core_readlink(struct core *c, const char *path, char *buf, size_t size)

@@ -21,6 +21,10 @@
 
 #define RETRIES      3		/* attempts for a retryable failure */
 #define ERRBODY_MAX  2048	/* how much of an error answer is kept */
+/* curl's receive buffer. The default (16 KiB) costs a GET of a 1 MiB
+ * object some 90 recv() and poll() calls; this size, a handful. One per
+ * pooled handle, i.e. per request in flight. */
+#define RECV_BUFFER  (256L << 10)
 
 struct pooled {
 	CURL *curl;
@@ -313,6 +317,7 @@ static int attempt(struct s3_http *h, CURL *c, struct s3_req *r, const char *url
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	if (h->ca_file)
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+	curl_easy_setopt(c, CURLOPT_BUFFERSIZE, RECV_BUFFER);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &x);
 	if (!strcmp(r->method, "PUT")) {
@@ -358,7 +363,15 @@ int s3_http_do(struct s3_http *h, struct s3_req *r)
 		snprintf(r->error, sizeof(r->error), "%s: URL too long", r->method);
 		return rc;
 	}
-	crypto_sha256_hex(r->body ? r->body : "", r->body ? r->len : 0, sha);
+	/* Over TLS the channel protects the body in transit, and radosgw and S3
+	 * take UNSIGNED-PAYLOAD: a PUT then costs no SHA-256 pass over the
+	 * object (about 0.6 ms per MiB here, more than its AES-GCM). Over
+	 * plain http the hash is the body's only integrity on the wire: a
+	 * damaged PUT would be accepted and found only when read. */
+	if (r->body && r->len && !strncmp(h->endpoint, "https://", 8))
+		snprintf(sha, sizeof(sha), "UNSIGNED-PAYLOAD");
+	else
+		crypto_sha256_hex(r->body ? r->body : "", r->body ? r->len : 0, sha);
 	p = take(h);
 	if (!p) {
 		snprintf(r->error, sizeof(r->error), "%s: out of memory", r->method);

@@ -185,6 +185,17 @@ void scache_insert(struct scache *c, const struct geo_id *id, uint64_t index, ui
 	scache_insert_owned(c, id, index, gen, copy, len);
 }
 
+void scache_drop(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen)
+{
+	struct entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = find(c, id, index, gen, false);
+	if (e)
+		evict(c, e);
+	pthread_mutex_unlock(&c->lock);
+}
+
 void scache_stats(struct scache *c, uint64_t *hits, uint64_t *misses)
 {
 	pthread_mutex_lock(&c->lock);

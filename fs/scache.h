@@ -36,6 +36,11 @@ void scache_insert(struct scache *c, const struct geo_id *id, uint64_t index, ui
 void scache_insert_owned(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen,
 			 uint8_t *data, size_t len);
 
+/* Drops the shard if cached: a sequential reader is done with it (the
+ * kernel's page cache holds its bytes now), so it should not push out
+ * shards that random readers come back to. */
+void scache_drop(struct scache *c, const struct geo_id *id, uint64_t index, uint64_t gen);
+
 /* Hit and miss counters since creation. */
 void scache_stats(struct scache *c, uint64_t *hits, uint64_t *misses);
 

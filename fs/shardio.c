@@ -20,9 +20,18 @@
 #include "workers.h"
 
 /* Per file: shards in flight at once, and shards decoded ahead. Dirty
- * shards are bounded per mount by [data] dirty_size (e->dirty_bytes). */
-#define INFLIGHT_BYTES  (8u << 20)
-#define READAHEAD_BYTES (4u << 20)
+ * shards are bounded per mount by [data] dirty_size (e->dirty_bytes).
+ * With a remote backend every shard waits a round trip on top of its
+ * codec work, so the windows are deeper (REMOTE_*): an object store
+ * serves several requests at once, and one at a time leaves it idle. */
+#define INFLIGHT_BYTES         (8u << 20)
+#define READAHEAD_BYTES        (4u << 20)
+#ifndef REMOTE_INFLIGHT_BYTES
+#define REMOTE_INFLIGHT_BYTES  (16u << 20)
+#endif
+#ifndef REMOTE_READAHEAD_BYTES
+#define REMOTE_READAHEAD_BYTES (16u << 20)
+#endif
 /* Beyond the decoded read-ahead, sequential readers have the kernel fetch
  * the objects of this many more bytes into its page cache: two workers
  * alone keep too few reads in flight to keep a disk busy. Page cache, not
@@ -33,6 +42,16 @@ static size_t per_bytes(const struct gfile *gf, size_t bytes, size_t min)
 {
 	size_t n = bytes / gf_shard_size(gf);
 	return n < min ? min : n;
+}
+
+static size_t inflight_bytes(struct engine *e)
+{
+	return store_remote(e->store) ? REMOTE_INFLIGHT_BYTES : INFLIGHT_BYTES;
+}
+
+static size_t readahead_bytes(struct engine *e)
+{
+	return store_remote(e->store) ? REMOTE_READAHEAD_BYTES : READAHEAD_BYTES;
 }
 
 /* Bytes of shard idx that lie inside the logical size. */
@@ -177,7 +196,10 @@ long gf_fetch_object(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *
 	return len < 0 ? len : objlen;
 }
 
-int gf_fetch(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *out)
+/* gf_fetch; with !cache for a shard about to be changed (a dirty buffer),
+ * whose decoded bytes will never be read again under this generation: it
+ * is neither cached nor left in the cache. */
+static int fetch_shard(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *out, bool cache)
 {
 	struct shard_ref *ref = ref_of(gf, idx);
 	struct shard_snap s;
@@ -195,16 +217,24 @@ int gf_fetch(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *out)
 		/* Another mount may have replaced the shard and deleted its
 		 * objects: take its newer manifest and try once more. */
 		if (len < 0 && gf_reload(e, gf) == 1)
-			return gf_fetch(e, gf, idx, out);
+			return fetch_shard(e, gf, idx, out, cache);
 		if (len < 0)
 			return len;
-		scache_insert(e->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
+		if (cache)
+			scache_insert(e->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
+	} else if (!cache) {
+		scache_drop(e->cache, &gf->id, idx, ref->gen);
 	}
 	/* A truncate not yet committed leaves bytes past EOF in the stored
 	 * shard (and the cache): they read as zeros, here for every caller. */
 	keep = shard_len(gf, idx);
 	memset(out + keep, 0, gf_shard_size(gf) - keep);
 	return 0;
+}
+
+int gf_fetch(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *out)
+{
+	return fetch_shard(e, gf, idx, out, true);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -368,7 +398,7 @@ static int submit_flush(struct engine *e, struct gfile *gf, int i, bool here)
 		gf->dirty[i] = gf->dirty[--gf->ndirty];
 		return 0;
 	}
-	while (gf->ninflight >= (int)per_bytes(gf, INFLIGHT_BYTES, 2))
+	while (gf->ninflight >= (int)per_bytes(gf, inflight_bytes(e), 2))
 		pthread_cond_wait(&gf->cond, &gf->lock);
 	/* The wait may have let the set change: find the shard again. */
 	struct dshard *cur = find_dirty(gf, d.index);
@@ -456,7 +486,7 @@ static int get_dirty(struct engine *e, struct gfile *gf, uint64_t idx, bool whol
 	if (!buf)
 		return -ENOMEM;
 	if (!whole) {
-		rc = gf_fetch(e, gf, idx, buf);
+		rc = fetch_shard(e, gf, idx, buf, false);
 		if (rc) {
 			gf_buf_free(e, gf_shard_size(gf), buf);
 			return rc;
@@ -536,19 +566,45 @@ static void hint_ahead(struct engine *e, struct gfile *gf, uint64_t from)
 	}
 }
 
+/* A sequential reader that has reached shard idx is done with the shards
+ * more than DROP_LAG behind it (nearer ones may still see late requests
+ * of the same stream): their bytes are in the kernel's page cache, and
+ * keeping them decoded would only push out what random readers come back
+ * to, and hold memory in proportion to the file. Looks back over `span`
+ * shards, so that a stream that was briefly taken for a seek leaves none
+ * behind. gf->lock held. */
+#define DROP_LAG 2
+/* Shards read in order before a reader counts as streaming: the kernel's
+ * own read-ahead (1 MiB) turns a random read into a short run of in-order
+ * requests that may cross a shard boundary or two. */
+#define DROP_RUN 4
+
+static void drop_behind(struct engine *e, struct gfile *gf, uint64_t idx, uint64_t span)
+{
+	if (gf->seq_run < DROP_RUN || idx < DROP_LAG)
+		return;
+	uint64_t until = idx - DROP_LAG, i = until > span ? until - span : 0;
+
+	for (; i <= until && i < gf->mf->nshards; i++)
+		if (gf->mf->shards[i].nrep)
+			scache_drop(e->cache, &gf->id, i, gf->mf->shards[i].gen);
+}
+
 /* After a read of shard idx that continues the previous one, decodes the
  * next shards into the cache in the background. gf->lock held. */
 static void read_ahead(struct engine *e, struct gfile *gf, uint64_t idx)
 {
-	uint64_t ahead = per_bytes(gf, READAHEAD_BYTES, 2), until = idx + ahead;
+	uint64_t tol = per_bytes(gf, READAHEAD_BYTES, 2), ahead, until;
 	/* Several FUSE threads serve one reader's requests, so they arrive a
-	 * little out of order: a shard up to `ahead` behind or beyond the
+	 * little out of order: a shard up to `tol` behind or beyond the
 	 * furthest one read is still the same stream (resetting on each would
 	 * re-hint and re-check the whole window for every request). */
-	bool sequential = idx <= gf->last_read + ahead && idx + ahead >= gf->last_read;
+	bool sequential = idx <= gf->last_read + tol && idx + tol >= gf->last_read;
 
-	if (sequential && idx + 1 > gf->last_read)
-		gf->seq_run++;		/* moved on to a new shard, in order */
+	if (sequential && idx == gf->last_read) {
+		gf->seq_run++;		/* moved on to the next shard, in order */
+		drop_behind(e, gf, idx, 2 * tol);
+	}
 	if (!sequential || idx + 1 > gf->last_read)
 		gf->last_read = idx + 1;
 	if (!sequential) {
@@ -557,6 +613,11 @@ static void read_ahead(struct engine *e, struct gfile *gf, uint64_t idx)
 		gf->seq_run = 0;
 		return;
 	}
+	/* A remote backend's deeper window opens once the reader has gone on
+	 * through two shards in order: a random reader that lands near its
+	 * last read must not start 16 GETs. */
+	ahead = gf->seq_run >= 2 ? per_bytes(gf, readahead_bytes(e), 2) : tol;
+	until = idx + ahead;
 	if (gf->ra_next <= idx)
 		gf->ra_next = idx + 1;
 	for (; gf->ra_next <= until && gf->ra_next < gf->mf->nshards &&

@@ -23,10 +23,12 @@
 #   BENCH_ONLY=geofs,geofs-nopad BENCH_WORKLOADS=seq for the seq-write cost
 #   BENCH_TMPDIR=/var/tmp (parent of the temporary tree; use a disk, not tmpfs)
 #   Object-store group (workload `s3`, bench/s3.py; docs/performance-s3.md):
-#   geofs-s3, s3fs and rclone-crypt side by side on one local radosgw.
+#   geofs-s3, s3fs and rclone-crypt side by side on one local radosgw, and
+#   radosgw-1M, the gateway's own ceiling (parallel curl PUT/GET of 1 MiB
+#   objects, RGW_PARALLEL=8 at a time).
 #   BENCH_S3=0 skips it; BENCH_S3_SIZE=512M BENCH_S3_RAND_SIZE=128M
-#   BENCH_S3_FILES=1000; BENCH_ONLY may name geofs-s3,s3fs,rclone-crypt
-#   (and rclone-crypt-full, not in the default set).
+#   BENCH_S3_FILES=1000; BENCH_ONLY may name geofs-s3,s3fs,rclone-crypt,
+#   radosgw-1M (and rclone-crypt-full, not in the default set).
 #
 # For that group this script starts a throwaway Ceph cluster (monitor, one
 # OSD, radosgw on 127.0.0.1) with tests/ceph/cluster.sh in the temporary
@@ -61,7 +63,7 @@ s3_wanted() {
 	[ "${BENCH_S3:-1}" != 0 ] || return 1
 	[[ $w == *,s3,* ]] || return 1
 	[ -n "${BENCH_ONLY:-}" ] || return 0
-	[[ ",${BENCH_ONLY// /,}," =~ ,(geofs-s3|s3fs|rclone-crypt|rclone-crypt-full), ]]
+	[[ ",${BENCH_ONLY// /,}," =~ ,(geofs-s3|s3fs|rclone-crypt|rclone-crypt-full|radosgw-1M), ]]
 }
 S3=0
 s3_wanted && S3=1

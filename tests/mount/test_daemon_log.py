@@ -119,7 +119,7 @@ def test_debug_logs_each_call(site_factory):
     log = site.log()
     for pat in (r"op create /d\.txt \(uid 0 pid \d+\): 0", r"op write - \(uid 0 pid \d+\): 5",
                 r"op setxattr /d\.txt \(uid 0 pid \d+\): 0", r"op rename /d\.txt .*: 0",
-                r"op getattr /e\.txt .*: ENOENT"):
+                r"op lookup /e\.txt .*: ENOENT"):
         assert re.search(r"^geofs: debug: " + pat, log, re.M), (pat, log)
     assert_no_secret(site, log)
 

@@ -7,14 +7,18 @@ and checks what lands in the bucket through the S3 API itself:
   refusal; no plaintext, name or tag in any object or key; a tampered object
   is EIO + audit; fsck names a deleted object, finds and repairs orphans, and
   pages past 1,000 keys; the repatriation S3 -> directories with kill -9 and
-  resume; radosgw down and back; TLS with the test CA (a wrong CA refused);
-  bad and world-readable credentials; bad config keys; two mounts on one
-  meta root and one bucket; the secret never in a log.
+  resume; rebalance directories -> S3 and bucket -> bucket (every byte read
+  back, the source emptied, fsck clean); radosgw down and back; TLS with
+  the test CA (a wrong CA refused); bad and world-readable credentials; bad
+  config keys; two mounts on one meta root and one bucket; the secret never
+  in a log; streaming, random reads and partial rewrites of one file (the
+  read-ahead and drop-behind of fs/shardio.c) read back exactly.
 """
 
 import errno
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -415,3 +419,124 @@ def test_two_mounts_share_one_meta_root_and_bucket(site_factory, ceph_cluster):
     write(os.path.join(b.mnt, "shared", "y.bin"), pattern(15, 80_000))
     assert read(os.path.join(media, "y.bin")) == pattern(15, 80_000)
     assert b.placement(os.path.join(b.mnt, "shared", "y.bin")) == ["KR/seoul-1"]
+
+
+# ---- migration into S3 and between buckets ---------------------------------------
+
+def migration_files(site, top, seed):
+    """Files of several sizes (empty, under one shard, many shards, a hole) in
+    directory top -> {path: bytes}."""
+    out = {}
+    for i, n in enumerate((0, 1, 5_000, 64 * 1024, 300_001, 1_100_000)):
+        p = os.path.join(top, f"f{i}.bin")
+        out[p] = pattern(seed + i, n)
+        write(p, out[p])
+    p = os.path.join(top, "sparse.bin")
+    with open(p, "wb") as f:
+        f.write(b"head")
+        f.seek(700_000)
+        f.write(b"tail")
+    out[p] = b"head" + bytes(700_000 - 4) + b"tail"
+    return out
+
+
+def assert_moved(site, files, where):
+    """Every byte reads back, every non-empty file sits only on `where`, verify
+    passes and, unmounted, fsck is clean."""
+    for p, data in files.items():
+        assert read(p) == data, p
+        if data.strip(b"\0"):
+            assert site.placement(p) == [where], (p, site.placement(p))
+    cp = site.geoctl("verify", site.mnt)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    site.unmount()
+    cp = site.geoctl("fsck", "-c", site.config)
+    assert cp.returncode == 0 and "clean" in cp.stdout, cp.stdout + cp.stderr
+    site.mount()                                 # cold: from the new place only
+    for p, data in files.items():
+        assert read(p) == data, p
+
+
+def test_rebalance_directories_to_s3(site_factory, ceph_cluster):
+    cats = {k: dict(v) for k, v in CATS.items()}
+    cats["media"] = {"store_in": "JP", "access_from": "*"}      # LZ4 on
+    site = make_site(site_factory, ceph_cluster, categories=cats)
+    files = migration_files(site, tagged(site, "video", "media"), 300)
+    assert all(site.placement(p)[0].startswith("JP/") for p, d in files.items() if d)
+    assert object_keys(ceph_cluster, site) == {}
+    on_dirs = len(site.objects())
+    assert on_dirs >= 25
+    # the media may now live in Korea only: its shards go to the bucket
+    site.categories["media"]["store_in"] = "KR"
+    site.write_config()
+    site.remount()
+    cp = site.geoctl("rebalance", site.mnt, timeout=300)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert site.objects() == []                  # nothing left in the directories
+    assert len(object_keys(ceph_cluster, site)) == on_dirs
+    assert_moved(site, files, "KR/seoul-1")
+    assert site.objects() == []
+
+
+def test_rebalance_between_two_buckets(site_factory, ceph_cluster):
+    site = make_site(site_factory, ceph_cluster, mount=False, drain="no")
+    other = new_bucket()
+    site.backends["busan-1"] = s3_backend(ceph_cluster, site.creds, other, prefix="b",
+                                          drain="yes")
+    site.write_config()
+    site.mount()
+    files = migration_files(site, tagged(site, "photos", "media"), 400)
+    src = object_keys(ceph_cluster, site)
+    assert len(src) >= 25
+    assert list_keys(ceph_cluster, other, "b/objects/") == {}
+    # Seoul's bucket is retired: everything moves to Busan's
+    site.backends["seoul-1"]["drain"] = "yes"
+    site.backends["busan-1"]["drain"] = "no"
+    site.write_config()
+    site.remount()
+    cp = site.geoctl("rebalance", site.mnt, timeout=300)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert object_keys(ceph_cluster, site) == {}  # the source bucket is empty
+    dst = list_keys(ceph_cluster, other, "b/objects/")
+    assert len(dst) == len(src)
+    assert sorted(dst.values()) == sorted(src.values())
+    assert_moved(site, files, "KR/busan-1")
+    assert object_keys(ceph_cluster, site) == {}
+
+
+# ---- the read path's windows on a remote backend ----------------------------------
+
+def test_streaming_random_and_rewrites_read_back_exactly(site_factory, ceph_cluster):
+    """A sequential reader drops decoded shards behind it and opens the
+    remote read-ahead window; random readers and partial rewrites then take
+    the shards again (rewritten ones are loaded without being cached). Every
+    byte must stay exact across all of it, before and after a remount."""
+    site = make_site(site_factory, ceph_cluster)
+    p = os.path.join(tagged(site, "stream", "media"), "big.bin")
+    data = bytearray(pattern(500, 3_000_000))          # 46 shards of 64K
+    write(p, bytes(data))
+    site.unmount()
+    site.mount()
+    assert read(p) == bytes(data)                      # streaming, cold
+    rnd = random.Random(7)
+    with open(p, "r+b") as f:
+        for _ in range(200):                           # random reads after the stream
+            off = rnd.randrange(len(data))
+            n = rnd.randrange(1, 100_000)
+            f.seek(off)
+            assert f.read(n) == bytes(data[off:off + n]), off
+        for _ in range(30):                            # partial rewrites
+            off = rnd.randrange(len(data) - 5000)
+            chunk = pattern(rnd.randrange(1 << 30), rnd.randrange(1, 5000))
+            f.seek(off)
+            f.write(chunk)
+            data[off:off + len(chunk)] = chunk
+        f.flush()
+        os.fsync(f.fileno())
+        f.seek(0)
+        assert f.read() == bytes(data)                 # stream again, same open
+    assert read(p) == bytes(data)
+    site.unmount()
+    site.mount()
+    assert read(p) == bytes(data)
+    assert site.geoctl("verify", site.mnt).returncode == 0

@@ -4,6 +4,7 @@
  * the caller then writes a manifest file), a manifest file winning over a
  * stub's copy, and a stub's manifest of another file id refused.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/statvfs.h>
@@ -210,6 +211,28 @@ static void test_silly_names(void **state)
 	assert_false(meta_silly_name("nfs00000000000a1b2c000000001"));
 }
 
+/* The size limit is the meta root filesystem's own: the stub takes it,
+ * not a byte more; the probe leaves nothing behind in .geofs/tmp. */
+static void test_max_size_is_the_filesystems(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t max = meta_max_size(f->m);
+	int n = 0;
+
+	assert_true(max >= (UINT64_C(1) << 40) && max <= (uint64_t)INT64_MAX);
+	assert_int_equal(meta_max_size(f->m), max);	/* cached */
+	assert_int_equal(ftruncate(f->stub, (off_t)max), 0);
+	if (max < (uint64_t)INT64_MAX)
+		assert_int_equal(ftruncate(f->stub, (off_t)max + 1), -1);
+	DIR *d = fdopendir(dup(meta_tmpdir(f->m)));
+	assert_non_null(d);
+	rewinddir(d);
+	for (struct dirent *de; (de = readdir(d));)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	assert_int_equal(n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -221,6 +244,7 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stub_manifest_of_another_file_is_refused,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_size_is_the_filesystems, setup, teardown),
 		cmocka_unit_test(test_inode_counts),
 		cmocka_unit_test(test_silly_names),
 	};

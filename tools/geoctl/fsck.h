@@ -32,6 +32,8 @@ enum fsck_kind {
 	FK_ORPHAN_TEMP,		/* leftover temp file on a backend */
 	FK_ORPHAN_MANIFEST,	/* manifest no file refers to */
 	FK_META_TEMP,		/* leftover temp file in META/.geofs/tmp */
+	FK_STUB_SIZE,		/* a stub's size is not its manifest's (what stat
+				 * shows would be wrong): --repair sets it */
 	FK_MISNAMED,		/* a name geofs never writes where objects or
 				 * manifests live: reported, never deleted */
 	FK_NO_KEY,		/* note: cannot authenticate, no key for the domain */
@@ -43,7 +45,8 @@ struct fsck_finding {
 	char *what;		/* "/path" in the namespace, or "backend relpath" */
 	char *detail;
 	uint64_t bytes;
-	bool repaired;		/* --repair deleted exactly this file */
+	bool repaired;		/* --repair deleted exactly this file (a
+				 * STUB-SIZE: set the stub's size) */
 };
 
 struct fsck {

@@ -239,6 +239,32 @@ static int register_stub(struct fsck *fk, const char *path, const struct stat *s
 	return idmap_put(fk->files, 0, id, n) < 0 ? -ENOMEM : 0;
 }
 
+/* The stub's size is what stat shows: it must be the manifest's. With
+ * --repair (no mount runs then: meta_hold) it is set to it. */
+static int check_stub_size(struct fsck *fk, const char *full, const char *path,
+			   const struct stat *st, const struct manifest *mf)
+{
+	int fd, r;
+
+	if ((uint64_t)st->st_size == mf->size)
+		return 0;
+	r = fsck_add(fk, FK_STUB_SIZE, path, mf->size, "its stub's size is %lld, its manifest's %llu",
+		     (long long)st->st_size, (unsigned long long)mf->size);
+	if (r || !fk->repair)
+		return r;
+	/* The stub's times are the file's: kept. */
+	const struct timespec tv[2] = { st->st_atim, st->st_mtim };
+	fd = open(full, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, (off_t)mf->size) < 0 || futimens(fd, tv) < 0)
+		fsck_error(fk, "%s: setting its size to %llu: %s", full,
+			   (unsigned long long)mf->size, strerror(errno));
+	else
+		fk->f[fk->nf - 1].repaired = true;
+	if (fd >= 0)
+		close(fd);
+	return 0;
+}
+
 static int check_stub(struct fsck *fk, const char *full, const char *path, const struct stat *st)
 {
 	struct manifest *mf = NULL;
@@ -283,7 +309,7 @@ static int check_stub(struct fsck *fk, const char *full, const char *path, const
 	}
 	if (!geoid_equal(&mf->id, &id))
 		r = fsck_add(fk, FK_DAMAGED, path, mf->size, "its manifest carries another file id");
-	else
+	else if ((r = check_stub_size(fk, full, path, st, mf)) == 0)
 		r = check_manifest(fk, path, mf);
 	manifest_free(mf);
 	return r;

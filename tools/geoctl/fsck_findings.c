@@ -18,7 +18,7 @@ const char *const fsck_kind_name[FK_NKINDS] = {
 	[FK_NO_ID] = "NO-ID", [FK_SHARED_ID] = "SHARED-ID",
 	[FK_ORPHAN_OBJECT] = "ORPHAN-OBJECT", [FK_ORPHAN_TEMP] = "ORPHAN-TEMP",
 	[FK_ORPHAN_MANIFEST] = "ORPHAN-MANIFEST", [FK_META_TEMP] = "META-TEMP",
-	[FK_MISNAMED] = "MISNAMED", [FK_NO_KEY] = "NO-KEY",
+	[FK_STUB_SIZE] = "STUB-SIZE", [FK_MISNAMED] = "MISNAMED", [FK_NO_KEY] = "NO-KEY",
 };
 
 int fsck_add(struct fsck *fk, enum fsck_kind kind, const char *what, uint64_t bytes,

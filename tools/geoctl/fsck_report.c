@@ -20,7 +20,8 @@ void fsck_print_text(const struct fsck *fk)
 
 		printf("%-16s ", fsck_kind_name[f->kind]);
 		esc_fputs(f->what, stdout);
-		printf(": %s%s\n", f->detail, f->repaired ? " (deleted)" : "");
+		printf(": %s%s\n", f->detail,
+		       !f->repaired ? "" : f->kind == FK_STUB_SIZE ? " (set)" : " (deleted)");
 		counts[f->kind]++;
 		open += fsck_is_finding(f);
 		repaired += f->repaired;
