@@ -6,10 +6,12 @@
  * ever be met). Problems go through config_problem_at() (config_report.c) like
  * the line parser's; the parser is config.c, the tables it reads config_keys.c.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "appendf.h"
 #include "config.h"
@@ -320,22 +322,75 @@ static void check_overlaps(struct parser *p)
 		free(pl[i].real);
 }
 
+/* The endpoint as a store is reached: host in lower case (names are
+ * case-blind) and port, the scheme's default when none is given; http and
+ * https on one port are one server. Two spellings of one store give one
+ * string. */
+static void endpoint_id(const char *ep, char *out, size_t len)
+{
+	bool tls = !strncmp(ep, "https://", 8);
+	const char *host = ep + (tls ? 8 : 7);
+	size_t hl = strcspn(host, ":/"), n = 0;
+
+	for (size_t k = 0; k < hl && n + 1 < len; k++)
+		out[n++] = (char)(host[k] >= 'A' && host[k] <= 'Z' ? host[k] - 'A' + 'a' : host[k]);
+	out[n < len ? n : len - 1] = '\0';
+	if (n < len)
+		snprintf(out + n, len - n, ":%s", host[hl] == ':' ? host + hl + 1 : tls ? "443" : "80");
+}
+
+/* True if the keys of a backend with prefix `inner` fall among the objects
+ * of one with prefix `outer`: its listing ("OUTER/objects/") would show
+ * them (and the inner marker) as keys it never wrote, so fsck could never
+ * come clean and the two backends' keys would mix. */
+static bool under_objects(const char *outer, const char *inner)
+{
+	char area[CFG_S3_PREFIX_MAX + 16];
+	size_t n;
+
+	snprintf(area, sizeof(area), "%s%sobjects", outer, outer[0] ? "/" : "");
+	n = strlen(area);
+	return !strncmp(inner, area, n) && (inner[n] == '\0' || inner[n] == '/');
+}
+
 /* Two S3 backends on one bucket and prefix of one endpoint would see each
- * other's objects as orphans, like two backends on one directory. */
+ * other's objects as orphans, like two backends on one directory; so would
+ * one whose prefix lies under the other's objects/ (prefix "" and
+ * "objects", or "a" and "a/objects/b"). Nested prefixes otherwise ("a" and
+ * "a/b") keep apart: each lists only its own PREFIX/objects/. */
 static void check_same_bucket(struct parser *p)
 {
 	const struct geo_config *cfg = p->cfg;
 
 	for (int j = 0; j < cfg->nbackends; j++) {
+		const struct cfg_backend *bj = &cfg->backends[j];
+
 		for (int i = 0; i < j; i++) {
-			if (cfg->backends[i].path || cfg->backends[j].path ||
-			    !cfg->backends[i].where || !cfg->backends[j].where ||
-			    strcmp(cfg->backends[i].where, cfg->backends[j].where))
+			const struct cfg_backend *bi = &cfg->backends[i];
+			char ei[512], ej[512];
+
+			if (bi->path || bj->path || !bi->s3.endpoint || !bj->s3.endpoint ||
+			    strcmp(bi->s3.bucket, bj->s3.bucket))
 				continue;
-			config_problem_at(p, keyline(&p->backend[j], S_BACKEND, "bucket"),
-					  "backend %s uses the same bucket and prefix as backend %s (line %d); expected a distinct bucket or prefix per backend",
-					  cfg->backends[j].name, cfg->backends[i].name,
-					  keyline(&p->backend[i], S_BACKEND, "bucket"));
+			endpoint_id(bi->s3.endpoint, ei, sizeof(ei));
+			endpoint_id(bj->s3.endpoint, ej, sizeof(ej));
+			if (strcmp(ei, ej))
+				continue;
+			if (!strcmp(bi->s3.prefix, bj->s3.prefix))
+				config_problem_at(p, keyline(&p->backend[j], S_BACKEND, "bucket"),
+						  "backend %s uses the same bucket and prefix as backend %s (line %d); expected a distinct bucket or prefix per backend",
+						  bj->name, bi->name,
+						  keyline(&p->backend[i], S_BACKEND, "bucket"));
+			else if (under_objects(bi->s3.prefix, bj->s3.prefix) ||
+				 under_objects(bj->s3.prefix, bi->s3.prefix))
+				config_problem_at(p, keyline(&p->backend[j], S_BACKEND, "prefix") ?
+						  keyline(&p->backend[j], S_BACKEND, "prefix") :
+						  keyline(&p->backend[j], S_BACKEND, "bucket"),
+						  "prefix '%s' of backend %s and prefix '%s' of backend %s (line %d) share bucket %s, and one lies under the other's objects/, so the outer one would list the inner one's keys as names it never wrote; expected prefixes where neither is under PREFIX/objects of the other",
+						  bj->s3.prefix, bj->name, bi->s3.prefix, bi->name,
+						  bi->line, bj->s3.bucket);
+			else
+				continue;
 			p->backend[j].bad = true;
 			break;
 		}
@@ -368,6 +423,54 @@ static void require_key(struct parser *p, int i, const char *key, const char *ex
 	p->backend[i].bad = true;
 }
 
+/* What a stat can tell of the files an S3 backend names, at their lines:
+ * one that is not there, not a regular file, readable by group or others
+ * (credentials) or owned by another user (credentials, as the keyring).
+ * A file this process may not even stat is left to the mount's own open. */
+static void check_s3_file(struct parser *p, int i, const char *key, const char *what,
+			  const char *path, const char *expect, bool secret)
+{
+	const struct cfg_backend *b = &p->cfg->backends[i];
+	int line = keyline(&p->backend[i], S_BACKEND, key);
+	struct stat st;
+
+	if (!path)
+		return;
+	if (stat(path, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR) {
+			config_problem_at(p, line, "%s %s of [backend %s] does not exist; expected %s",
+					  what, path, b->name, expect);
+			p->backend[i].bad = true;
+		}
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		config_problem_at(p, line, "%s %s of [backend %s] is not a regular file; expected %s",
+				  what, path, b->name, expect);
+	} else if (secret && (st.st_mode & (S_IRWXG | S_IRWXO))) {
+		config_problem_at(p, line,
+				  "%s %s of [backend %s] has mode %04o, which gives group or others access to the S3 keys; expected mode 0600 (run: chmod 600 %s)",
+				  what, path, b->name, (unsigned)(st.st_mode & 07777), path);
+	} else if (secret && st.st_uid != 0 && st.st_uid != geteuid()) {
+		config_problem_at(p, line,
+				  "%s %s of [backend %s] is owned by uid %u, not by root or the user geofs runs as (uid %u); expected it owned by one of them (run: chown %u %s)",
+				  what, path, b->name, (unsigned)st.st_uid, (unsigned)geteuid(),
+				  (unsigned)geteuid(), path);
+	} else {
+		return;
+	}
+	p->backend[i].bad = true;
+}
+
+static void check_s3_files(struct parser *p, int i)
+{
+	const struct cfg_backend *b = &p->cfg->backends[i];
+
+	check_s3_file(p, i, "credentials", "credentials file", b->s3.credentials,
+		      "an AWS shared-credentials file of mode 0600", true);
+	check_s3_file(p, i, "ca_file", "ca_file", b->s3.ca_file, "a PEM CA certificate file", false);
+}
+
 /* Each backend has exactly its kind's keys; `where` names it in messages. */
 static void check_backend_kinds(struct parser *p)
 {
@@ -389,15 +492,8 @@ static void check_backend_kinds(struct parser *p)
 				refuse_key(p, i, s3_only[k], b->kind);
 			require_key(p, i, "path", "a directory path");
 		}
-		struct stat st;
-		if (s3 && b->s3.credentials && stat(b->s3.credentials, &st) == 0 &&
-		    (st.st_mode & (S_IRWXG | S_IRWXO))) {
-			config_problem_at(p, keyline(&p->backend[i], S_BACKEND, "credentials"),
-					  "credentials file %s of [backend %s] has mode %04o, which gives group or others access to the S3 keys; expected mode 0600 (run: chmod 600 %s)",
-					  b->s3.credentials, b->name, (unsigned)(st.st_mode & 07777),
-					  b->s3.credentials);
-			p->backend[i].bad = true;
-		}
+		if (s3)
+			check_s3_files(p, i);
 		if (s3 && b->s3.endpoint)
 			rc = asprintf(&b->where, "%s/%s%s%s", b->s3.endpoint, b->s3.bucket,
 				      b->s3.prefix[0] ? "/" : "", b->s3.prefix);

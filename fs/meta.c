@@ -221,9 +221,12 @@ bool meta_silly_name(const char *name)
 bool meta_reserved(const char *path)
 {
 	size_t n = strlen(META_DIR);
+	const char *last = strrchr(path, '/');
 
-	return path[0] == '/' && strncmp(path + 1, META_DIR, n) == 0 &&
-	       (path[n + 1] == '\0' || path[n + 1] == '/');
+	if (path[0] == '/' && strncmp(path + 1, META_DIR, n) == 0 &&
+	    (path[n + 1] == '\0' || path[n + 1] == '/'))
+		return true;
+	return meta_silly_name(last ? last + 1 : path);
 }
 
 static int openat2_beneath(int dirfd, const char *rel)

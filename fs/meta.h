@@ -102,7 +102,11 @@ int meta_open_dir(struct meta *m, const char *path);
 bool meta_silly_name(const char *name);
 #define META_SILLY_SUFFIX ".silly"
 
-/* True for the reserved name at the root (".geofs"). */
+/* True for the names geofs keeps to itself: ".geofs" at the root (and
+ * everything under it), and an NFS client's silly-rename name (see
+ * meta_silly_name) anywhere. Looking one up gives ENOENT and making one
+ * EPERM, so a name that listings hide and rmdir moves away can never hold
+ * a user's file. */
 bool meta_reserved(const char *path);
 
 /* Stub id from an open stub fd. 0, -ENODATA if it has none (not a geofs

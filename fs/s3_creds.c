@@ -183,6 +183,13 @@ int s3_creds_load(const char *path, const char *profile, struct s3_creds **out,
 			 "credentials; run: chmod 600 %s", path, (unsigned)(st.st_mode & 07777), path);
 		goto out;
 	}
+	if (st.st_uid != 0 && st.st_uid != geteuid()) {
+		rc = -EACCES;
+		snprintf(err, errlen, "%s: owned by uid %u, not by root or the user geofs runs as "
+			 "(uid %u); run: chown %u %s", path, (unsigned)st.st_uid,
+			 (unsigned)geteuid(), (unsigned)geteuid(), path);
+		goto out;
+	}
 	if (st.st_size >= CREDS_FILE_MAX) {
 		rc = -EFBIG;
 		snprintf(err, errlen, "%s: larger than %d KiB; expected an AWS shared-credentials file",

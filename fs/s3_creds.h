@@ -9,7 +9,8 @@
  * as the AWS config file writes it). Blank lines and lines starting with
  * # or ; are comments; other keys of the profile (region, aws_session_token
  * ...) are ignored. The file must be a regular file that neither group nor
- * others may read or write, as for the keyring.
+ * others may read or write, owned by root or the user geofs runs as, as
+ * for the keyring.
  *
  * Depends on secmem.h only. The key pair lives in locked memory and is
  * wiped by s3_creds_free(); no message ever holds a key or a secret.
@@ -34,7 +35,8 @@ int s3_creds_parse(const char *name, const char *text, size_t len, const char *p
 		   struct s3_creds **out, char *err, size_t errlen);
 
 /* Reads and parses the file at path: -EACCES when group or others may
- * read it (err names the file and the chmod that fixes it), -errno when it
+ * read it or when it is owned by another user than root or the effective
+ * one (err names the file and the chmod or chown that fixes it), -errno when it
  * cannot be read, else as s3_creds_parse. */
 int s3_creds_load(const char *path, const char *profile, struct s3_creds **out,
 		  char *err, size_t errlen);

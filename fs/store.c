@@ -57,6 +57,19 @@ struct store {
 	struct backend b[CFG_MAX_BACKENDS];
 };
 
+/* Health and free space of an attached backend, asked of its kind now. */
+static struct backend_state health_of(const struct backend *be)
+{
+	struct backend_state st = { false, 0 };
+	uint64_t avail = 0;
+
+	if (be->k->health(be->h, &avail) == 0) {
+		st.healthy = true;
+		st.avail = avail;
+	}
+	return st;
+}
+
 /* Reads and judges the marker of an open backend (marker.h). */
 static int check_marker(const struct store_kind *k, void *h, const struct cfg_backend *cb,
 			const char *cfgfile, struct marker *m, char *err, size_t errlen)
@@ -183,8 +196,14 @@ int store_open(const struct geo_config *cfg, uint64_t strict, struct store **out
 		s->b[i].k = kind_of(&cfg->backends[i]);
 		s->b[i].tried = time(NULL);
 		s->b[i].h = attach(cfg, i, msg, sizeof(msg), &why);
-		if (s->b[i].h)
+		if (s->b[i].h) {
+			/* Known from the start: a store swapped in by a reload
+			 * must not look down to a caller that races the first
+			 * refresh (store_state skips a refresh in progress). */
+			s->b[i].st = health_of(&s->b[i]);
+			s->b[i].checked = time(NULL);
 			continue;
+		}
 		if (!(strict & (UINT64_C(1) << i))) {
 			report(cfg, i, false, msg);
 			continue;
@@ -351,14 +370,9 @@ int store_sync_object(struct store *s, int b, const struct geo_id *oid)
 /* Health and free space of one backend, without the lock held. */
 static struct backend_state probe(struct store *s, int b)
 {
-	struct backend_state st = { false, 0 };
-	void *h = handle(s, b);
+	struct backend_state down = { false, 0 };
 
-	if (h && s->b[b].k->health(h, &st.avail) == 0)
-		st.healthy = true;
-	else
-		st.avail = 0;
-	return st;
+	return handle(s, b) ? health_of(&s->b[b]) : down;
 }
 
 /* The log's news of a health probe of backend b (held: it was attached
@@ -409,13 +423,7 @@ void store_state(struct store *s, struct backend_state *out)
 		bool mine_held = held >> i & 1;	/* we set opening on it above */
 		struct backend_state st;
 
-		if (mine_held) {
-			uint64_t avail = 0;
-			st.healthy = s->b[i].k->health(s->b[i].h, &avail) == 0;
-			st.avail = st.healthy ? avail : 0;
-		} else {
-			st = probe(s, i);
-		}
+		st = mine_held ? health_of(&s->b[i]) : probe(s, i);
 		health_news(s, i, mine_held, st.healthy);
 		pthread_mutex_lock(&s->lock);
 		s->b[i].st = st;

@@ -130,7 +130,8 @@ static int s3_open(const struct cfg_backend *cb, const char *cfgfile, bool creat
 	snprintf(sb->prefix, sizeof(sb->prefix), "%s%s", cb->s3.prefix, cb->s3.prefix[0] ? "/" : "");
 	rc = s3_creds_load(cb->s3.credentials, cb->s3.profile, &cr, msg, sizeof(msg));
 	if (rc) {
-		snprintf(err, errlen, "backend %s: credentials: %s", cb->name, msg);
+		snprintf(err, errlen, "%s:%d: backend %s: credentials: %s", cfgfile, cb->line,
+			 cb->name, msg);
 		goto fail;
 	}
 	struct s3_http_conf conf = {

@@ -211,6 +211,21 @@ static void test_silly_names(void **state)
 	assert_false(meta_silly_name("nfs00000000000a1b2c000000001"));
 }
 
+/* The names geofs keeps: .geofs at the root only, silly names anywhere. */
+static void test_reserved_names(void **state)
+{
+	(void)state;
+	assert_true(meta_reserved("/.geofs"));
+	assert_true(meta_reserved("/.geofs/tmp/x"));
+	assert_false(meta_reserved("/.geofsx"));
+	assert_false(meta_reserved("/d/.geofs"));
+	assert_true(meta_reserved("/.nfs00000000000a1b2c00000001"));
+	assert_true(meta_reserved("/d/e/.nfs00000000000a1b2c00000001"));
+	assert_false(meta_reserved("/.nfs00000000000a1b2c00000001/x"));
+	assert_false(meta_reserved("/d/.nfs0000"));
+	assert_false(meta_reserved("/"));
+}
+
 /* The size limit is the meta root filesystem's own: the stub takes it,
  * not a byte more; the probe leaves nothing behind in .geofs/tmp. */
 static void test_max_size_is_the_filesystems(void **state)
@@ -247,6 +262,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_max_size_is_the_filesystems, setup, teardown),
 		cmocka_unit_test(test_inode_counts),
 		cmocka_unit_test(test_silly_names),
+		cmocka_unit_test(test_reserved_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

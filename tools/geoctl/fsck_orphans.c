@@ -180,9 +180,15 @@ static int object_seen(const struct geo_id *oid, const char *relpath, uint64_t s
 	} else if (strncmp(relpath, "tmp/", 4) == 0) {
 		r = fsck_add(fk, FK_ORPHAN_TEMP, what, size, "leftover of an interrupted write");
 	} else {
+		/* The shape this backend's kind names objects by (fan-out
+		 * directories for dir, flat keys for s3), shown by example. */
+		struct geo_id example;
+
+		memset(&example, 0xab, sizeof(example));
+		store_object_relpath(fk->st, os->backend, &example, canon);
 		return fsck_add(fk, FK_MISNAMED, what, size, "not an object name geofs writes "
-				"(objects/ab/ab<30 hex digits>, a regular file), so nothing reads "
-				"it; left in place");
+				"on this backend (those look like %s), so nothing reads it; "
+				"left in place", canon);
 	}
 	return r < 0 ? r : remember(os, oid, oid == NULL, relpath);
 }
