@@ -7,7 +7,7 @@
 #   make bench           benchmark against the peers (docs/performance.md)
 #   make install         install under $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
 #   make man-check       the man pages render without warnings (part of make test)
-#   make docs-check      every file README.md and docs/ link exists (part of make test)
+#   make docs-check      every file README.md and docs/ link, and docs/architecture.md names, exists (part of make test)
 #   make layers-check    no module cycle in fs/ or tools/geoctl/ beyond scripts/layers.allow
 #                        (part of make test; docs/development.md)
 #   make SANITIZE=1 test the same suite under AddressSanitizer + UBSan (objects in build-san/)
@@ -100,6 +100,9 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(ALLCFLAGS) -o $@ $^ $(LDLIBS) $(shell $(PKG_CONFIG) --libs cmocka 2>/dev/null)
+
+# The user.geo.info round trip reads the text back with geoctl's parser.
+$(BUILD)/tests/test_info_text: $(BUILD)/tools/geoctl/info.o
 
 $(BUILD)/tests/unit/%.o: tests/unit/%.c | $(COUNTRY_H)
 	@mkdir -p $(dir $@)

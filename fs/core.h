@@ -3,17 +3,21 @@
  * end (ops.c) calls. Nothing here includes FUSE: every operation takes the
  * caller's identity as a struct geo_req and returns 0 / a count or -errno.
  *
- * The core is split by concern:
- *   core.c     instance setup/teardown, tag resolution, access checks, audit
- *   ns.c       namespace: getattr, mkdir, unlink, rename, link, ... readdir
- *   fileops.c  open/create/read/write/flush/fsync/release on handles
- *   gfile.c    per-inode content state (dirty shards, manifest, commit)
- *   xattr.c    user.geo.* and plain user.* attributes, retagging rules
- *   migrate.c  moving a file's shards to a compliant placement
- *   reload.c   rereading the config while mounted (SIGHUP, user.geo.reload)
- *   stats.c    status (user.geo.stats) and Prometheus metrics
+ * The core is split by concern (docs/architecture.md has the floors):
+ *   instance.c   building and tearing down an instance (core_open/close)
+ *   core.c       the reload bracket, directory tags, access checks, audit
+ *   ns.c         namespace: getattr, mkdir, unlink, rename, link, ... readdir
+ *   fileops.c    open/create/read/write/flush/fsync/release on handles
+ *   xattr.c      user.geo.* and plain user.* attributes, retagging rules
+ *   reload.c     rereading the config while mounted (SIGHUP, user.geo.reload)
+ *   stats.c      status (user.geo.stats) and Prometheus metrics
+ *   gfile.h      the open-file engine (gstate, gmerge, placement, shardio,
+ *                gcommit, gfile, compliance .c; order in gfile_int.h),
+ *                which moves shards to a compliant placement too
  *
  * Locking: cfg, keys, store and the admin group may be swapped by a reload.
+ * Lock order: reload_lock -> ns_lock -> the open-file table -> a file's
+ * lock -> its stub's flock(2); gfile_int.h says more.
  * Every call from the front end runs between core_enter() and core_leave(),
  * which hold reload_lock shared; core_reload() takes it exclusively. Core
  * code therefore reads c->cfg, c->keys and c->store freely.
@@ -30,27 +34,19 @@
 
 #include "audit.h"
 #include "config.h"
+#include "engine.h"
 #include "keys.h"
 #include "meta.h"
 #include "scache.h"
 #include "store.h"
 
-#define GEO_MAX_GROUPS 64
-
-/* Who is asking: from the FUSE request context. */
-struct geo_req {
-	uid_t uid;
-	gid_t gid;
-	pid_t pid;
-	int ngroups;		/* -1: unknown (not fetched) */
-	gid_t groups[GEO_MAX_GROUPS];
-};
-
 struct gfile;
 struct gtable;
 struct stats;
 
-/* Counters for status/metrics (updated with atomics). */
+/* Counters for status/metrics (updated with atomics). placement_refused
+ * and integrity_failures are counted by the engine (c->eng.ctr); here they
+ * are filled in only in a status snapshot (stats.h). */
 struct core_stats {
 	uint64_t opens, creates, reads, writes, bytes_read, bytes_written;
 	uint64_t denied, placement_refused, integrity_failures;
@@ -65,10 +61,8 @@ struct core {
 	struct meta *meta;
 	struct store *store;		/* reload_lock */
 	struct audit *audit;
-	struct scache *cache;
-	struct gtable *files;		/* open files by id and by stub inode */
-	struct workers *workers;	/* shard encode/store and prefetch */
-	uint64_t dirty_bytes;		/* shard buffers held for writing (atomic) */
+	struct engine eng;		/* the open-file engine's context (engine.h):
+					 * its cfg, keys, store follow the above */
 	pthread_mutex_t ns_lock;	/* serialises link-count decisions */
 	int stub_how;			/* how stubs are made (newstub.h; atomic) */
 	bool have_admin_gid;		/* reload_lock */
@@ -94,7 +88,7 @@ struct geo_handle {
 	struct geo_handle *prev, *next;	/* c->handles, under handles_lock */
 };
 
-/* ---- instance ---- */
+/* ---- instance (instance.c) ---- */
 
 /* Loads config and keyring, opens meta root, backends and audit log.
  * Every backend must be present and carry its marker (marker.h).
@@ -103,10 +97,12 @@ int core_open(const char *config_path, struct core **out, char *err, size_t errl
 /* Starts what runs threads (the audit writer, the status thread); call
  * after daemonizing. */
 int core_start(struct core *c, char *err, size_t errlen);
-/* Releases the handles still open (committing their files, as a last
- * close would), stops the threads (writing the metrics file a last time)
- * and frees. */
+/* Stops the threads (writing the metrics file a last time) and frees, in
+ * the reverse order of core_open/core_start. Release the handles still
+ * open first (core_release_all). NULL ok. */
 void core_close(struct core *c);
+
+/* ---- what every operation shares (core.c) ---- */
 
 /* Brackets every call from the front end: holds reload_lock shared, so a
  * reload waits for calls in progress and new calls wait for the reload.
@@ -117,13 +113,6 @@ void core_leave(struct core *c);
 /* The admin group of cfg resolved to a gid (*have false if unset or
  * unknown, with a warning in the latter case). */
 void core_resolve_admin(const struct geo_config *cfg, bool *have, gid_t *gid);
-
-/* Resolved tags of an entry; cat/origin are indices. */
-struct geo_tags {
-	int cat;
-	int origin;
-	unsigned flags;		/* MANIFEST_CAT_SET / MANIFEST_ORIGIN_SET */
-};
 
 /* Effective tags of the directory `dirpath` (walking up to the root, whose
  * missing tags mean [defaults]). 0 or -errno. */
@@ -145,6 +134,10 @@ void core_audit(struct core *c, const struct geo_req *r, const char *op, const c
 		const char *path, const char *path2, const struct geo_tags *t, int result,
 		const char *countries, const char *detail);
 
+/* Records ev in the audit log, counting a refusal (-EACCES, -EPERM) as
+ * denied: what every audit helper, and the engine's audit hook, end in. */
+void core_audit_event(struct core *c, const struct audit_event *ev);
+
 /* Audit helper for a retag: records the tags before (t0) and after (t1). */
 void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,
 		      const struct geo_tags *t0, const struct geo_tags *t1, int result,
@@ -155,7 +148,8 @@ void core_audit_retag(struct core *c, const struct geo_req *r, const char *path,
 int core_check_access(struct core *c, const struct geo_tags *t);
 
 /* 0 if placement for t is feasible at all (enough allowed backends), else
- * -EACCES with a reason in why. */
+ * -EACCES with a reason in why (placement.c; the caller counts and audits
+ * a refusal with placement_refused(), placement.h). */
 int core_check_placement(struct core *c, const struct geo_tags *t, char *why, size_t len);
 
 /* Has the kernel forget what it cached for every known name of inode ino

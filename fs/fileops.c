@@ -16,6 +16,7 @@
 #include "gfile.h"
 #include "log.h"
 #include "newstub.h"
+#include "placement.h"
 
 static const char *intent_of(int flags)
 {
@@ -38,7 +39,7 @@ static int have_domain_key(struct core *c, const struct geo_tags *t, char *why, 
 	uint32_t ver;
 	int rc;
 
-	keys_domain(dom, country_code(t->origin), c->cfg->cats[t->cat].name);
+	tags_domain(c->cfg, t, dom);
 	ver = keyring_current(c->keys, dom);
 	rc = keyring_domain_key(c->keys, dom, ver, key);
 	crypto_wipe(key, sizeof(key));
@@ -74,11 +75,8 @@ static int admit(struct core *c, const struct geo_req *r, const char *op, const 
 			return rc;
 		}
 		rc = core_check_placement(c, t, why, sizeof(why));
-		if (rc) {
-			__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-			core_audit(c, r, "placement-refused", intent_of(flags), path, NULL, t, rc,
-				   NULL, why);
-		}
+		if (rc)
+			placement_refused(&c->eng, r, intent_of(flags), path, NULL, t, rc, why);
 	}
 	return rc;
 }
@@ -91,17 +89,17 @@ static int take_key(struct core *c, const struct geo_req *r, const char *path, i
 {
 	char dom[KEYS_DOMAIN_MAX], why[128];
 	struct gfile *keyed;
-	int rc = gfile_get(c, sfd, &keyed);
+	int rc = gfile_get(&c->eng, sfd, &keyed);
 
 	if (rc == -EACCES) {
-		keys_domain(dom, country_code(t->origin), c->cfg->cats[t->cat].name);
+		tags_domain(c->cfg, t, dom);
 		snprintf(why, sizeof(why), "this site's keyring lacks the file's key domain %s",
 			 dom);
 		core_audit(c, r, "access-denied", intent_of(flags), path, NULL, t, rc, NULL, why);
 	}
 	if (rc)
 		return rc;
-	gfile_put(c, *gf);	/* the same file: keyed holds it now */
+	gfile_put(&c->eng, *gf);	/* the same file: keyed holds it now */
 	*gf = keyed;
 	return 0;
 }
@@ -143,7 +141,7 @@ int core_open_file(struct core *c, const struct geo_req *r, const char *path, in
 		return rc;
 	/* Tags first, without the key, so that a refusal names the file's
 	 * category and origin, and the policy's reason comes before the key's. */
-	rc = gfile_get_meta(c, sfd, &gf);
+	rc = gfile_get_meta(&c->eng, sfd, &gf);
 	if (rc) {
 		close(sfd);
 		return rc;
@@ -154,17 +152,17 @@ int core_open_file(struct core *c, const struct geo_req *r, const char *path, in
 		rc = take_key(c, r, path, sfd, &t, flags, &gf);
 	/* Open here already: another mount may have committed since. */
 	if (!rc)
-		rc = gfile_refresh(c, gf, sfd);
+		rc = gfile_refresh(&c->eng, gf, sfd);
 	close(sfd);
 	if (!rc && (flags & O_TRUNC))
-		rc = gfile_truncate(c, gf, 0);
+		rc = gfile_truncate(&c->eng, gf, 0);
 	if (!rc)
 		rc = new_handle(c, gf, flags, h);
 	if (!rc)
 		gfile_set_path(gf, path);
 	core_audit(c, r, "open", intent_of(flags), path, NULL, &t, rc, NULL, NULL);
 	if (rc) {
-		gfile_put(c, gf);
+		gfile_put(&c->eng, gf);
 		return rc;
 	}
 	__atomic_add_fetch(&c->stats.opens, 1, __ATOMIC_RELAXED);
@@ -203,7 +201,7 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 		return rc;
 	rc = newstub_make(dfd, meta_tmpdir(c->meta), &c->stub_how, r->uid, r->gid, mode, &ns);
 	if (!rc)
-		rc = gfile_create(c, ns.fd, &t, &gf);
+		rc = gfile_create(&c->eng, ns.fd, &t, &gf);
 	if (!rc) {
 		rc = newstub_link(&ns, dfd, name);
 		/* Best effort: the file exists now, whatever happens here. */
@@ -211,8 +209,8 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 			log_debug("a new file keeps the descriptor of its temporary name");
 		newstub_done(&ns);	/* gf has its own descriptor */
 		if (rc) {
-			gfile_mark_unlinked(c, gf);	/* never named: drop it entirely */
-			gfile_put(c, gf);
+			gfile_mark_unlinked(&c->eng, gf);	/* never named: drop it entirely */
+			gfile_put(&c->eng, gf);
 			gf = NULL;
 		}
 	}
@@ -226,7 +224,7 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 	if (!rc)
 		gfile_set_path(gf, path);
 	if (rc && gf)
-		gfile_put(c, gf);
+		gfile_put(&c->eng, gf);
 	core_audit(c, r, "create", "write", path, NULL, &t, rc, NULL, NULL);
 	if (!rc)
 		__atomic_add_fetch(&c->stats.creates, 1, __ATOMIC_RELAXED);
@@ -235,7 +233,7 @@ int core_create(struct core *c, const struct geo_req *r, const char *path, mode_
 
 long core_read(struct core *c, struct geo_handle *h, char *buf, size_t size, off_t off)
 {
-	long n = gfile_read(c, h->gf, buf, size, (uint64_t)off);
+	long n = gfile_read(&c->eng, h->gf, buf, size, (uint64_t)off);
 
 	if (n > 0) {
 		__atomic_add_fetch(&c->stats.reads, 1, __ATOMIC_RELAXED);
@@ -264,7 +262,7 @@ long core_write(struct core *c, struct geo_handle *h, const char *buf, size_t si
 		return -EFBIG;
 	if (size > max - at)
 		size = (size_t)(max - at);
-	n = gfile_write(c, h->gf, buf, size, (uint64_t)off, append);
+	n = gfile_write(&c->eng, h->gf, buf, size, (uint64_t)off, append);
 
 	if (n > 0) {
 		__atomic_add_fetch(&c->stats.writes, 1, __ATOMIC_RELAXED);
@@ -279,7 +277,7 @@ int core_ftruncate(struct core *c, struct geo_handle *h, off_t size)
 		return -EINVAL;
 	if (too_big(c, (uint64_t)size))
 		return -EFBIG;
-	return gfile_truncate(c, h->gf, (uint64_t)size);
+	return gfile_truncate(&c->eng, h->gf, (uint64_t)size);
 }
 
 int core_fallocate(struct core *c, struct geo_handle *h, int mode, off_t off, off_t len)
@@ -292,19 +290,19 @@ int core_fallocate(struct core *c, struct geo_handle *h, int mode, off_t off, of
 		return -EFBIG;
 	/* Backends cannot reserve space: extend the size; holes store nothing. */
 	if ((uint64_t)off + (uint64_t)len > gfile_size(h->gf))
-		return gfile_truncate(c, h->gf, (uint64_t)off + (uint64_t)len);
+		return gfile_truncate(&c->eng, h->gf, (uint64_t)off + (uint64_t)len);
 	return 0;
 }
 
 int core_flush(struct core *c, struct geo_handle *h)
 {
-	return gfile_commit(c, h->gf, c->cfg->durable_close);
+	return gfile_commit(&c->eng, h->gf, c->cfg->durable_close);
 }
 
 int core_fsync(struct core *c, struct geo_handle *h, bool datasync)
 {
 	(void)datasync;
-	return gfile_commit(c, h->gf, true);
+	return gfile_commit(&c->eng, h->gf, true);
 }
 
 int core_release(struct core *c, struct geo_handle *h)
@@ -317,7 +315,7 @@ int core_release(struct core *c, struct geo_handle *h)
 	if (h->next)
 		h->next->prev = h->prev;
 	pthread_mutex_unlock(&c->handles_lock);
-	gfile_put(c, h->gf);
+	gfile_put(&c->eng, h->gf);
 	free(h);
 	return 0;
 }

@@ -24,62 +24,16 @@
 #include "gfile_int.h"
 #include "log.h"
 
-void gf_note_put(struct gfile *gf, int b, const struct geo_id *oid)
-{
-	gf->put_mask |= UINT64_C(1) << b;
-	if (gf->nrecent < GF_RECENT_MAX) {
-		gf->recent[gf->nrecent].b = b;
-		gf->recent[gf->nrecent++].oid = *oid;
-	} else {
-		gf->recent_full = true;
-	}
-}
-
-int gf_supersede(struct gfile *gf, struct shard_ref *ref)
-{
-	if (gf->nold + ref->nrep > gf->oldcap) {
-		size_t cap = gf->oldcap ? gf->oldcap * 2 : 16;
-		while (cap < gf->nold + ref->nrep)
-			cap *= 2;
-		struct oldobj *n = realloc(gf->old, cap * sizeof(*n));
-		if (!n)
-			return -ENOMEM;
-		gf->old = n;
-		gf->oldcap = cap;
-	}
-	for (int k = 0; k < ref->nrep; k++) {
-		gf->old[gf->nold].backend = ref->rep[k].backend;
-		gf->old[gf->nold].oid = ref->rep[k].oid;
-		gf->nold++;
-	}
-	memset(ref, 0, sizeof(*ref));
-	gf->changed = true;
-	return 0;
-}
-
-/* True if the manifest references object oid on backend name. */
-static bool references(const struct manifest *mf, const char *bname, const struct geo_id *oid)
-{
-	for (uint64_t i = 0; i < mf->nshards; i++) {
-		const struct shard_ref *r = &mf->shards[i];
-		for (int k = 0; k < r->nrep; k++)
-			if (geoid_equal(&r->rep[k].oid, oid) &&
-			    strcmp(mf->bnames[r->rep[k].backend], bname) == 0)
-				return true;
-	}
-	return false;
-}
-
 /* Deletes superseded objects unless `keep` (the manifest another mount
  * committed meanwhile) still references them. */
-void gf_delete_superseded(struct core *c, struct gfile *gf, const struct manifest *keep)
+void gf_delete_superseded(struct engine *e, struct gfile *gf, const struct manifest *keep)
 {
 	for (size_t i = 0; i < gf->nold; i++) {
 		const char *bname = gf->mf->bnames[gf->old[i].backend];
-		int b = config_backend(c->cfg, bname);
-		if (b < 0 || (keep && references(keep, bname, &gf->old[i].oid)))
+		int b = config_backend(e->cfg, bname);
+		if (b < 0 || (keep && gf_references(keep, bname, &gf->old[i].oid)))
 			continue;
-		store_delete(c->store, b, &gf->old[i].oid);
+		store_delete(e->store, b, &gf->old[i].oid);
 	}
 	gf->nold = 0;
 }
@@ -87,26 +41,26 @@ void gf_delete_superseded(struct core *c, struct gfile *gf, const struct manifes
 /* Makes every object this file put since its last durable commit durable:
  * one by one while they are few (small files: no syncfs that would also
  * wait for every other writer on the filesystem), else whole backends. */
-static int sync_backends(struct core *c, struct gfile *gf)
+static int sync_backends(struct engine *e, struct gfile *gf)
 {
 	int rc = 0;
 
 	if (!gf->recent_full) {
 		for (int i = 0; !rc && i < gf->nrecent; i++) {
 			int b = gf->recent[i].b;
-			rc = store_sync_object(c->store, b, &gf->recent[i].oid);
+			rc = store_sync_object(e->store, b, &gf->recent[i].oid);
 			/* Gone is fine only if superseded (a later put holds
 			 * its shard), not if the manifest still names it. */
-			if (rc == -ENOENT && !references(gf->mf, c->cfg->backends[b].name,
+			if (rc == -ENOENT && !gf_references(gf->mf, e->cfg->backends[b].name,
 							  &gf->recent[i].oid))
 				rc = 0;
 			else if (rc == -ENOENT)
 				rc = -EIO;
 		}
 	} else {
-		for (int b = 0; !rc && b < c->cfg->nbackends; b++)
+		for (int b = 0; !rc && b < e->cfg->nbackends; b++)
 			if (gf->put_mask & (UINT64_C(1) << b))
-				rc = store_sync(c->store, b);
+				rc = store_sync(e->store, b);
 	}
 	if (!rc) {
 		gf->put_mask = 0;
@@ -119,45 +73,45 @@ static int sync_backends(struct core *c, struct gfile *gf)
 /* Another mount may have committed since we loaded: lays our changes over
  * its manifest (gmerge.c) so neither loses shards it wrote, and follows it
  * if it moved the manifest from the stub to a file. Stub locked. */
-static int merge_disk(struct core *c, struct gfile *gf)
+static int merge_disk(struct engine *e, struct gfile *gf)
 {
 	struct manifest *disk = NULL;
 	bool disk_on_stub;
 
-	if (meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &disk, &disk_on_stub) != 0)
+	if (meta_manifest_load_stub(e->meta, gf->stubfd, &gf->id, &disk, &disk_on_stub) != 0)
 		return 0;	/* none or damaged: ours replaces it */
 	gf->in_stub = disk_on_stub;
 	if (disk->generation == gf->disk_gen) {
 		manifest_free(disk);
 		return 0;
 	}
-	return gf_merge_disk(c, gf, disk);
+	return gf_merge_disk(e, gf, disk);
 }
 
 /* Publishes gf->mf as the file's manifest file. It is written before the
  * backends are flushed, and published only after every object it names
  * is durable: where meta root and backends share a filesystem, one flush
  * covers both. Stub locked. */
-static int install_file(struct core *c, struct gfile *gf, bool durable)
+static int install_file(struct engine *e, struct gfile *gf, bool durable)
 {
 	struct meta_staged st;
-	int rc = meta_manifest_stage(c->meta, gf->mf, &st);
+	int rc = meta_manifest_stage(e->meta, gf->mf, &st);
 
 	if (!rc && durable)
-		rc = sync_backends(c, gf);
+		rc = sync_backends(e, gf);
 	if (rc)
-		meta_manifest_abort(c->meta, &st);
+		meta_manifest_abort(e->meta, &st);
 	else
-		rc = meta_manifest_install(c->meta, &st, durable);
+		rc = meta_manifest_install(e->meta, &st, durable);
 	return rc;
 }
 
 /* Makes the manifest already published durable: the stub's own, or the
  * manifest file and its directory, then the stub (size, times, and a new
  * stub's name). Callers have made its objects durable first. */
-static int sync_published(struct core *c, struct gfile *gf)
+static int sync_published(struct engine *e, struct gfile *gf)
 {
-	int rc = gf->in_stub ? 0 : meta_manifest_sync(c->meta, &gf->id);
+	int rc = gf->in_stub ? 0 : meta_manifest_sync(e->meta, &gf->id);
 
 	if (!rc && fsync(gf->stubfd) < 0)
 		rc = -errno;
@@ -177,9 +131,9 @@ static void unlock_stub(struct gfile *gf)
 			"cannot commit it until it is closed here", strerror(-rc));
 }
 
-int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
+int gf_commit_locked(struct engine *e, struct gfile *gf, bool durable)
 {
-	int rc = gf_flush_dirty(c, gf);
+	int rc = gf_flush_dirty(e, gf);
 
 	if (rc)
 		return rc;
@@ -189,9 +143,9 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 		gf_sync_stub_size(gf);
 		if (!durable)
 			return 0;
-		rc = sync_backends(c, gf);
+		rc = sync_backends(e, gf);
 		if (!rc && gf->unsynced)
-			rc = sync_published(c, gf);
+			rc = sync_published(e, gf);
 		return rc;
 	}
 	/* Without the lock another mount's commit could interleave with ours
@@ -202,7 +156,7 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 			strerror(-rc));
 		return rc;
 	}
-	rc = merge_disk(c, gf);
+	rc = merge_disk(e, gf);
 	if (rc) {
 		unlock_stub(gf);
 		return rc;
@@ -210,7 +164,7 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 	gf->mf->generation++;
 	bool on_stub = false;
 	if (gf->in_stub && !gf->no_stub) {
-		rc = durable ? sync_backends(c, gf) : 0;
+		rc = durable ? sync_backends(e, gf) : 0;
 		if (!rc)
 			rc = meta_stub_manifest_set(gf->stubfd, gf->mf);
 		on_stub = rc == 0;
@@ -218,7 +172,7 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 			rc = 0;		/* outgrown the stub: a manifest file */
 	}
 	if (!rc && !on_stub)
-		rc = install_file(c, gf, durable);
+		rc = install_file(e, gf, durable);
 	unlock_stub(gf);
 	if (rc) {
 		gf->mf->generation--;
@@ -237,27 +191,27 @@ int gf_commit_locked(struct core *c, struct gfile *gf, bool durable)
 	if (durable && fsync(gf->stubfd) < 0 && on_stub)
 		rc = -errno;	/* published, but maybe not durably: report it */
 	gf->unsynced = !durable || rc;
-	gf_delete_superseded(c, gf, gf->mf);
+	gf_delete_superseded(e, gf, gf->mf);
 	return rc;
 }
 
-int gfile_commit(struct core *c, struct gfile *gf, bool durable)
+int gfile_commit(struct engine *e, struct gfile *gf, bool durable)
 {
 	struct stat st;
 	bool was;
 
 	pthread_mutex_lock(&gf->lock);
 	was = gf->changed || gf->ndirty || gf->ninflight;
-	int rc = gf_commit_locked(c, gf, durable);
+	int rc = gf_commit_locked(e, gf, durable);
 	pthread_mutex_unlock(&gf->lock);
 	/* Other names of a hard-linked file show a stale size until told;
 	 * outside gf->lock, since the kernel may write back pages to us. */
 	if (!rc && was && fstat(gf->stubfd, &st) == 0 && st.st_nlink > 1)
-		core_inval_links(c, gf->ino);
+		gf_inval_links(e, gf->ino);
 	return rc;
 }
 
-int gfile_unstub(struct core *c, struct gfile *gf)
+int gfile_unstub(struct engine *e, struct gfile *gf)
 {
 	int rc = 0;
 
@@ -265,7 +219,7 @@ int gfile_unstub(struct core *c, struct gfile *gf)
 	if (gf->in_stub) {
 		gf->no_stub = true;
 		gf->changed = true;	/* a commit writes the manifest file */
-		rc = gf_commit_locked(c, gf, true);
+		rc = gf_commit_locked(e, gf, true);
 		if (!rc)
 			rc = gf->in_stub ? -EIO : 1;
 	}

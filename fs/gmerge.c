@@ -80,16 +80,15 @@ static int drop_disk_ref(struct gfile *gf, const struct manifest *disk, uint64_t
 	return gf_supersede(gf, &r);
 }
 
-int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
+int gf_merge_disk(struct engine *e, struct gfile *gf, struct manifest *disk)
 {
 	struct manifest *ours = gf->mf;
 	uint64_t keep = disk->nshards;
 	int rc = 0;
 
-	(void)c;
 	if (gf->size_changed) {
 		disk->size = ours->size;
-		keep = (ours->size + disk->shard_size - 1) / disk->shard_size;
+		keep = manifest_shards_for(disk, ours->size);
 		if (keep > disk->nshards)
 			keep = disk->nshards;
 	}
@@ -99,7 +98,7 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 			rc = drop_disk_ref(gf, disk, i);
 	if (!rc && disk->nshards > keep)
 		disk->nshards = keep;
-	uint64_t covering = (disk->size + disk->shard_size - 1) / disk->shard_size;
+	uint64_t covering = manifest_shards_for(disk, disk->size);
 	for (uint64_t i = 0; !rc && i < gf->ntouched * 64 && i < covering; i++)
 		if (touched(gf, i))
 			rc = put_ref(disk, ours, i);
@@ -130,7 +129,7 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 	manifest_free(ours);
 	if (!gf->tags_changed) {
 		struct geo_tags t;
-		gf_manifest_tags(c, disk, &t);
+		tags_from_manifest(e->cfg, disk, &t);
 		gf->tags = t;
 		gf->writable_at = 0;
 	}
@@ -138,11 +137,11 @@ int gf_merge_disk(struct core *c, struct gfile *gf, struct manifest *disk)
 }
 
 /* gf_reload, reading the stub's manifest through stubfd. */
-static int reload_from(struct core *c, struct gfile *gf, int stubfd)
+static int reload_from(struct engine *e, struct gfile *gf, int stubfd)
 {
 	struct manifest *disk = NULL;
 	bool on_stub;
-	int rc = meta_manifest_load_stub(c->meta, stubfd, &gf->id, &disk, &on_stub);
+	int rc = meta_manifest_load_stub(e->meta, stubfd, &gf->id, &disk, &on_stub);
 
 	if (rc)
 		return rc;
@@ -153,16 +152,16 @@ static int reload_from(struct core *c, struct gfile *gf, int stubfd)
 	}
 	log_debug("a file changed on another mount: merging generation %llu",
 		  (unsigned long long)disk->generation);
-	rc = gf_merge_disk(c, gf, disk);
+	rc = gf_merge_disk(e, gf, disk);
 	return rc ? rc : 1;
 }
 
-int gf_reload(struct core *c, struct gfile *gf)
+int gf_reload(struct engine *e, struct gfile *gf)
 {
-	return reload_from(c, gf, gf->stubfd);
+	return reload_from(e, gf, gf->stubfd);
 }
 
-int gfile_refresh(struct core *c, struct gfile *gf, int stubfd)
+int gfile_refresh(struct engine *e, struct gfile *gf, int stubfd)
 {
 	int rc;
 
@@ -173,7 +172,7 @@ int gfile_refresh(struct core *c, struct gfile *gf, int stubfd)
 		return 0;
 	}
 	gf_wait_inflight(gf);	/* workers install into gf->mf */
-	rc = reload_from(c, gf, stubfd);
+	rc = reload_from(e, gf, stubfd);
 	if (rc == 1)
 		gf_sync_stub_size(gf);
 	pthread_mutex_unlock(&gf->lock);
@@ -182,25 +181,14 @@ int gfile_refresh(struct core *c, struct gfile *gf, int stubfd)
 	return rc == -EINVAL ? -EIO : rc < 0 ? rc : 0;
 }
 
-/* True if m references object oid on backend bname. */
-static bool has_object(const struct manifest *m, const char *bname, const struct geo_id *oid)
-{
-	for (uint64_t i = 0; m && i < m->nshards; i++)
-		for (int k = 0; k < m->shards[i].nrep; k++)
-			if (geoid_equal(&m->shards[i].rep[k].oid, oid) &&
-			    strcmp(m->bnames[m->shards[i].rep[k].backend], bname) == 0)
-				return true;
-	return false;
-}
-
-void gf_discard_uncommitted(struct core *c, struct gfile *gf)
+void gf_discard_uncommitted(struct engine *e, struct gfile *gf)
 {
 	struct manifest *disk = NULL;
 	bool in_stub = false;
 
 	pthread_mutex_lock(&gf->lock);
 	gf_wait_inflight(gf);
-	if (meta_manifest_load_stub(c->meta, gf->stubfd, &gf->id, &disk, &in_stub) != 0)
+	if (meta_manifest_load_stub(e->meta, gf->stubfd, &gf->id, &disk, &in_stub) != 0)
 		disk = NULL;
 	for (uint64_t i = 0; i < gf->mf->nshards && i < gf->ntouched * 64; i++) {
 		const struct shard_ref *r = &gf->mf->shards[i];
@@ -208,17 +196,17 @@ void gf_discard_uncommitted(struct core *c, struct gfile *gf)
 			continue;
 		for (int k = 0; k < r->nrep; k++) {
 			const char *bname = gf->mf->bnames[r->rep[k].backend];
-			int b = config_backend(c->cfg, bname);
-			if (b >= 0 && !has_object(disk, bname, &r->rep[k].oid))
-				store_delete(c->store, b, &r->rep[k].oid);
+			int b = config_backend(e->cfg, bname);
+			if (b >= 0 && !gf_references(disk, bname, &r->rep[k].oid))
+				store_delete(e->store, b, &r->rep[k].oid);
 		}
 	}
 	/* Whoever opens the file next (it may be open again already) must
 	 * find its last committed state, not the dropped changes nor the
 	 * objects just deleted. Superseded objects belong to that state. */
 	if (disk) {
-		gf_drop_dirty(c, gf);
-		gf_adopt(c, gf, disk, in_stub);
+		gf_drop_dirty(e, gf);
+		gf_adopt(e, gf, disk, in_stub);
 		gf->nold = 0;
 		gf->async_err = 0;
 		gf->changed = false;

@@ -216,12 +216,11 @@ static bool name_ok(const char *s, bool (*char_ok)(char))
 	return true;
 }
 
-/* Shards needed to cover size bytes; 0 if shard_size is 0. */
-static uint64_t covering_shards(const struct manifest *m)
+uint64_t manifest_shards_for(const struct manifest *m, uint64_t size)
 {
 	if (m->shard_size == 0)
 		return 0;
-	return m->size / m->shard_size + (m->size % m->shard_size != 0);
+	return size / m->shard_size + (size % m->shard_size != 0);
 }
 
 /* Everything but the shard table. 0 or -EINVAL with a reason. */
@@ -229,7 +228,7 @@ static int check_fields(const struct manifest *m, char *err, size_t errlen)
 {
 	if (m->shard_size < CFG_SHARD_MIN || m->shard_size > CFG_SHARD_MAX)
 		return fail(err, errlen, "shard size %u out of range", m->shard_size);
-	if (covering_shards(m) > MANIFEST_MAX_SHARDS)
+	if (manifest_shards_for(m, m->size) > MANIFEST_MAX_SHARDS)
 		return fail(err, errlen, "size needs more than %llu shards",
 			       (unsigned long long)MANIFEST_MAX_SHARDS);
 	if (m->flags & ~MAN_FLAGS_ALL)
@@ -257,7 +256,7 @@ static int check_fields(const struct manifest *m, char *err, size_t errlen)
 static int check_shard(const struct manifest *m, uint64_t idx, const struct shard_ref *s,
 		       char *err, size_t errlen)
 {
-	if (idx >= covering_shards(m))
+	if (idx >= manifest_shards_for(m, m->size))
 		return fail(err, errlen, "shard %llu lies past the end of the file",
 			       (unsigned long long)idx);
 	if (s->nrep < 1 || s->nrep > CFG_MAX_REPLICAS)

@@ -99,6 +99,11 @@ int manifest_serialize(const struct manifest *m, uint8_t **out, size_t *len);
 int manifest_parse(const uint8_t *buf, size_t len, struct manifest **out,
 		   char *err, size_t errlen);
 
+/* The shards that hold size bytes at m's own shard size (the file's, which
+ * may differ from the config's): ceil(size / shard_size); 0 if m has no
+ * shard size. The one place that division is written. */
+uint64_t manifest_shards_for(const struct manifest *m, uint64_t size);
+
 /* Total stored bytes (objlen x nrep over all shards). */
 uint64_t manifest_stored_bytes(const struct manifest *m);
 

@@ -63,11 +63,11 @@ static int give_to_caller(int dirfd, const char *name, const struct geo_req *r, 
  * (size, times of uncommitted writes), over st of a regular file. */
 static void open_overlay(struct core *c, struct stat *st)
 {
-	struct gfile *gf = gfile_find_ino(c, st->st_dev, st->st_ino);
+	struct gfile *gf = gfile_find_ino(&c->eng, st->st_dev, st->st_ino);
 
 	if (gf) {
 		gfile_stat(gf, st);
-		gfile_put(c, gf);
+		gfile_put(&c->eng, gf);
 	}
 	st->st_blocks = (st->st_size + 511) / 512;
 }
@@ -109,7 +109,7 @@ int core_fgetattr(struct core *c, struct geo_handle *h, struct stat *st)
 
 int core_getattr_ino(struct core *c, dev_t dev, ino_t ino, struct stat *st)
 {
-	struct gfile *gf = gfile_find_ino(c, dev, ino);
+	struct gfile *gf = gfile_find_ino(&c->eng, dev, ino);
 	int rc = 0;
 
 	if (!gf)
@@ -118,7 +118,7 @@ int core_getattr_ino(struct core *c, dev_t dev, ino_t ino, struct stat *st)
 		rc = -errno;
 	else
 		gfile_stat(gf, st);
-	gfile_put(c, gf);
+	gfile_put(&c->eng, gf);
 	st->st_blocks = (st->st_size + 511) / 512;
 	return rc;
 }
@@ -166,8 +166,8 @@ int core_mkdir(struct core *c, const struct geo_req *r, const char *path, mode_t
 	if (rc)
 		goto out;
 	fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	rc = fd < 0 ? -errno : meta_dir_tags_set(fd, c->cfg->cats[t.cat].name,
-						   country_code(t.origin), 0);
+	t.flags = 0;		/* inherited: stored as the parent's, not set */
+	rc = fd < 0 ? -errno : tags_dir_set(c->cfg, fd, &t);
 	if (fd >= 0)
 		close(fd);
 	if (!rc)
@@ -269,13 +269,13 @@ static void doomed_drop(struct core *c, struct doomed *d)
 
 	if (!d->last)
 		return;
-	gf = gfile_find_ino(c, d->dev, d->ino);
+	gf = gfile_find_ino(&c->eng, d->dev, d->ino);
 	if (gf) {
-		gfile_mark_unlinked(c, gf);
-		gfile_put(c, gf);
+		gfile_mark_unlinked(&c->eng, gf);
+		gfile_put(&c->eng, gf);
 		return;
 	}
-	int rc = gfile_destroy(c, &d->id, d->mf, d->in_stub);
+	int rc = gfile_destroy(&c->eng, &d->id, d->mf, d->in_stub);
 	if (rc)
 		log_warn("deleting the content of a removed file failed: %s (geoctl fsck "
 			 "collects it)", strerror(-rc));
@@ -435,7 +435,7 @@ static int adopt_stricter_tags(struct core *c, const struct geo_req *r, int sfd,
 	rc = core_dir_tags(c, tdir, &dt);
 	if (rc)
 		goto out_free;
-	rc = gfile_get(c, sfd, &gf);
+	rc = gfile_get(&c->eng, sfd, &gf);
 	if (rc)
 		goto out_free;
 	gfile_tags(gf, &ft);
@@ -448,16 +448,16 @@ static int adopt_stricter_tags(struct core *c, const struct geo_req *r, int sfd,
 		goto out;
 	rc = core_check_placement(c, &nt, status, sizeof(status));
 	if (!rc)
-		rc = gfile_retag(c, gf, &nt);
+		rc = gfile_retag(&c->eng, gf, &nt);
 	if (!rc) {
-		gfile_status(c, gf, status, sizeof(status));
+		gfile_status(&c->eng, gf, status, sizeof(status));
 		if (strcmp(status, "ok") != 0)
-			rc = gfile_migrate(c, gf, false);
+			rc = gfile_migrate(&c->eng, gf, false);
 	}
 	core_audit(c, r, "settag", NULL, from, to, &nt, rc, NULL,
 		   "moved under a stricter directory");
 out:
-	gfile_put(c, gf);
+	gfile_put(&c->eng, gf);
 out_free:
 	free(fdir);
 	free(tdir);
@@ -531,10 +531,10 @@ static void note_path(struct core *c, int sfd, const char *path)
 
 	if (sfd < 0 || fstat(sfd, &st) < 0 || !S_ISREG(st.st_mode))
 		return;
-	gf = gfile_find_ino(c, st.st_dev, st.st_ino);
+	gf = gfile_find_ino(&c->eng, st.st_dev, st.st_ino);
 	if (gf) {
 		gfile_set_path(gf, path);
-		gfile_put(c, gf);
+		gfile_put(&c->eng, gf);
 	}
 }
 

@@ -127,7 +127,7 @@ static void rebind_one(struct gfile *gf, void *arg)
 {
 	struct rebind *rb = arg;
 
-	gfile_rebind(rb->c, gf, rb->old);
+	gfile_rebind(&rb->c->eng, gf, rb->old);
 }
 
 /* Swaps the prepared state in; returns the old state through the args. */
@@ -144,14 +144,15 @@ static void swap_in(struct core *c, struct geo_config **cfg, struct keyring **ke
 	core_resolve_admin(*cfg, &have, &gid);
 	pthread_rwlock_wrlock(&c->reload_lock);
 	/* No call is in progress now; worker jobs may still run on their own. */
-	gtable_foreach(c->files, quiesce_one, NULL);
+	gtable_foreach(c->eng.files, quiesce_one, NULL);
 	c->cfg = *cfg;
 	c->keys = *keys;
 	c->store = *store;
+	engine_bind(&c->eng, c->cfg, c->keys, c->store);
 	c->have_admin_gid = have;
 	c->admin_gid = gid;
 	store_adopt_usage(c->store, ostore);
-	gtable_foreach(c->files, rebind_one, &rb);
+	gtable_foreach(c->eng.files, rebind_one, &rb);
 	pthread_rwlock_unlock(&c->reload_lock);
 	*cfg = ocfg;
 	*keys = okeys;

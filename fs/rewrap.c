@@ -11,10 +11,11 @@
 #include "crypto.h"
 #include "fileio.h"
 #include "rewrap.h"
+#include "tags.h"
 
 void rewrap_domain_of(const struct manifest *mf, char out[KEYS_DOMAIN_MAX])
 {
-	keys_domain(out, mf->origin, mf->category);
+	tags_manifest_domain(mf, out);
 }
 
 int rewrap_manifest(const struct keyring *kr, struct manifest *mf, uint32_t to)

@@ -16,11 +16,11 @@
 #include "crypto.h"
 #include "gfile_int.h"
 #include "log.h"
-#include "policy.h"
+#include "placement.h"
 #include "workers.h"
 
 /* Per file: shards in flight at once, and shards decoded ahead. Dirty
- * shards are bounded per mount by [data] dirty_size (c->dirty_bytes).
+ * shards are bounded per mount by [data] dirty_size (e->dirty_bytes).
  * With a remote backend every shard waits a round trip on top of its
  * codec work, so the windows are deeper (REMOTE_*): an object store
  * serves several requests at once, and one at a time leaves it idle. */
@@ -38,52 +38,36 @@
  * daemon memory. */
 #define HINT_BYTES      (16u << 20)
 
-static uint32_t ssize(const struct gfile *gf)
-{
-	return gf->mf->shard_size;
-}
-
 static size_t per_bytes(const struct gfile *gf, size_t bytes, size_t min)
 {
-	size_t n = bytes / ssize(gf);
+	size_t n = bytes / gf_shard_size(gf);
 	return n < min ? min : n;
 }
 
-static size_t inflight_bytes(struct core *c)
+static size_t inflight_bytes(struct engine *e)
 {
-	return store_remote(c->store) ? REMOTE_INFLIGHT_BYTES : INFLIGHT_BYTES;
+	return store_remote(e->store) ? REMOTE_INFLIGHT_BYTES : INFLIGHT_BYTES;
 }
 
-static size_t readahead_bytes(struct core *c)
+static size_t readahead_bytes(struct engine *e)
 {
-	return store_remote(c->store) ? REMOTE_READAHEAD_BYTES : READAHEAD_BYTES;
+	return store_remote(e->store) ? REMOTE_READAHEAD_BYTES : READAHEAD_BYTES;
 }
 
 /* Bytes of shard idx that lie inside the logical size. */
 static size_t shard_len(const struct gfile *gf, uint64_t idx)
 {
-	uint64_t start = idx * ssize(gf);
+	uint64_t start = idx * gf_shard_size(gf);
 
 	if (start >= gf->mf->size)
 		return 0;
 	uint64_t left = gf->mf->size - start;
-	return left < ssize(gf) ? (size_t)left : ssize(gf);
+	return left < gf_shard_size(gf) ? (size_t)left : gf_shard_size(gf);
 }
 
 static struct shard_ref *ref_of(struct gfile *gf, uint64_t idx)
 {
 	return idx < gf->mf->nshards ? &gf->mf->shards[idx] : NULL;
-}
-
-static void shard_audit(struct core *c, const struct geo_id *id, const char *path,
-			const struct geo_tags *t, const char *op, int rc, const char *what)
-{
-	char hex[GEO_HEX_LEN + 1], detail[400];
-	struct geo_req r = { .ngroups = -1 };
-
-	geoid_hex(id, hex);
-	snprintf(detail, sizeof(detail), "file id %s: %s", hex, what);
-	core_audit(c, &r, op, NULL, path, NULL, t, rc, NULL, detail);
 }
 
 /* A consistent copy of what is needed to read one shard without the lock. */
@@ -96,17 +80,17 @@ struct shard_snap {
 	uint8_t key[AEAD_KEY_LEN];
 };
 
-static void snap_shard(struct core *c, struct gfile *gf, uint64_t idx, struct shard_snap *s)
+static void snap_shard(struct engine *e, struct gfile *gf, uint64_t idx, struct shard_snap *s)
 {
 	s->path = gf->path ? strdup(gf->path) : NULL;
 	s->addr.file = gf->id;
 	s->addr.index = idx;
 	s->ref = gf->mf->shards[idx];
 	s->addr.gen = s->ref.gen;
-	s->shard_size = ssize(gf);
+	s->shard_size = gf_shard_size(gf);
 	memcpy(s->key, gf->key, sizeof(s->key));
 	for (int k = 0; k < s->ref.nrep; k++)
-		s->b[k] = gf_backend(c, gf->mf, s->ref.rep[k].backend);
+		s->b[k] = gf_backend(e, gf->mf, s->ref.rep[k].backend);
 }
 
 static void snap_done(struct shard_snap *s)
@@ -119,14 +103,14 @@ static void snap_done(struct shard_snap *s)
 /* Audits an integrity failure of shard s: the file's path, the backend
  * (and its country) and the object, so an operator can act on them; b < 0
  * when no replica was readable at all. */
-static void auth_audit(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
+static void auth_audit(struct engine *e, const struct shard_snap *s, const struct geo_tags *t,
 		       int b, const struct geo_id *oid, const char *what)
 {
 	char fid[GEO_HEX_LEN + 1], obj[GEO_HEX_LEN + 1], detail[400];
-	const struct cfg_backend *be = b >= 0 ? &c->cfg->backends[b] : NULL;
+	const struct cfg_backend *be = b >= 0 ? &e->cfg->backends[b] : NULL;
 	struct audit_event ev = {
 		.op = "auth-failure", .path = s->path, .result = -EIO, .detail = detail,
-		.category = c->cfg->cats[t->cat].name, .origin = country_code(t->origin),
+		.category = e->cfg->cats[t->cat].name, .origin = country_code(t->origin),
 	};
 
 	geoid_hex(&s->addr.file, fid);
@@ -138,54 +122,84 @@ static void auth_audit(struct core *c, const struct shard_snap *s, const struct 
 		ev.object = obj;
 		ev.countries = country_code(be->country);
 	}
-	audit_record(c->audit, &ev);
+	engine_audit(e, &ev);
 }
 
-/* Reads and authenticates a shard from the first good replica into out
- * (shard_size bytes, tail zeroed). Needs no gfile lock. */
-static int fetch_snap(struct core *c, const struct shard_snap *s, const struct geo_tags *t,
-		      uint8_t *out)
+/* The one reader of "the first authentic replica": tries s's replicas in
+ * turn, reading each object into obj (cap bytes) and decoding it into out
+ * (shard_size bytes, tail zeroed); an unreadable replica is logged, one
+ * that fails authentication is counted, logged and audited. Returns the
+ * plaintext length and sets *objlen; -EIO (audited) if none is good.
+ * Needs no gfile lock. */
+static int fetch_authentic(struct engine *e, const struct shard_snap *s, const struct geo_tags *t,
+			   uint8_t *obj, size_t cap, uint8_t *out, long *objlen)
 {
-	size_t cap = codec_max_object(s->shard_size);
-	uint8_t *obj = malloc(cap);
 	int len = -EIO;
 
-	if (!obj)
-		return -ENOMEM;
 	for (int k = 0; k < s->ref.nrep; k++) {
 		long n;
 
 		if (s->b[k] < 0)
 			continue;
-		n = store_get(c->store, s->b[k], &s->ref.rep[k].oid, obj, cap);
+		n = store_get(e->store, s->b[k], &s->ref.rep[k].oid, obj, cap);
 		if (n < 0) {
 			log_warn("shard %llu: replica on backend %s unreadable: %s",
-				 (unsigned long long)s->addr.index, c->cfg->backends[s->b[k]].name,
+				 (unsigned long long)s->addr.index, e->cfg->backends[s->b[k]].name,
 				 strerror((int)-n));
 			continue;
 		}
 		len = codec_decode(s->key, &s->addr, obj, (size_t)n, out, s->shard_size);
-		if (len >= 0)
+		if (len >= 0) {
+			*objlen = n;
 			break;
-		__atomic_add_fetch(&c->stats.integrity_failures, 1, __ATOMIC_RELAXED);
+		}
+		__atomic_add_fetch(&e->ctr.integrity_failures, 1, __ATOMIC_RELAXED);
 		log_err("shard %llu: replica on backend %s fails authentication",
-			(unsigned long long)s->addr.index, c->cfg->backends[s->b[k]].name);
-		auth_audit(c, s, t, s->b[k], &s->ref.rep[k].oid,
+			(unsigned long long)s->addr.index, e->cfg->backends[s->b[k]].name);
+		auth_audit(e, s, t, s->b[k], &s->ref.rep[k].oid,
 			   "stored object fails authentication");
 	}
-	free(obj);
 	if (len < 0) {
-		auth_audit(c, s, t, -1, NULL, "no replica of the shard is readable and authentic");
+		auth_audit(e, s, t, -1, NULL, "no replica of the shard is readable and authentic");
 		return -EIO;
 	}
 	memset(out + len, 0, s->shard_size - (size_t)len);
 	return len;
 }
 
+/* fetch_authentic with an object buffer of its own. */
+static int fetch_snap(struct engine *e, const struct shard_snap *s, const struct geo_tags *t,
+		      uint8_t *out)
+{
+	size_t cap = codec_max_object(s->shard_size);
+	uint8_t *obj = malloc(cap);
+	long objlen;
+	int len;
+
+	if (!obj)
+		return -ENOMEM;
+	len = fetch_authentic(e, s, t, obj, cap, out, &objlen);
+	free(obj);
+	return len;
+}
+
+long gf_fetch_object(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *obj, size_t cap,
+		     uint8_t *plain)
+{
+	struct shard_snap s;
+	long objlen = -EIO;
+	int len;
+
+	snap_shard(e, gf, idx, &s);
+	len = fetch_authentic(e, &s, &gf->tags, obj, cap, plain, &objlen);
+	snap_done(&s);
+	return len < 0 ? len : objlen;
+}
+
 /* gf_fetch; with !cache for a shard about to be changed (a dirty buffer),
  * whose decoded bytes will never be read again under this generation: it
  * is neither cached nor left in the cache. */
-static int fetch_shard(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out, bool cache)
+static int fetch_shard(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *out, bool cache)
 {
 	struct shard_ref *ref = ref_of(gf, idx);
 	struct shard_snap s;
@@ -193,34 +207,34 @@ static int fetch_shard(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *
 	int len;
 
 	if (!ref || ref->nrep == 0) {
-		memset(out, 0, ssize(gf));
+		memset(out, 0, gf_shard_size(gf));
 		return 0;
 	}
-	if (!scache_read(c->cache, &gf->id, idx, ref->gen, out, 0, ssize(gf))) {
-		snap_shard(c, gf, idx, &s);
-		len = fetch_snap(c, &s, &gf->tags, out);
+	if (!scache_read(e->cache, &gf->id, idx, ref->gen, out, 0, gf_shard_size(gf))) {
+		snap_shard(e, gf, idx, &s);
+		len = fetch_snap(e, &s, &gf->tags, out);
 		snap_done(&s);
 		/* Another mount may have replaced the shard and deleted its
 		 * objects: take its newer manifest and try once more. */
-		if (len < 0 && gf_reload(c, gf) == 1)
-			return fetch_shard(c, gf, idx, out, cache);
+		if (len < 0 && gf_reload(e, gf) == 1)
+			return fetch_shard(e, gf, idx, out, cache);
 		if (len < 0)
 			return len;
 		if (cache)
-			scache_insert(c->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
+			scache_insert(e->cache, &gf->id, idx, s.addr.gen, out, (size_t)len);
 	} else if (!cache) {
-		scache_drop(c->cache, &gf->id, idx, ref->gen);
+		scache_drop(e->cache, &gf->id, idx, ref->gen);
 	}
 	/* A truncate not yet committed leaves bytes past EOF in the stored
 	 * shard (and the cache): they read as zeros, here for every caller. */
 	keep = shard_len(gf, idx);
-	memset(out + keep, 0, ssize(gf) - keep);
+	memset(out + keep, 0, gf_shard_size(gf) - keep);
 	return 0;
 }
 
-int gf_fetch(struct core *c, struct gfile *gf, uint64_t idx, uint8_t *out)
+int gf_fetch(struct engine *e, struct gfile *gf, uint64_t idx, uint8_t *out)
 {
-	return fetch_shard(c, gf, idx, out, true);
+	return fetch_shard(e, gf, idx, out, true);
 }
 
 static bool all_zero(const uint8_t *p, size_t n)
@@ -237,77 +251,13 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return true;
 }
 
-static void unstore(struct core *c, struct placed *p, int from)
-{
-	for (int k = from; k < p->n; k++)
-		store_delete(c->store, p->b[k], &p->oid[k]);
-	p->n = from;
-}
-
-int gf_store_copies(struct core *c, const struct geo_tags *t, const uint8_t *obj, size_t n,
-		    int want, uint64_t exclude, struct placed *p)
-{
-	struct backend_state st[CFG_MAX_BACKENDS];
-	int chosen[CFG_MAX_REPLICAS], start = p->n;
-
-	store_state(c->store, st);
-	while (want > 0) {
-		int k = policy_choose(c->cfg, t->cat, t->origin, st, n, exclude, want, chosen,
-				      crypto_random_u32, NULL);
-		if (k < 0) {
-			unstore(c, p, start);
-			return k;
-		}
-		for (int i = 0; i < k; i++) {
-			int b = chosen[i];
-			int rc = store_put(c->store, b, obj, n, &p->oid[p->n]);
-
-			if (rc) {
-				log_warn("backend %s refused an object: %s", c->cfg->backends[b].name,
-					 strerror(-rc));
-				/* Full stays a candidate that cannot take it (ENOSPC);
-				 * broken is no candidate any more (EACCES if none is left). */
-				if (rc == -ENOSPC || rc == -EDQUOT) {
-					st[b].avail = 0;
-				} else {
-					store_mark_failed(c->store, b);
-					st[b].healthy = false;
-				}
-				continue;
-			}
-			exclude |= UINT64_C(1) << b;
-			p->b[p->n++] = b;
-			want--;
-		}
-	}
-	return 0;
-}
-
-int gf_install(struct core *c, struct gfile *gf, const struct placed *p, struct shard_ref *ref)
-{
-	ref->gen = p->gen;
-	ref->objlen = p->objlen;
-	for (int k = 0; k < p->n; k++) {
-		int local = manifest_backend(gf->mf, c->cfg->backends[p->b[k]].name);
-		if (local < 0)
-			return local;
-		if (ref->nrep >= CFG_MAX_REPLICAS)
-			return -EINVAL;
-		ref->rep[ref->nrep].oid = p->oid[k];
-		ref->rep[ref->nrep].backend = (uint8_t)local;
-		ref->nrep++;
-		gf_note_put(gf, p->b[k], &p->oid[k]);
-	}
-	return 0;
-}
-
 /* Encodes a shard and stores its replicas: the part of a flush that needs
  * no lock. */
-static int encode_store(struct core *c, const struct geo_id *fid, const uint8_t *key,
+static int encode_store(struct engine *e, const struct geo_id *fid, const uint8_t *key,
 			const struct geo_tags *t, uint64_t idx, const uint8_t *data, size_t len,
 			struct placed *p)
 {
-	const struct cfg_category *cat = &c->cfg->cats[t->cat];
+	const struct cfg_category *cat = &e->cfg->cats[t->cat];
 	struct shard_addr addr = { .file = *fid, .index = idx };
 	size_t cap = codec_max_object(len);
 	uint8_t *obj = malloc(cap);
@@ -319,34 +269,30 @@ static int encode_store(struct core *c, const struct geo_id *fid, const uint8_t 
 	do {
 		rc = crypto_random(&addr.gen, sizeof(addr.gen));
 	} while (!rc && addr.gen == 0);
-	n = rc ? rc : codec_encode(key, &addr, cat->compress, c->cfg->pad, data, len, obj,
+	n = rc ? rc : codec_encode(key, &addr, cat->compress, e->cfg->pad, data, len, obj,
 					 cap);
 	if (n >= 0) {
 		p->gen = addr.gen;
 		p->objlen = (uint32_t)n;
-		rc = gf_store_copies(c, t, obj, (size_t)n, cat->replicas, 0, p);
+		rc = gf_store_copies(e, t, obj, (size_t)n, cat->replicas, 0, p);
 	} else {
 		rc = n;
 	}
 	free(obj);
-	if (rc && rc != -ENOMEM) {
-		char why[256];
-		policy_explain(c->cfg, t->cat, t->origin, why, sizeof(why));
-		__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-		shard_audit(c, fid, NULL, t, "placement-refused", rc, why);
-	}
+	if (rc && rc != -ENOMEM)
+		placement_refused(e, NULL, NULL, NULL, fid, t, rc, NULL);
 	return rc;
 }
 
 /* Puts the stored shard (or a hole) in the manifest. gf->lock held. */
-static int install_shard(struct core *c, struct gfile *gf, uint64_t idx, const struct placed *p)
+static int install_shard(struct engine *e, struct gfile *gf, uint64_t idx, const struct placed *p)
 {
 	struct shard_ref nref;
 	int rc;
 
 	memset(&nref, 0, sizeof(nref));
 	if (p && p->n) {
-		rc = gf_install(c, gf, p, &nref);
+		rc = gf_install(e, gf, p, &nref);
 		if (rc)
 			return rc;
 	}
@@ -364,30 +310,6 @@ static int install_shard(struct core *c, struct gfile *gf, uint64_t idx, const s
 	return 0;
 }
 
-static uint8_t *buf_alloc(struct core *c, struct gfile *gf)
-{
-	uint8_t *b = malloc(ssize(gf));
-
-	if (b)
-		__atomic_add_fetch(&c->dirty_bytes, ssize(gf), __ATOMIC_RELAXED);
-	return b;
-}
-
-static void buf_free(struct core *c, size_t len, uint8_t *b)
-{
-	if (b) {
-		__atomic_sub_fetch(&c->dirty_bytes, len, __ATOMIC_RELAXED);
-		free(b);
-	}
-}
-
-void gf_drop_dirty(struct core *c, struct gfile *gf)
-{
-	for (int i = 0; i < gf->ndirty; i++)
-		buf_free(c, ssize(gf), gf->dirty[i].buf);
-	gf->ndirty = 0;
-}
-
 static struct dshard *find_dirty(struct gfile *gf, uint64_t idx)
 {
 	for (int i = 0; i < gf->ndirty; i++)
@@ -402,12 +324,6 @@ static struct flushjob *find_inflight(struct gfile *gf, uint64_t idx)
 		if (j->index == idx)
 			return j;
 	return NULL;
-}
-
-void gf_wait_inflight(struct gfile *gf)
-{
-	while (gf->ninflight > 0 || gf->nprefetch > 0)
-		pthread_cond_wait(&gf->cond, &gf->lock);
 }
 
 static int add_dirty(struct gfile *gf, uint64_t idx, uint8_t *buf)
@@ -431,16 +347,16 @@ static void flush_job(void *arg)
 {
 	struct flushjob *j = arg, **pp;
 	struct gfile *gf = j->gf;
-	struct core *c = j->c;
+	struct engine *e = j->e;
 	struct placed p;
 	int rc;
 
-	rc = encode_store(c, &gf->id, gf->key, &j->tags, j->index, j->buf, j->len, &p);
+	rc = encode_store(e, &gf->id, gf->key, &j->tags, j->index, j->buf, j->len, &p);
 	pthread_mutex_lock(&gf->lock);
 	if (!rc) {
-		rc = install_shard(c, gf, j->index, &p);
+		rc = install_shard(e, gf, j->index, &p);
 		if (rc)
-			unstore(c, &p, 0);
+			gf_unstore(e, &p, 0);
 	}
 	for (pp = &gf->inflight; *pp != j; pp = &(*pp)->next)
 		;
@@ -457,9 +373,9 @@ static void flush_job(void *arg)
 			log_err("lost a shard after a failed write: out of memory");
 	}
 	pthread_cond_broadcast(&gf->cond);
-	uint32_t len = ssize(gf);
+	uint32_t len = gf_shard_size(gf);
 	pthread_mutex_unlock(&gf->lock);
-	buf_free(c, len, j->buf);
+	gf_buf_free(e, len, j->buf);
 	free(j);
 }
 
@@ -468,21 +384,21 @@ static void flush_job(void *arg)
  * meanwhile, as a worker would hold it only at the end): for the last
  * small shard of a commit, a hand-off to another thread and back costs
  * more than the work. */
-static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
+static int submit_flush(struct engine *e, struct gfile *gf, int i, bool here)
 {
 	struct dshard d = gf->dirty[i];
 	size_t len = shard_len(gf, d.index);
 	struct flushjob *j;
 
 	if (len == 0 || all_zero(d.buf, len)) {
-		int rc = install_shard(c, gf, d.index, &(struct placed){ .n = 0 });
+		int rc = install_shard(e, gf, d.index, &(struct placed){ .n = 0 });
 		if (rc)
 			return rc;
-		buf_free(c, ssize(gf), d.buf);
+		gf_buf_free(e, gf_shard_size(gf), d.buf);
 		gf->dirty[i] = gf->dirty[--gf->ndirty];
 		return 0;
 	}
-	while (gf->ninflight >= (int)per_bytes(gf, inflight_bytes(c), 2))
+	while (gf->ninflight >= (int)per_bytes(gf, inflight_bytes(e), 2))
 		pthread_cond_wait(&gf->cond, &gf->lock);
 	/* The wait may have let the set change: find the shard again. */
 	struct dshard *cur = find_dirty(gf, d.index);
@@ -492,7 +408,7 @@ static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return -ENOMEM;
-	j->c = c;
+	j->e = e;
 	j->gf = gf;
 	j->index = d.index;
 	j->buf = cur->buf;
@@ -507,7 +423,7 @@ static int submit_flush(struct core *c, struct gfile *gf, int i, bool here)
 		flush_job(j);
 		pthread_mutex_lock(&gf->lock);
 	} else {
-		workers_submit(c->workers, flush_job, j);
+		workers_submit(e->workers, flush_job, j);
 	}
 	return 0;
 }
@@ -518,7 +434,7 @@ static int cmp_dirty(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-int gf_flush_dirty(struct core *c, struct gfile *gf)
+int gf_flush_dirty(struct engine *e, struct gfile *gf)
 {
 	int rc = 0;
 
@@ -529,7 +445,7 @@ int gf_flush_dirty(struct core *c, struct gfile *gf)
 	 * comes back dirty (flush_job): stop at the first failure rather than
 	 * retry it forever. */
 	while (!rc && gf->ndirty > 0 && !gf->async_err)
-		rc = submit_flush(c, gf, gf->ndirty - 1, gf->ndirty == 1 && gf->ninflight == 0);
+		rc = submit_flush(e, gf, gf->ndirty - 1, gf->ndirty == 1 && gf->ninflight == 0);
 	gf_wait_inflight(gf);
 	if (!rc && gf->async_err) {
 		rc = gf->async_err;
@@ -541,7 +457,7 @@ int gf_flush_dirty(struct core *c, struct gfile *gf)
 /* The dirty buffer for shard idx, creating it (loaded unless `whole`, when
  * the caller overwrites all of it) and handing the LRU one to a worker if
  * there are too many. */
-static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole, struct dshard **out)
+static int get_dirty(struct engine *e, struct gfile *gf, uint64_t idx, bool whole, struct dshard **out)
 {
 	struct dshard *d;
 	uint8_t *buf;
@@ -556,29 +472,29 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 		*out = d;
 		return 0;
 	}
-	if (gf->ndirty >= 2 && __atomic_load_n(&c->dirty_bytes, __ATOMIC_RELAXED) + ssize(gf) >
-				       c->cfg->dirty_size) {
+	if (gf->ndirty >= 2 && __atomic_load_n(&e->dirty_bytes, __ATOMIC_RELAXED) + gf_shard_size(gf) >
+				       e->cfg->dirty_size) {
 		int lru = 0;
 		for (int i = 1; i < gf->ndirty; i++)
 			if (gf->dirty[i].used < gf->dirty[lru].used)
 				lru = i;
-		rc = submit_flush(c, gf, lru, false);
+		rc = submit_flush(e, gf, lru, false);
 		if (rc)
 			return rc;
 	}
-	buf = buf_alloc(c, gf);
+	buf = gf_buf_alloc(e, gf);
 	if (!buf)
 		return -ENOMEM;
 	if (!whole) {
-		rc = fetch_shard(c, gf, idx, buf, false);
+		rc = fetch_shard(e, gf, idx, buf, false);
 		if (rc) {
-			buf_free(c, ssize(gf), buf);
+			gf_buf_free(e, gf_shard_size(gf), buf);
 			return rc;
 		}
 	}
 	rc = add_dirty(gf, idx, buf);
 	if (rc) {
-		buf_free(c, ssize(gf), buf);
+		gf_buf_free(e, gf_shard_size(gf), buf);
 		return rc;
 	}
 	*out = &gf->dirty[gf->ndirty - 1];
@@ -586,7 +502,7 @@ static int get_dirty(struct core *c, struct gfile *gf, uint64_t idx, bool whole,
 }
 
 struct prefetch {
-	struct core *c;
+	struct engine *e;
 	struct gfile *gf;
 	struct shard_snap s;
 	struct geo_tags tags;
@@ -599,9 +515,9 @@ static void prefetch_job(void *arg)
 	uint8_t *buf = malloc(p->s.shard_size);
 
 	if (buf) {
-		int len = fetch_snap(p->c, &p->s, &p->tags, buf);
+		int len = fetch_snap(p->e, &p->s, &p->tags, buf);
 		if (len >= 0)
-			scache_insert_owned(p->c->cache, &p->s.addr.file, p->s.addr.index,
+			scache_insert_owned(p->e->cache, &p->s.addr.file, p->s.addr.index,
 					    p->s.addr.gen, buf, (size_t)len);
 		else
 			free(buf);
@@ -629,7 +545,7 @@ static bool prefetching(const struct gfile *gf, uint64_t idx)
 
 /* Hints the objects of the shards after `from` (up to HINT_BYTES), each
  * once, at its first readable replica. gf->lock held. */
-static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
+static void hint_ahead(struct engine *e, struct gfile *gf, uint64_t from)
 {
 	uint64_t until = from + per_bytes(gf, HINT_BYTES, 4);
 
@@ -638,12 +554,12 @@ static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
 	for (; gf->hint_next <= until && gf->hint_next < gf->mf->nshards; gf->hint_next++) {
 		const struct shard_ref *ref = &gf->mf->shards[gf->hint_next];
 
-		if (scache_contains(c->cache, &gf->id, gf->hint_next, ref->gen))
+		if (scache_contains(e->cache, &gf->id, gf->hint_next, ref->gen))
 			continue;	/* decoded already: its object is not needed */
 		for (int k = 0; k < ref->nrep; k++) {
-			int b = gf_backend(c, gf->mf, ref->rep[k].backend);
+			int b = gf_backend(e, gf->mf, ref->rep[k].backend);
 			if (b >= 0) {
-				store_willneed(c->store, b, &ref->rep[k].oid);
+				store_willneed(e->store, b, &ref->rep[k].oid);
 				break;
 			}
 		}
@@ -663,7 +579,7 @@ static void hint_ahead(struct core *c, struct gfile *gf, uint64_t from)
  * requests that may cross a shard boundary or two. */
 #define DROP_RUN 4
 
-static void drop_behind(struct core *c, struct gfile *gf, uint64_t idx, uint64_t span)
+static void drop_behind(struct engine *e, struct gfile *gf, uint64_t idx, uint64_t span)
 {
 	if (gf->seq_run < DROP_RUN || idx < DROP_LAG)
 		return;
@@ -671,12 +587,12 @@ static void drop_behind(struct core *c, struct gfile *gf, uint64_t idx, uint64_t
 
 	for (; i <= until && i < gf->mf->nshards; i++)
 		if (gf->mf->shards[i].nrep)
-			scache_drop(c->cache, &gf->id, i, gf->mf->shards[i].gen);
+			scache_drop(e->cache, &gf->id, i, gf->mf->shards[i].gen);
 }
 
 /* After a read of shard idx that continues the previous one, decodes the
  * next shards into the cache in the background. gf->lock held. */
-static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
+static void read_ahead(struct engine *e, struct gfile *gf, uint64_t idx)
 {
 	uint64_t tol = per_bytes(gf, READAHEAD_BYTES, 2), ahead, until;
 	/* Several FUSE threads serve one reader's requests, so they arrive a
@@ -687,7 +603,7 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 
 	if (sequential && idx == gf->last_read) {
 		gf->seq_run++;		/* moved on to the next shard, in order */
-		drop_behind(c, gf, idx, 2 * tol);
+		drop_behind(e, gf, idx, 2 * tol);
 	}
 	if (!sequential || idx + 1 > gf->last_read)
 		gf->last_read = idx + 1;
@@ -700,7 +616,7 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 	/* A remote backend's deeper window opens once the reader has gone on
 	 * through two shards in order: a random reader that lands near its
 	 * last read must not start 16 GETs. */
-	ahead = gf->seq_run >= 2 ? per_bytes(gf, readahead_bytes(c), 2) : tol;
+	ahead = gf->seq_run >= 2 ? per_bytes(gf, readahead_bytes(e), 2) : tol;
 	until = idx + ahead;
 	if (gf->ra_next <= idx)
 		gf->ra_next = idx + 1;
@@ -711,26 +627,26 @@ static void read_ahead(struct core *c, struct gfile *gf, uint64_t idx)
 		struct prefetch *p;
 
 		if (ref->nrep == 0 || find_dirty(gf, i) || find_inflight(gf, i) ||
-		    scache_contains(c->cache, &gf->id, i, ref->gen))
+		    scache_contains(e->cache, &gf->id, i, ref->gen))
 			continue;
 		p = malloc(sizeof(*p));
 		if (!p)
 			return;
-		p->c = c;
+		p->e = e;
 		p->gf = gf;
 		p->tags = gf->tags;
-		snap_shard(c, gf, i, &p->s);
+		snap_shard(e, gf, i, &p->s);
 		gf->pf[gf->nprefetch++] = i;
-		workers_submit(c->workers, prefetch_job, p);
+		workers_submit(e->workers, prefetch_job, p);
 	}
 	/* Object hints cost a syscall each: only for a reader that has gone
 	 * on through two shards in order (a random reader that happens to
 	 * land near its last read does not qualify). */
 	if (gf->seq_run >= 2)
-		hint_ahead(c, gf, until);
+		hint_ahead(e, gf, until);
 }
 
-long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64_t off)
+long gfile_read(struct engine *e, struct gfile *gf, char *buf, size_t size, uint64_t off)
 {
 	size_t done = 0;
 	uint8_t *tmp = NULL;
@@ -742,8 +658,8 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 	if (size > gf->mf->size - off)
 		size = (size_t)(gf->mf->size - off);
 	while (done < size) {
-		uint64_t pos = off + done, idx = pos / ssize(gf);
-		size_t in = (size_t)(pos % ssize(gf)), n = ssize(gf) - in;
+		uint64_t pos = off + done, idx = pos / gf_shard_size(gf);
+		size_t in = (size_t)(pos % gf_shard_size(gf)), n = gf_shard_size(gf) - in;
 		struct dshard *d = find_dirty(gf, idx);
 		struct flushjob *j = d ? NULL : find_inflight(gf, idx);
 		struct shard_ref *ref = ref_of(gf, idx);
@@ -757,19 +673,19 @@ long gfile_read(struct core *c, struct gfile *gf, char *buf, size_t size, uint64
 		} else if (!ref || ref->nrep == 0) {
 			memset(buf + done, 0, n);
 		} else {
-			read_ahead(c, gf, idx);
-			if (!scache_read(c->cache, &gf->id, idx, ref->gen, buf + done, in, n)) {
+			read_ahead(e, gf, idx);
+			if (!scache_read(e->cache, &gf->id, idx, ref->gen, buf + done, in, n)) {
 				/* A worker is decoding it: wait rather than decode twice. */
 				if (prefetching(gf, idx)) {
 					while (prefetching(gf, idx))
 						pthread_cond_wait(&gf->cond, &gf->lock);
 					continue;	/* cached now, or it failed: look again */
 				}
-				if (!tmp && !(tmp = malloc(ssize(gf)))) {
+				if (!tmp && !(tmp = malloc(gf_shard_size(gf)))) {
 					rc = -ENOMEM;
 					break;
 				}
-				rc = gf_fetch(c, gf, idx, tmp);
+				rc = gf_fetch(e, gf, idx, tmp);
 				if (rc)
 					break;
 				memcpy(buf + done, tmp + in, n);
@@ -786,7 +702,7 @@ out:
 	return rc < 0 ? rc : (long)done;
 }
 
-long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size, uint64_t off,
+long gfile_write(struct engine *e, struct gfile *gf, const char *buf, size_t size, uint64_t off,
 		 bool append)
 {
 	size_t done = 0;
@@ -797,7 +713,7 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 	size0 = gf->mf->size;
 	if (append)
 		off = gf->mf->size;
-	rc = gf_check_writable(c, gf);
+	rc = gf_check_writable(e, gf);
 	if (!rc && (off + size < off || off + size > (uint64_t)INT64_MAX))
 		rc = -EFBIG;
 	if (!rc && gf->async_err) {
@@ -805,13 +721,13 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 		gf->async_err = 0;
 	}
 	while (!rc && done < size) {
-		uint64_t pos = off + done, idx = pos / ssize(gf);
-		size_t in = (size_t)(pos % ssize(gf)), n = ssize(gf) - in;
+		uint64_t pos = off + done, idx = pos / gf_shard_size(gf);
+		size_t in = (size_t)(pos % gf_shard_size(gf)), n = gf_shard_size(gf) - in;
 		struct dshard *d;
 
 		if (n > size - done)
 			n = size - done;
-		rc = get_dirty(c, gf, idx, in == 0 && n == ssize(gf), &d);
+		rc = get_dirty(e, gf, idx, in == 0 && n == gf_shard_size(gf), &d);
 		if (rc)
 			break;
 		memcpy(d->buf + in, buf + done, n);
@@ -822,8 +738,8 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 		}
 		gf->changed = true;
 		/* A shard written up to its end is done for a sequential writer. */
-		if (in + n == ssize(gf))
-			rc = submit_flush(c, gf, (int)(d - gf->dirty), false);
+		if (in + n == gf_shard_size(gf))
+			rc = submit_flush(e, gf, (int)(d - gf->dirty), false);
 	}
 	if (done)
 		gf_stub_touch(gf, gf->mf->size != size0);
@@ -831,16 +747,16 @@ long gfile_write(struct core *c, struct gfile *gf, const char *buf, size_t size,
 	return done ? (long)done : rc;
 }
 
-static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
+static int truncate_locked(struct engine *e, struct gfile *gf, uint64_t size)
 {
-	uint64_t keep = (size + ssize(gf) - 1) / ssize(gf);	/* shards that stay */
+	uint64_t keep = manifest_shards_for(gf->mf, size);	/* shards that stay */
 	int rc = 0;
 
 	gf_wait_inflight(gf);
 	if (size < gf->mf->size) {
 		for (int i = gf->ndirty - 1; i >= 0; i--)
 			if (gf->dirty[i].index >= keep) {
-				buf_free(c, ssize(gf), gf->dirty[i].buf);
+				gf_buf_free(e, gf_shard_size(gf), gf->dirty[i].buf);
 				gf->dirty[i] = gf->dirty[--gf->ndirty];
 			}
 		for (uint64_t i = keep; i < gf->mf->nshards && !rc; i++)
@@ -850,15 +766,16 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 		if (gf->mf->nshards > keep)
 			gf->mf->nshards = keep;
 		/* The cut shard must not keep stale bytes past the new end. */
-		if (size % ssize(gf)) {
+		uint32_t ss = gf_shard_size(gf), tail = (uint32_t)(size % ss);
+		uint64_t cut = size / ss;
+		struct shard_ref *ref = ref_of(gf, cut);
+		if (tail && (find_dirty(gf, cut) || (ref && ref->nrep))) {
 			struct dshard *d;
-			struct shard_ref *ref = ref_of(gf, size / ssize(gf));
-			if (find_dirty(gf, size / ssize(gf)) || (ref && ref->nrep)) {
-				rc = get_dirty(c, gf, size / ssize(gf), false, &d);
-				if (rc)
-					return rc;
-				memset(d->buf + size % ssize(gf), 0, ssize(gf) - size % ssize(gf));
-			}
+
+			rc = get_dirty(e, gf, cut, false, &d);
+			if (rc)
+				return rc;
+			memset(d->buf + tail, 0, ss - tail);
 		}
 	}
 	if (size != gf->mf->size) {
@@ -869,37 +786,17 @@ static int truncate_locked(struct core *c, struct gfile *gf, uint64_t size)
 	return 0;
 }
 
-int gfile_truncate(struct core *c, struct gfile *gf, uint64_t size)
+int gfile_truncate(struct engine *e, struct gfile *gf, uint64_t size)
 {
 	int rc;
 
 	if (size > (uint64_t)INT64_MAX)
 		return -EFBIG;
 	pthread_mutex_lock(&gf->lock);
-	rc = size > gf->mf->size ? gf_check_writable(c, gf) : 0;
+	rc = size > gf->mf->size ? gf_check_writable(e, gf) : 0;
 	if (!rc)
-		rc = truncate_locked(c, gf, size);
+		rc = truncate_locked(e, gf, size);
 	pthread_mutex_unlock(&gf->lock);
 	return rc;
 }
 
-int gf_check_writable(struct core *c, struct gfile *gf)
-{
-	char why[256];
-	time_t now = time(NULL);
-	int rc;
-
-	/* Backend health is itself sampled once a second (store_state), so a
-	 * success holds for the rest of that second; refusals are rechecked
-	 * and audited every time. Tags or policy changes reset writable_at. */
-	if (gf->writable_at == now)
-		return 0;
-	rc = core_check_placement(c, &gf->tags, why, sizeof(why));
-	if (!rc) {
-		gf->writable_at = now;
-		return 0;
-	}
-	__atomic_add_fetch(&c->stats.placement_refused, 1, __ATOMIC_RELAXED);
-	shard_audit(c, &gf->id, gf->path, &gf->tags, "placement-refused", rc, why);
-	return rc;
-}

@@ -256,9 +256,9 @@ int stats_snapshot(struct core *c, struct stats_snap **out)
 	s->ctr.bytes_read = load(&k->bytes_read);
 	s->ctr.bytes_written = load(&k->bytes_written);
 	s->ctr.denied = load(&k->denied);
-	s->ctr.placement_refused = load(&k->placement_refused);
-	s->ctr.integrity_failures = load(&k->integrity_failures);
-	scache_stats(c->cache, &s->cache_hits, &s->cache_misses);
+	s->ctr.placement_refused = load(&c->eng.ctr.placement_refused);
+	s->ctr.integrity_failures = load(&c->eng.ctr.integrity_failures);
+	scache_stats(c->eng.cache, &s->cache_hits, &s->cache_misses);
 	rates(c, s);
 	pthread_mutex_lock(&st->lock);
 	s->started = st->started;

@@ -22,6 +22,7 @@
 
 #include "core.h"
 #include "gfile.h"
+#include "info_text.h"
 #include "log.h"
 #include "policy.h"
 #include "xattrs.h"
@@ -83,19 +84,10 @@ static long reply(const char *val, size_t len, char *buf, size_t size)
 
 static int dir_info(struct core *c, const struct geo_tags *t, char *buf, size_t len)
 {
-	char store_txt[512], access_txt[512];
-	struct cset set;
+	struct info_text it = { .is_file = false };
 
-	policy_store_set(c->cfg, t->cat, t->origin, &set);
-	cset_format(&set, store_txt, sizeof(store_txt));
-	policy_access_set(c->cfg, t->cat, t->origin, &set);
-	cset_format(&set, access_txt, sizeof(access_txt));
-	return snprintf(buf, len,
-			"type=dir\ncategory=%s\ncategory_src=%s\norigin=%s\norigin_src=%s\n"
-			"store_in=%s\naccess_from=%s\nreplicas=%d\n",
-			c->cfg->cats[t->cat].name, t->flags & MANIFEST_CAT_SET ? "set" : "inherited",
-			country_code(t->origin), t->flags & MANIFEST_ORIGIN_SET ? "set" : "inherited",
-			store_txt, access_txt, c->cfg->cats[t->cat].replicas);
+	info_text_tags(&it, c->cfg, t);
+	return (int)info_text_format(&it, buf, len);
 }
 
 /* Tags of an entry: a file's own, a directory's effective defaults. */
@@ -105,11 +97,11 @@ static int entry_tags(struct core *c, struct entry *e, const char *path, struct 
 		return core_dirfd_tags(c, e->fd, path, t);
 	if (S_ISREG(e->st.st_mode)) {
 		struct gfile *gf;
-		int rc = gfile_get_meta(c, e->fd, &gf);
+		int rc = gfile_get_meta(&c->eng, e->fd, &gf);
 		if (rc)
 			return rc;
 		gfile_tags(gf, t);
-		gfile_put(c, gf);
+		gfile_put(&c->eng, gf);
 		return 0;
 	}
 	return -ENODATA;
@@ -124,16 +116,16 @@ static long file_attr(struct core *c, struct entry *e, const char *name, char *b
 
 	if (!val)
 		return -ENOMEM;
-	rc = gfile_get_meta(c, e->fd, &gf);
+	rc = gfile_get_meta(&c->eng, e->fd, &gf);
 	if (rc)
 		goto out;
 	if (strcmp(name, XA_PLACEMENT) == 0)
-		gfile_placement(c, gf, val, INFO_MAX);
+		gfile_placement(&c->eng, gf, val, INFO_MAX);
 	else if (strcmp(name, XA_STATUS) == 0)
-		gfile_status(c, gf, val, INFO_MAX);
+		gfile_status(&c->eng, gf, val, INFO_MAX);
 	else
-		gfile_info(c, gf, val, INFO_MAX);
-	gfile_put(c, gf);
+		gfile_info(&c->eng, gf, val, INFO_MAX);
+	gfile_put(&c->eng, gf);
 	rc = reply(val, strlen(val), buf, size);
 out:
 	free(val);
@@ -223,15 +215,14 @@ static int may_retag(struct core *c, const struct geo_req *r, const struct entry
 static int apply_tags(struct core *c, struct entry *e, const struct geo_tags *t1)
 {
 	if (S_ISDIR(e->st.st_mode))
-		return meta_dir_tags_set(e->fd, c->cfg->cats[t1->cat].name, country_code(t1->origin),
-					 t1->flags);
+		return tags_dir_set(c->cfg, e->fd, t1);
 	struct gfile *gf;
-	int rc = gfile_get_meta(c, e->fd, &gf);
+	int rc = gfile_get_meta(&c->eng, e->fd, &gf);
 
 	if (rc)
 		return rc;
-	rc = gfile_retag(c, gf, t1);
-	gfile_put(c, gf);
+	rc = gfile_retag(&c->eng, gf, t1);
+	gfile_put(&c->eng, gf);
 	return rc;
 }
 
@@ -362,15 +353,15 @@ static int migrate(struct core *c, const struct geo_req *r, struct entry *e, con
 		return S_ISDIR(e->st.st_mode) ? -EISDIR : -EPERM;
 	if (!core_is_admin(c, r) && r->uid != e->st.st_uid)
 		return -EPERM;
-	rc = gfile_get(c, e->fd, &gf);
+	rc = gfile_get(&c->eng, e->fd, &gf);
 	if (rc) {
 		core_audit(c, r, "migrate", NULL, path, NULL, NULL, rc, NULL,
 			   rc == -EACCES ? "this site's keyring lacks the file's key domain" : NULL);
 		return rc;
 	}
-	rc = gfile_migrate(c, gf, spread);
+	rc = gfile_migrate(&c->eng, gf, spread);
 	gfile_tags(gf, &t);
-	gfile_put(c, gf);
+	gfile_put(&c->eng, gf);
 	core_audit(c, r, "migrate", NULL, path, NULL, &t, rc, NULL, spread ? "spread" : NULL);
 	return rc;
 }
@@ -385,11 +376,11 @@ static int set_user_xattr(struct core *c, struct entry *e, const char *name,
 	struct gfile *gf;
 	int rc = fsetxattr(e->fd, name, value, size, flags) < 0 ? -errno : 0;
 
-	if (rc != -ENOSPC || !S_ISREG(e->st.st_mode) || gfile_get_meta(c, e->fd, &gf) != 0)
+	if (rc != -ENOSPC || !S_ISREG(e->st.st_mode) || gfile_get_meta(&c->eng, e->fd, &gf) != 0)
 		return rc;
-	if (gfile_unstub(c, gf) == 1)
+	if (gfile_unstub(&c->eng, gf) == 1)
 		rc = fsetxattr(e->fd, name, value, size, flags) < 0 ? -errno : 0;
-	gfile_put(c, gf);
+	gfile_put(&c->eng, gf);
 	return rc;
 }
 

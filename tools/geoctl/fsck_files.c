@@ -14,6 +14,7 @@
 #include "fsck.h"
 #include "geoctl.h"
 #include "policy.h"
+#include "tags.h"
 #include "walk.h"
 
 struct fsck_stub {
@@ -135,7 +136,7 @@ static void unwrap_key(struct fsck *fk, struct file_check *fc)
 	char domain[KEYS_DOMAIN_MAX];
 	int r;
 
-	keys_domain(domain, mf->origin, mf->category);
+	tags_manifest_domain(mf, domain);
 	r = keyring_domain_key(fk->kr, domain, mf->key_version, dkey);
 	if (r == -ENOKEY) {
 		fsck_add(fk, FK_NO_KEY, fc->path, mf->size, "cannot authenticate: no key for "
