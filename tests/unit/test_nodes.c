@@ -188,10 +188,27 @@ static void test_prune_drops_names_that_lead_elsewhere(void **state)
 	assert_true(gone[0].parent == d);
 	assert_string_equal(gone[0].name, "old");
 	assert_path(t, f, "/d/new");
+	nodes_settled(t, f, gone, n);
+	assert_false(nodes_open_stale(t, f, 42));	/* settled: nothing to wait for */
+	nodes_free(t);
+}
+
+/* A node the kernel forgot while its old names were being dropped stays
+ * until they are settled, then goes. */
+static void test_forgotten_node_kept_until_settled(void **state)
+{
+	struct nodes *t = nodes_new(7, 2);
+	uint64_t d = look(t, NODES_ROOT_ID, "d", 10, S_IFDIR);
+	uint64_t f = look(t, d, "old", 11, S_IFREG);
+	struct nodes_gone *gone = NULL;
+	int calls = 0, n;
+
+	assert_true(look(t, d, "new", 11, S_IFREG) == f);
+	n = nodes_prune(t, f, leads_unless_old, &calls, &gone);
+	assert_int_equal(n, 1);
 	nodes_forget(t, f, 2);			/* kept until settled */
 	assert_int_equal(nodes_count(t), 3);
 	nodes_settled(t, f, gone, n);
-	assert_false(nodes_open_stale(t, f, 42));
 	assert_int_equal(nodes_count(t), 2);
 	nodes_free(t);
 }
@@ -207,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_created_entry_never_takes_an_old_node),
 		cmocka_unit_test(test_directory_keeps_one_name),
 		cmocka_unit_test(test_prune_drops_names_that_lead_elsewhere),
+		cmocka_unit_test(test_forgotten_node_kept_until_settled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
