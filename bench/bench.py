@@ -79,7 +79,7 @@ import time
 
 import s3
 from benchlib import (GiB, MiB, REPO, BenchError, Geofs, RunnerBase, Target, drop_caches,
-                      env_list, fmt_size, log, parse_size)
+                      env_list, fmt_size, interrupt, log, parse_size)
 
 DEFAULT_FS = ["plain", "passthrough_ll", "gocryptfs", "mergerfs", "geofs", "geofs-nocomp"]
 EXTRA_FS = ["geofs-64k", "geofs-4m", "geofs-fsync", "geofs-nopad", "geofs-cephmeta",
@@ -370,12 +370,7 @@ class Runner(RunnerBase):
     def strace_stop(self, h, n):
         """Ends strace; adds a calls-per-file column to its summary."""
         p, dest = h
-        p.send_signal(signal.SIGINT)
-        try:
-            p.wait(60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        interrupt(p)
         try:
             with open(dest) as f:
                 lines = f.read().splitlines()

@@ -72,6 +72,17 @@ def drop_caches():
         f.write("3\n")
 
 
+def interrupt(p, wait=60):
+    """Stops a tracer (strace, perf) the way it writes its summary: SIGINT,
+    then SIGKILL if it has not ended within `wait` seconds."""
+    p.send_signal(signal.SIGINT)
+    try:
+        p.wait(wait)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
 def proc_cpu(pid):
     """utime + stime of the whole process (live and exited threads), seconds."""
     with open(f"/proc/{pid}/stat") as f:
@@ -360,12 +371,7 @@ class RunnerBase:
         if not h:
             return
         p, data = h
-        p.send_signal(signal.SIGINT)
-        try:
-            p.wait(60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+        interrupt(p)
         txt = data[:-5] + ".txt"
         with open(txt, "w") as f:
             subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children",

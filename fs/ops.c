@@ -136,6 +136,21 @@ static void reply_entry_or_err(fuse_req_t req, fuse_ino_t parent, const char *na
 		reply_entry(req, parent, name, st, created);
 }
 
+/* The end of a callback that made (or linked) an entry at path, named
+ * name under parent, with the core's result rc: its attributes, the
+ * debug line, the reply. Leaves the core entered by in(). */
+static void made_entry(fuse_req_t req, struct core *c, const char *op, const char *logpath,
+		       fuse_ino_t parent, const char *name, const char *path, long rc,
+		       bool created)
+{
+	struct stat st;
+
+	if (!rc)
+		rc = core_getattr(c, path, &st);
+	done(req, c, op, logpath, rc);
+	reply_entry_or_err(req, parent, name, rc, &st, created);
+}
+
 /* Attributes of node ino. Through its path, which must still lead to the
  * same inode (-ESTALE: another mount put something else there, the kernel
  * looks the name up again); else, for a file open here, through the open
@@ -357,51 +372,39 @@ static void geo_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		      dev_t rdev)
 {
 	struct geo_req r = req_of(req, false);
-	struct stat st;
 	char *path;
 	struct core *c = in(req);
 	long rc = path_of(req, parent, name, &path);
 
 	if (!rc)
 		rc = core_mknod(c, &r, path, mode, rdev);
-	if (!rc)
-		rc = core_getattr(c, path, &st);
-	done(req, c, "mknod", path, rc);
-	reply_entry_or_err(req, parent, name, rc, &st, true);
+	made_entry(req, c, "mknod", path, parent, name, path, rc, true);
 	free(path);
 }
 
 static void geo_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct geo_req r = req_of(req, false);
-	struct stat st;
 	char *path;
 	struct core *c = in(req);
 	long rc = path_of(req, parent, name, &path);
 
 	if (!rc)
 		rc = core_mkdir(c, &r, path, mode);
-	if (!rc)
-		rc = core_getattr(c, path, &st);
-	done(req, c, "mkdir", path, rc);
-	reply_entry_or_err(req, parent, name, rc, &st, true);
+	made_entry(req, c, "mkdir", path, parent, name, path, rc, true);
 	free(path);
 }
 
 static void geo_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
 {
 	struct geo_req r = req_of(req, false);
-	struct stat st;
 	char *path;
 	struct core *c = in(req);
 	long rc = path_of(req, parent, name, &path);
 
 	if (!rc)
 		rc = core_symlink(c, &r, target, path);
-	if (!rc)
-		rc = core_getattr(c, path, &st);
-	done(req, c, "symlink", path, rc);
-	reply_entry_or_err(req, parent, name, rc, &st, true);
+	made_entry(req, c, "symlink", path, parent, name, path, rc, true);
 	free(path);
 }
 
@@ -456,7 +459,6 @@ static void geo_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
 static void geo_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct geo_req r = req_of(req, false);
-	struct stat st;
 	char *from, *to = NULL;
 	struct core *c = in(req);
 	long rc = path_of(req, ino, NULL, &from);
@@ -465,10 +467,7 @@ static void geo_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const
 		rc = path_of(req, newparent, newname, &to);
 	if (!rc)
 		rc = core_link(c, &r, from, to);
-	if (!rc)
-		rc = core_getattr(c, to, &st);
-	done(req, c, "link", from, rc);
-	reply_entry_or_err(req, newparent, newname, rc, &st, false);
+	made_entry(req, c, "link", from, newparent, newname, to, rc, false);
 	free(from);
 	free(to);
 }
