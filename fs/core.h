@@ -181,9 +181,23 @@ int core_symlink(struct core *c, const struct geo_req *r, const char *target, co
 int core_rename(struct core *c, const struct geo_req *r, const char *from, const char *to,
 		unsigned flags);
 int core_link(struct core *c, const struct geo_req *r, const char *from, const char *to);
-int core_chmod(struct core *c, const char *path, mode_t mode);
-int core_chown(struct core *c, const char *path, uid_t uid, gid_t gid);
-int core_utimens(struct core *c, const char *path, const struct timespec tv[2]);
+/* What a setattr changes besides the size: set is a mask of CORE_ATTR_*;
+ * uid or gid (uid_t)-1 leaves that one alone, a time UTIME_OMIT likewise. */
+enum { CORE_ATTR_MODE = 1, CORE_ATTR_OWNER = 2, CORE_ATTR_TIMES = 4 };
+struct core_attrs {
+	int set;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	struct timespec tv[2];	/* atime, mtime */
+};
+/* Mode, then owner, then times of the entry at path (not following a
+ * symlink); stops at the first error. */
+int core_setattr(struct core *c, const char *path, const struct core_attrs *a);
+/* The same through the stub of the regular file (dev, ino) that this
+ * mount has open: fchmod, fchown and futimens of a file whose name has gone
+ * (or leads elsewhere now). -ENOENT if not open here. */
+int core_setattr_ino(struct core *c, dev_t dev, ino_t ino, const struct core_attrs *a);
 int core_truncate(struct core *c, const struct geo_req *r, const char *path, off_t size);
 int core_statfs(struct core *c, struct statvfs *st);
 /* Opens a directory for listing; returns an fd (close with core_closedir). */

@@ -670,42 +670,55 @@ int core_link(struct core *c, const struct geo_req *r, const char *from, const c
 	return rc;
 }
 
-int core_chmod(struct core *c, const char *path, mode_t mode)
+/* Applies what a sets to the entry name of directory dfd, or to the open
+ * descriptor dfd itself when name is NULL. NOFOLLOW: a symlink planted in
+ * the meta root must not lead the daemon (root) to change something
+ * outside it; chmod of a symlink is EOPNOTSUPP, as on Linux. */
+static int apply_attrs(int dfd, const char *name, const struct core_attrs *a)
+{
+	int rc;
+
+	if (a->set & CORE_ATTR_MODE) {
+		rc = name ? fchmodat(dfd, name, a->mode & 07777, AT_SYMLINK_NOFOLLOW)
+			  : fchmod(dfd, a->mode & 07777);
+		if (rc < 0)
+			return -errno;
+	}
+	if (a->set & CORE_ATTR_OWNER) {
+		rc = name ? fchownat(dfd, name, a->uid, a->gid, AT_SYMLINK_NOFOLLOW)
+			  : fchown(dfd, a->uid, a->gid);
+		if (rc < 0)
+			return -errno;
+	}
+	if (a->set & CORE_ATTR_TIMES) {
+		rc = name ? utimensat(dfd, name, a->tv, AT_SYMLINK_NOFOLLOW) : futimens(dfd, a->tv);
+		if (rc < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int core_setattr(struct core *c, const char *path, const struct core_attrs *a)
 {
 	const char *name;
 	int dfd, rc = resolve(c, path, &dfd, &name);
 
 	if (rc)
 		return rc;
-	/* NOFOLLOW: a symlink planted in the meta root must not lead the
-	 * daemon (root) to chmod something outside it; on a symlink this is
-	 * EOPNOTSUPP, as chmod of a symlink is on Linux. */
-	rc = fchmodat(dfd, name, mode & 07777, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	rc = apply_attrs(dfd, name, a);
 	meta_put_dir(c->meta, dfd);
 	return rc;
 }
 
-int core_chown(struct core *c, const char *path, uid_t uid, gid_t gid)
+int core_setattr_ino(struct core *c, dev_t dev, ino_t ino, const struct core_attrs *a)
 {
-	const char *name;
-	int dfd, rc = resolve(c, path, &dfd, &name);
+	struct gfile *gf = gfile_find_ino(&c->eng, dev, ino);
+	int rc;
 
-	if (rc)
-		return rc;
-	rc = fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	meta_put_dir(c->meta, dfd);
-	return rc;
-}
-
-int core_utimens(struct core *c, const char *path, const struct timespec tv[2])
-{
-	const char *name;
-	int dfd, rc = resolve(c, path, &dfd, &name);
-
-	if (rc)
-		return rc;
-	rc = utimensat(dfd, name, tv, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	meta_put_dir(c->meta, dfd);
+	if (!gf)
+		return -ENOENT;
+	rc = apply_attrs(gfile_stubfd(gf), NULL, a);
+	gfile_put(&c->eng, gf);
 	return rc;
 }
 

@@ -202,6 +202,19 @@ static bool leads_to_node(void *arg, const char *path)
 	return core_getattr(l->c, path, &st) == 0 && st.st_ino == mino && st.st_dev == dev;
 }
 
+/* The path of node ino for a call that changes it: -ESTALE when the name
+ * now leads to another inode (another mount renamed the node's file away
+ * and made a new one there), so that the change never lands on that
+ * other file; the kernel retries a call by path after a fresh lookup. */
+static int node_path(struct core *c, fuse_req_t req, fuse_ino_t ino, char **path)
+{
+	int rc = path_of(req, ino, NULL, path);
+
+	if (!rc && !leads_to_node(&(struct lead){ c, F(req), ino }, *path))
+		rc = -ESTALE;
+	return rc;
+}
+
 static void geo_init(void *userdata, struct fuse_conn_info *conn)
 {
 	conn->max_write = 1u << 20;
@@ -297,51 +310,81 @@ static void geo_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 }
 
 /* The times of a setattr: UTIME_OMIT for what it leaves alone. */
-static void setattr_times(const struct stat *attr, int to_set, struct timespec tv[2])
+/* The mode, owner and times a setattr asks for (not the size), as masks
+ * of CORE_ATTR_* with UTIME_OMIT and (uid_t)-1 for what it leaves alone. */
+static struct core_attrs attrs_of(const struct stat *attr, int to_set)
 {
-	tv[0].tv_nsec = tv[1].tv_nsec = UTIME_OMIT;
+	struct core_attrs a = { .mode = attr->st_mode, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+
+	if (to_set & FUSE_SET_ATTR_MODE)
+		a.set |= CORE_ATTR_MODE;
+	if (to_set & FUSE_SET_ATTR_UID)
+		a.uid = attr->st_uid;
+	if (to_set & FUSE_SET_ATTR_GID)
+		a.gid = attr->st_gid;
+	if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID))
+		a.set |= CORE_ATTR_OWNER;
+	a.tv[0].tv_nsec = a.tv[1].tv_nsec = UTIME_OMIT;
 	if (to_set & FUSE_SET_ATTR_ATIME_NOW)
-		tv[0].tv_nsec = UTIME_NOW;
+		a.tv[0].tv_nsec = UTIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_ATIME)
-		tv[0] = attr->st_atim;
+		a.tv[0] = attr->st_atim;
 	if (to_set & FUSE_SET_ATTR_MTIME_NOW)
-		tv[1].tv_nsec = UTIME_NOW;
+		a.tv[1].tv_nsec = UTIME_NOW;
 	else if (to_set & FUSE_SET_ATTR_MTIME)
-		tv[1] = attr->st_mtim;
+		a.tv[1] = attr->st_mtim;
+	if (a.tv[0].tv_nsec != UTIME_OMIT || a.tv[1].tv_nsec != UTIME_OMIT)
+		a.set |= CORE_ATTR_TIMES;
+	return a;
+}
+
+/* Mode, owner or times (the mask) of node ino: through its name while the
+ * name still leads to it; else through the stub this mount holds open
+ * (fchmod of an unlinked file, or of one another mount renamed away);
+ * else -ESTALE, never the other file the name means now: the kernel
+ * retries a call by path with a fresh lookup on ESTALE. */
+static int setattr_node(struct core *c, fuse_req_t req, fuse_ino_t ino, const char *path,
+			struct core_attrs a, int mask)
+{
+	dev_t dev;
+	ino_t mino;
+	mode_t type;
+	int rc;
+
+	a.set &= mask;
+	if (!a.set)
+		return 0;
+	if (path && leads_to_node(&(struct lead){ c, F(req), ino }, path))
+		return core_setattr(c, path, &a);
+	nodes_ino(F(req)->nodes, ino, &dev, &mino, &type);
+	rc = type == S_IFREG ? core_setattr_ino(c, dev, mino, &a) : -ENOENT;
+	return rc == -ENOENT && path ? -ESTALE : rc;
 }
 
 static void geo_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			struct fuse_file_info *fi)
 {
 	struct geo_req r = req_of(req, false);
+	struct core_attrs a = attrs_of(attr, to_set);
 	struct stat st;
-	char *path;
-	int prc = path_of(req, ino, NULL, &path);
+	char *path = NULL;
 	struct core *c = in(req);
-	long rc = 0;
+	long rc = path_of(req, ino, NULL, &path);
 
-	const int times = FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_ATIME_NOW |
-			  FUSE_SET_ATTR_MTIME_NOW;
-	/* A truncate through a handle (ftruncate, which also sets mtime:
-	 * the core's truncate does that) needs no name: an unlinked file's. */
-	bool by_handle = fi && (to_set & FUSE_SET_ATTR_SIZE);
-
-	if (prc && ((to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) ||
-		    !by_handle))
-		rc = prc;
-	if (!rc && (to_set & FUSE_SET_ATTR_MODE))
-		rc = core_chmod(c, path, attr->st_mode);
-	if (!rc && (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)))
-		rc = core_chown(c, path, to_set & FUSE_SET_ATTR_UID ? attr->st_uid : (uid_t)-1,
-				to_set & FUSE_SET_ATTR_GID ? attr->st_gid : (gid_t)-1);
+	/* No name (-ENOENT): the node's file may still be open here. */
+	if (rc == -ENOENT)
+		rc = 0;
+	/* In the kernel's order: mode and owner, the size (a truncate also
+	 * sets mtime), then the times asked for. A truncate through a
+	 * handle (ftruncate) needs no name: an unlinked file's. */
+	if (!rc)
+		rc = setattr_node(c, req, ino, path, a, CORE_ATTR_MODE | CORE_ATTR_OWNER);
 	if (!rc && (to_set & FUSE_SET_ATTR_SIZE))
-		rc = fi ? core_ftruncate(c, H(fi), attr->st_size)
-			: core_truncate(c, &r, path, attr->st_size);
-	if (!rc && (to_set & times) && !(prc && by_handle)) {
-		struct timespec tv[2];
-		setattr_times(attr, to_set, tv);
-		rc = core_utimens(c, path, tv);
-	}
+		rc = fi     ? core_ftruncate(c, H(fi), attr->st_size)
+		     : path ? core_truncate(c, &r, path, attr->st_size)
+			    : -ENOENT;
+	if (!rc)
+		rc = setattr_node(c, req, ino, path, a, CORE_ATTR_TIMES);
 	if (!rc)
 		rc = fi ? core_fgetattr(c, H(fi), &st) : node_getattr(c, req, ino, path, &st);
 	done(req, c, "setattr", path, rc);
@@ -641,7 +684,7 @@ static void geo_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const
 		return;
 	}
 	c = in(req);
-	rc = path_of(req, ino, NULL, &path);
+	rc = node_path(c, req, ino, &path);
 	if (!rc)
 		rc = core_setxattr(c, &r, path, name, value, size, flags);
 	done(req, c, "setxattr", path, rc);
@@ -686,7 +729,7 @@ static void geo_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 	struct geo_req r = req_of(req, true);
 	char *path;
 	struct core *c = in(req);
-	long rc = path_of(req, ino, NULL, &path);
+	long rc = node_path(c, req, ino, &path);
 
 	if (!rc)
 		rc = core_removexattr(c, &r, path, name);

@@ -5,6 +5,7 @@ name is gone, and sizes past what the meta root's filesystem can represent
 refused with EFBIG. Each test is a pjdfstest failure of the path-based
 front end (link/00.t, rename/00.t, unlink/14.t, truncate/12.t,
 ftruncate/12.t) turned into a guard, with its siblings."""
+import errno
 import os
 import stat
 
@@ -86,6 +87,61 @@ def test_unlinked_open_file_stays_usable(cached):
         os.close(fd)
     os.rmdir(d)
     assert os.listdir(cached.mnt) == []
+
+
+def test_unlinked_open_file_takes_fchmod_fchown_futimens(cached):
+    # The temp-file pattern's siblings of fstat: the kernel sends these as a
+    # setattr of the inode, with no handle and no name left to use.
+    f = cached.path("tmp")
+    fd = os.open(f, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, b"data")
+        os.unlink(f)
+        os.fchmod(fd, 0o600)
+        os.fchown(fd, 65534, 65534)
+        os.utime(fd, ns=(1_000_000_000, 2_000_000_000))
+        st = os.fstat(fd)
+        assert stat.S_IMODE(st.st_mode) == 0o600
+        assert (st.st_uid, st.st_gid) == (65534, 65534)
+        assert (st.st_atime_ns, st.st_mtime_ns) == (1_000_000_000, 2_000_000_000)
+        assert st.st_size == 4 and os.pread(fd, 4, 0) == b"data"
+    finally:
+        os.close(fd)
+    assert os.listdir(cached.mnt) == []
+
+
+def test_fchmod_after_another_mount_renamed_the_name_away(site_factory):
+    # The open file's old name now names another file (made on the other
+    # mount): fchmod and futimens change the open file, never that one.
+    one = site_factory()
+    one.mount(options=CACHE)
+    two = site_factory(share=one, name="tokyo-app-02")
+    two.mount(options=CACHE)
+    write(one.path("f"), b"held")
+    fd = os.open(one.path("f"), os.O_RDWR)
+    try:
+        os.rename(two.path("f"), two.path("moved"))
+        write(two.path("f"), b"newcomer")
+        os.chmod(two.path("f"), 0o644)
+        os.fchmod(fd, 0o600)
+        os.utime(fd, ns=(3_000_000_000, 4_000_000_000))
+        assert stat.S_IMODE(os.stat(two.path("moved")).st_mode) == 0o600
+        assert os.stat(two.path("moved")).st_mtime_ns == 4_000_000_000
+        assert stat.S_IMODE(os.stat(two.path("f")).st_mode) == 0o644
+        assert os.stat(two.path("f")).st_mtime_ns != 4_000_000_000
+        # an xattr through the descriptor: the held file or ESTALE, never
+        # the newcomer; through the name: the newcomer (a fresh lookup)
+        try:
+            os.setxattr(fd, "user.note", b"held's")
+        except OSError as e:
+            assert e.errno == errno.ESTALE, e
+        os.setxattr(one.path("f"), "user.other", b"newcomer's")
+        assert "user.note" not in os.listxattr(two.path("f"))
+        assert os.getxattr(two.path("f"), "user.other") == b"newcomer's"
+        assert "user.other" not in os.listxattr(two.path("moved"))
+    finally:
+        os.close(fd)
+    assert read(two.path("moved")) == b"held" and read(two.path("f")) == b"newcomer"
 
 
 def test_unlinked_file_open_twice_shares_state(cached):
