@@ -169,6 +169,30 @@ pjdfstest: all
 	@cd $(BUILD)/pjdfstest && autoreconf -ifs >/dev/null 2>&1 && ./configure -q && $(MAKE) -s pjdfstest
 	@GEOFS_BUILD=$(abspath $(BUILD)) $(PYTHON) tests/pjdfstest/run.py $(abspath $(BUILD))/pjdfstest $(PJDFSTEST_TESTS)
 
+# ---- xfstests' exercisers ------------------------------------------------------
+# fsx and fsstress from xfstests (git.kernel.org/pub/scm/fs/xfs/xfstests-dev)
+# against a fresh geofs mount, as root, then geoctl fsck on what they left:
+# built from a checkout given as XFSTESTS_SRC (not vendored, no network in
+# CI, so `make test` never needs it); FSX_OPS operations per fsx run,
+# FSSTRESS_OPS per fsstress process; tests/xfstests/run.py.
+DEB_XFSTESTS  = autoconf automake libtool libtool-bin uuid-dev xfslibs-dev libacl1-dev \
+                libaio-dev liburing-dev libgdbm-dev libgdbm-compat-dev libcap-dev
+XFSTESTS_SRC ?=
+FSX_OPS      ?= 20000
+FSSTRESS_OPS ?= 3000
+
+xfstests: all
+	@test -n "$(XFSTESTS_SRC)" || { echo "usage: make xfstests XFSTESTS_SRC=DIR (a checkout of xfstests)" >&2; exit 2; }
+	@scripts/deps.sh $(DEB_XFSTESTS)
+	@rm -rf $(BUILD)/xfstests && mkdir -p $(BUILD)/xfstests
+	@cp -a $(XFSTESTS_SRC)/. $(BUILD)/xfstests/
+	@cd $(BUILD)/xfstests && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL sh -c \
+		'make -s configure && ./configure -q && make -s -C lib && make -s -C ltp fsx fsstress' \
+		>$(abspath $(BUILD))/xfstests-build.log 2>&1 || \
+		{ echo "xfstests: the build failed; see $(BUILD)/xfstests-build.log" >&2; exit 2; }
+	@GEOFS_BUILD=$(abspath $(BUILD)) XFSTESTS_LOGS=$(abspath $(BUILD))/xfstests-logs \
+		$(PYTHON) tests/xfstests/run.py $(abspath $(BUILD))/xfstests $(FSX_OPS) $(FSSTRESS_OPS)
+
 # ---- fuzzing -----------------------------------------------------------------
 # The parsers built with clang + libFuzzer + ASan/UBSan against the core
 # sources compiled afresh (not the gcc-built libgeocore.a). Each target runs
@@ -306,7 +330,7 @@ layers-check: all
 clean:
 	rm -rf build build-san build-fuzz build-tsan
 
-.PHONY: all deps unit man-check docs-check layers-check mount-tests test demo demo-s3 demo-stop bench install uninstall clean fuzz fuzz-build stress pjdfstest
+.PHONY: all deps unit man-check docs-check layers-check mount-tests test demo demo-s3 demo-stop bench install uninstall clean fuzz fuzz-build stress pjdfstest xfstests
 .SECONDARY:
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
